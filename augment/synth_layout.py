@@ -1,0 +1,331 @@
+"""Layout tree, rasterizer and HTML emitter behind the synthetic source pairs.
+
+A page is described once as a tree of `Factory` objects; laying it out yields `Node`s with
+absolute integer boxes, and both the screenshot pixels and the HTML/boxes are emitted from
+that one tree. Nothing is measured after the fact, so image, markup and boxes can never
+disagree. Layout is pure (no randomness), which lets the page assembler re-place sections.
+"""
+from __future__ import annotations
+
+import html as _html
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import cv2
+import numpy as np
+
+Color = tuple[int, int, int]
+Box = tuple[int, int, int, int]
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+VOID_TAGS = frozenset({"img", "input", "br", "hr", "meta"})
+RAW_TEXT_TAGS = frozenset({"script", "style"})
+
+
+@dataclass
+class Node:
+    """One laid-out element: markup (tag, classes, attrs, text) plus how it is painted."""
+
+    tag: str
+    classes: list[str] = field(default_factory=list)
+    attrs: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    children: list["Node"] = field(default_factory=list)
+    box: Box | None = None  # None: present in the HTML but never measured (sr-only, script)
+    paint: str = ""
+    color: Color = (255, 255, 255)
+    ink: Color = (33, 37, 41)
+    lines: list[str] = field(default_factory=list)
+    scale: float = 0.55
+
+
+class Factory:
+    """A node-to-be: built with its randomness already drawn, placed later at (x, y, w).
+
+    `nw` is the natural width of inline things (buttons, links, logos); None means the
+    element takes whatever width its container gives it.
+    """
+
+    def __init__(self, fn: Callable[[int, int, int], Node], nw: int | None = None):
+        self.fn, self.nw = fn, nw
+
+    def __call__(self, x: int, y: int, w: int) -> Node:
+        return self.fn(x, y, w)
+
+
+def thickness(scale: float) -> int:
+    return 2 if scale >= 0.8 else 1
+
+
+def line_height(scale: float) -> int:
+    return int(round(scale * 40))
+
+
+def text_width(s: str, scale: float) -> int:
+    return cv2.getTextSize(s, FONT, scale, thickness(scale))[0][0]
+
+
+def wrap(text: str, scale: float, width: int) -> list[str]:
+    """Greedy word wrap with the real glyph metrics, so bars and glyphs fill alike."""
+    lines: list[str] = []
+    cur = ""
+    for word in text.split():
+        cand = f"{cur} {word}" if cur else word
+        if cur and text_width(cand, scale) > width:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = cand
+    return lines + [cur] if cur else lines or [""]
+
+
+def _bottom(node: Node) -> int:
+    return node.box[1] + node.box[3] if node.box else 0
+
+
+# ---------------------------------------------------------------- factories (leaves)
+
+def text(tag: str, words: str, *, scale: float, ink: Color, cls: Sequence[str] = (),
+         glyphs: bool = True, inline: bool = False, attrs: dict | None = None,
+         kids: Sequence[Factory] = (), cell: int = 0) -> Factory:
+    """A text element; `inline` ones (links, labels) are one line at their natural width.
+
+    `cell` > 0 makes a bordered table cell with that much padding around the text.
+    """
+    nw = text_width(words, scale) + 2 + 2 * cell if inline else None
+    paint = "cell" if cell else "glyphs" if glyphs else "bars"
+
+    def make(x: int, y: int, w: int) -> Node:
+        ww = min(nw, w) if nw else w
+        lines = [words] if inline else wrap(words, scale, ww - 2 * cell)
+        return Node(tag, list(cls), dict(attrs or {}), words, [k(x, y, 0) for k in kids],
+                    (x, y, ww, line_height(scale) * len(lines) + 2 * cell),
+                    paint, (222, 226, 230), ink, lines, scale)
+    return Factory(make, nw)
+
+
+def button(tag: str, label: str, *, color: Color, ink: Color, cls: Sequence[str] = (),
+           attrs: dict | None = None, h: int = 40, scale: float = 0.55,
+           kids: Sequence[Factory] = ()) -> Factory:
+    """A filled button (or button-styled link) sized to its label."""
+    nw = text_width(label, scale) + 40
+
+    def make(x: int, y: int, w: int) -> Node:
+        return Node(tag, list(cls), dict(attrs or {}), label, [k(x, y, 0) for k in kids],
+                    (x, y, min(nw, w), h), "button", color, ink, [label], scale)
+    return Factory(make, nw)
+
+
+def block(tag: str, h: int, *, paint: str = "", color: Color = (255, 255, 255),
+          ink: Color = (0, 0, 0), cls: Sequence[str] = (), attrs: dict | None = None,
+          width: int | None = None, label: str = "", text_: str = "") -> Factory:
+    """A fixed-height box: image, input, textarea, spacer."""
+    def make(x: int, y: int, w: int) -> Node:
+        return Node(tag, list(cls), dict(attrs or {}), text_, [], (x, y, min(width or w, w), h),
+                    paint, color, ink, [label] if label else [], 0.5)
+    return Factory(make, width)
+
+
+def hidden(tag: str, words: str = "", cls: Sequence[str] = (), attrs: dict | None = None) -> Factory:
+    """An element that is in the HTML but has no box (screen-reader text, scripts)."""
+    return Factory(lambda x, y, w: Node(tag, list(cls), dict(attrs or {}), words), 0)
+
+
+# ---------------------------------------------------------------- factories (containers)
+
+def stack(tag: str, items: Sequence[Factory], *, cls: Sequence[str] = (), gap: int = 0,
+          pad: tuple[int, int, int, int] = (0, 0, 0, 0), align: str = "left",
+          max_w: int | None = None, paint: str = "", color: Color = (255, 255, 255),
+          ink: Color = (222, 226, 230), attrs: dict | None = None) -> Factory:
+    """Children one under another (block flow); `max_w` centres a container in its parent."""
+    t, r, b, left = pad
+    nws = [it.nw for it in items if it.nw != 0]
+    nw = max(nws) + left + r if nws and all(nws) else None
+
+    def make(x: int, y: int, w: int) -> Node:
+        ww = min(w, max_w) if max_w else w
+        x0 = x + (w - ww) // 2
+        cx, cw, cy = x0 + left, ww - left - r, y + t
+        kids = []
+        for it in items:
+            iw = min(it.nw, cw) if it.nw and align == "center" else cw
+            kid = it(cx + (cw - iw) // 2, cy, iw)
+            kids.append(kid)
+            cy = _bottom(kid) + gap if kid.box else cy
+        end = cy - gap if any(k.box for k in kids) else cy
+        return Node(tag, list(cls), dict(attrs or {}), "", kids, (x0, y, ww, end - y + b),
+                    paint, color, ink)
+    return Factory(make, nw)
+
+
+def inline(tag: str, items: Sequence[Factory], *, cls: Sequence[str] = (), gap: int = 16,
+           justify: str = "start", attrs: dict | None = None) -> Factory:
+    """Children side by side at natural widths, vertically centred (flex row)."""
+    fixed = sum(it.nw or 0 for it in items) + gap * max(0, len(items) - 1)
+    flex = [it for it in items if not it.nw]
+    nw = None if flex else fixed
+
+    def place(x: int, y: int, w: int, heights: list[int] | None) -> list[Node]:
+        fw = max(0, (w - fixed) // len(flex)) if flex else 0
+        g = gap + (w - fixed) // (len(items) - 1) if justify == "between" and not flex and len(items) > 1 else gap
+        cx = x + (w - fixed) // 2 if justify == "center" and not flex else x
+        top = max(heights) if heights else 0
+        kids = []
+        for i, it in enumerate(items):
+            kid = it(cx, y + (top - heights[i]) // 2 if heights else y, it.nw or fw)
+            kids.append(kid)
+            cx += (it.nw or fw) + g
+        return kids
+
+    def make(x: int, y: int, w: int) -> Node:
+        heights = [k.box[3] if k.box else 0 for k in place(x, y, w, None)]
+        kids = place(x, y, w, heights)
+        return Node(tag, list(cls), dict(attrs or {}), "", kids, (x, y, w, max(heights, default=0)))
+    return Factory(make, nw)
+
+
+def columns(tag: str, items: Sequence[Factory], *, cols: int, cls: Sequence[str] = (),
+            gap: int = 24, attrs: dict | None = None) -> Factory:
+    """Equal-width grid cells, wrapping into rows whose height is the tallest cell."""
+    def make(x: int, y: int, w: int) -> Node:
+        cw = (w - gap * (cols - 1)) // cols
+        kids: list[Node] = []
+        cy = y
+        for r0 in range(0, len(items), cols):
+            row = [it(x + i * (cw + gap), cy, cw) for i, it in enumerate(items[r0:r0 + cols])]
+            kids += row
+            cy = max(_bottom(k) for k in row) + gap
+        h = cy - gap - y if kids else 0
+        return Node(tag, list(cls), dict(attrs or {}), "", kids, (x, y, w, h))
+    return Factory(make)
+
+
+# ---------------------------------------------------------------- tree walking / emission
+
+def walk(node: Node) -> Iterator[Node]:
+    """Pre-order: parents before children, which is also the paint order."""
+    yield node
+    for c in node.children:
+        yield from walk(c)
+
+
+def collect_boxes(node: Node, path: str = "/html") -> list[dict]:
+    """Boxes keyed by lxml `getpath` xpaths (an index only where a tag repeats among siblings)."""
+    out = [{"xpath": path, "box": list(node.box)}] if node.box is not None else []
+    counts = Counter(c.tag for c in node.children)
+    seen: Counter = Counter()
+    for c in node.children:
+        seen[c.tag] += 1
+        out += collect_boxes(c, f"{path}/{c.tag}" + (f"[{seen[c.tag]}]" if counts[c.tag] > 1 else ""))
+    return out
+
+
+def emit_html(node: Node, out: list[str]) -> None:
+    """Serialize a node; block children go on their own lines (whitespace never changes paths)."""
+    attrs = ([("class", " ".join(node.classes))] if node.classes else []) + list(node.attrs.items())
+    out.append(f"<{node.tag}" + "".join(f' {k}="{_html.escape(v)}"' for k, v in attrs) + ">")
+    if node.tag in VOID_TAGS:
+        return
+    out.append(node.text if node.tag in RAW_TEXT_TAGS else _html.escape(node.text, quote=False))
+    for c in node.children:
+        if c.children:
+            out.append("\n")
+        emit_html(c, out)
+    out.append(f"</{node.tag}>")
+
+
+# ---------------------------------------------------------------- rasterization
+
+def _draw_text(img: np.ndarray, box: Box, lines: Sequence[str], scale: float, ink: Color,
+               center: bool = False, pad_x: int = 0) -> None:
+    """Glyph lines drawn into a copy of the box region, so nothing spills outside the box."""
+    x, y, w, h = box
+    patch = img[y:y + h, x:x + w].copy()
+    lh, th = line_height(scale), thickness(scale)
+    for i, s in enumerate(lines):
+        (tw, tht), base = cv2.getTextSize(s, FONT, scale, th)
+        top = (h - lh * len(lines)) // 2 + i * lh
+        org = ((w - tw) // 2 if center else pad_x, top + (lh - tht - base) // 2 + tht)
+        cv2.putText(patch, s, org, FONT, scale, tuple(int(c) for c in ink), th, cv2.LINE_AA)
+    img[y:y + h, x:x + w] = patch
+
+
+def _paint_bars(img: np.ndarray, n: Node) -> None:
+    x, y, w, _ = n.box
+    lh = line_height(n.scale)
+    for i, s in enumerate(n.lines):
+        bw = min(w, text_width(s, n.scale))
+        img[y + i * lh + lh // 4: y + i * lh + lh - lh // 4, x:x + bw] = n.ink
+
+
+def _paint_button(img: np.ndarray, n: Node) -> None:
+    x, y, w, h = n.box
+    r = max(1, min(6, h // 4, w // 4))
+    img[y + r:y + h - r, x:x + w] = n.color
+    img[y:y + h, x + r:x + w - r] = n.color
+    patch = img[y:y + h, x:x + w].copy()
+    for cx, cy in ((r, r), (w - 1 - r, r), (r, h - 1 - r), (w - 1 - r, h - 1 - r)):
+        cv2.circle(patch, (cx, cy), r, tuple(int(c) for c in n.color), -1)
+    img[y:y + h, x:x + w] = patch
+    _draw_text(img, n.box, n.lines, n.scale, n.ink, center=True)
+
+
+def _paint_image(img: np.ndarray, n: Node) -> None:
+    """A two-colour diagonal gradient with a placeholder cross: clearly not background."""
+    x, y, w, h = n.box
+    t = (np.arange(w, dtype=np.float32)[None, :] / max(1, w) * 0.6
+         + np.arange(h, dtype=np.float32)[:, None] / max(1, h) * 0.4)
+    c0, c1 = np.array(n.color, np.float32), np.array(n.ink, np.float32)
+    patch = (c0 + (c1 - c0) * t[..., None]).astype(np.uint8)
+    mark = tuple(int(v) for v in np.clip(c0 * 0.8 + 40, 0, 255))
+    cv2.line(patch, (0, 0), (w - 1, h - 1), mark, 1)
+    cv2.line(patch, (0, h - 1), (w - 1, 0), mark, 1)
+    img[y:y + h, x:x + w] = patch
+
+
+def _paint_frame(img: np.ndarray, n: Node, fill: bool) -> None:
+    x, y, w, h = n.box
+    if fill:
+        img[y:y + h, x:x + w] = n.color
+    cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), tuple(int(c) for c in n.ink), 1)
+
+
+def _paint_cell(img: np.ndarray, n: Node) -> None:
+    x, y, w, h = n.box
+    cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), tuple(int(c) for c in n.color), 1)
+    _draw_text(img, n.box, n.lines, n.scale, n.ink, pad_x=8)
+
+
+def _paint_input(img: np.ndarray, n: Node) -> None:
+    _paint_frame(img, n, True)
+    if n.lines:
+        _draw_text(img, n.box, n.lines, 0.5, (160, 164, 168), pad_x=12)
+
+
+def _paint_quote(img: np.ndarray, n: Node) -> None:
+    x, y, w, h = n.box
+    img[y:y + h, x:x + min(4, w)] = n.color
+
+
+PAINTERS: dict[str, Callable[[np.ndarray, Node], None]] = {
+    "bg": lambda img, n: img.__setitem__((slice(n.box[1], n.box[1] + n.box[3]),
+                                          slice(n.box[0], n.box[0] + n.box[2])), n.color),
+    "card": lambda img, n: _paint_frame(img, n, True),
+    "border": lambda img, n: _paint_frame(img, n, False),
+    "input": _paint_input,
+    "image": _paint_image,
+    "button": _paint_button,
+    "bars": _paint_bars,
+    "glyphs": lambda img, n: _draw_text(img, n.box, n.lines, n.scale, n.ink),
+    "quote": _paint_quote,
+    "cell": _paint_cell,
+}
+
+
+def rasterize(root: Node, width: int, height: int) -> np.ndarray:
+    """Paint every boxed node in document order onto a white RGB canvas."""
+    img = np.full((height, width, 3), 255, np.uint8)
+    for n in walk(root):
+        if n.box is not None and n.box[2] > 0 and n.box[3] > 0 and n.paint:
+            PAINTERS[n.paint](img, n)
+    return img

@@ -1,0 +1,112 @@
+"""`manifest.json`: the index of a shard directory, merged from the shards' sidecars.
+
+The manifest is the only file the trainer needs to plan an epoch: shards with their counts,
+sizes and hashes, per-split totals, the number of source pairs (which picks the training
+phase), the section-token vocabulary with counts, reject counts, the job config and a
+fingerprint of the inputs. It is written atomically and carries a format tag and version.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import atomic
+from .schema import SCHEMA_VERSION, SPLITS
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "screen2section-shards"
+MANIFEST_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """A manifest that is missing, unreadable or of another format/version."""
+
+
+def manifest_path(out: str | Path) -> Path:
+    out = Path(out)
+    return out if out.name == MANIFEST_NAME else out / MANIFEST_NAME
+
+
+def _split_totals(sidecars: list[dict[str, Any]], sources: dict[str, int]) -> dict[str, Any]:
+    totals = {}
+    for split in SPLITS:
+        mine = [s for s in sidecars if s.get("split") == split]
+        totals[split] = {
+            "shards": len(mine),
+            "samples": sum(s["samples"] for s in mine),
+            "bytes": sum(s["bytes"] for s in mine),
+            "sources": int(sources.get(split, 0)),
+        }
+    return totals
+
+
+def build_manifest(
+    sidecars: Iterable[dict[str, Any]],
+    *,
+    sources: dict[str, int],
+    rejects: dict[str, int] | None = None,
+    config: dict[str, Any] | None = None,
+    config_hash: str = "",
+    input_fingerprint: str = "",
+    stats: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Merge shard sidecars into the manifest dict.
+
+    `sources` holds `total`, `accepted`, `rejected` and per-split counts of source pairs.
+    """
+    sidecars = sorted(sidecars, key=lambda s: s["shard"])
+    vocab: Counter[str] = Counter()
+    for s in sidecars:
+        vocab.update(s.get("tokens", {}))
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "schema": SCHEMA_VERSION,
+        "shards": [{k: v for k, v in s.items() if k != "tokens"} for s in sidecars],
+        "splits": _split_totals(sidecars, sources),
+        "totals": {
+            "shards": len(sidecars),
+            "samples": sum(s["samples"] for s in sidecars),
+            "bytes": sum(s["bytes"] for s in sidecars),
+        },
+        "sources": dict(sources),
+        "vocab": dict(sorted(vocab.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "rejects": dict(sorted((rejects or {}).items())),
+        "config": config or {},
+        "config_hash": config_hash,
+        "input_fingerprint": input_fingerprint,
+        "stats": stats or {},
+    }
+
+
+def write_manifest(out: str | Path, manifest: dict[str, Any]) -> Path:
+    """Write the manifest atomically into `out`; return its path."""
+    path = manifest_path(out)
+    atomic.write_json(path, manifest)
+    return path
+
+
+def load_manifest(out: str | Path) -> dict[str, Any]:
+    """Load and check a manifest (a directory or the file itself)."""
+    path = manifest_path(out)
+    if not path.exists():
+        raise ManifestError(f"{path}: no manifest (is this a shard directory written by `augment run`?)")
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ManifestError(f"{path}: unreadable manifest ({e})") from None
+    if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
+        raise ManifestError(f"{path}: format tag is {m.get('format') if isinstance(m, dict) else None!r}, "
+                            f"expected {MANIFEST_FORMAT!r}")
+    if m.get("version") != MANIFEST_VERSION:
+        raise ManifestError(f"{path}: manifest version {m.get('version')!r}; this build reads version "
+                            f"{MANIFEST_VERSION}; rewrite the shards with this version of `augment run`")
+    return m
+
+
+def shard_paths(out: str | Path, manifest: dict[str, Any], split: str | None = None) -> list[Path]:
+    """Absolute paths of the manifest's shards, optionally of one split, sorted by name."""
+    base = manifest_path(out).parent
+    return [base / s["shard"] for s in manifest["shards"] if split is None or s.get("split") == split]

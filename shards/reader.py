@@ -1,0 +1,155 @@
+"""The streaming reader: a webdataset pipeline over a shard directory or URL list.
+
+Stages: shard list (shuffled per epoch, or resampled for distributed runs so every rank
+gets equal steps) -> split by node -> split by DataLoader worker -> safe tar iteration ->
+sample shuffle buffer -> decode to (RGB uint8 HxWx3 image, metadata dict). Nothing is
+loaded beyond the shuffle buffer, so data sets larger than memory stream fine.
+
+Failures go through an explicit `ErrorHandler`: mode "raise" (default) stops with the
+shard and key named; mode "skip" counts what it skipped per shard and logs each skip.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+import webdataset as wds
+from webdataset.gopen import gopen
+from webdataset.utils import pytorch_worker_info
+
+from .manifest import load_manifest, shard_paths
+from .schema import IMAGE_EXTS
+from .tario import iter_tar_samples
+
+log = logging.getLogger(__name__)
+
+
+class ShardReadError(RuntimeError):
+    """A shard or sample the reader could not use; the message names it."""
+
+
+class ErrorHandler:
+    """Decides what a read failure does: "raise" (default) or "skip" and count."""
+
+    def __init__(self, mode: str = "raise"):
+        if mode not in ("raise", "skip"):
+            raise ValueError(f"handler mode must be 'raise' or 'skip', found {mode!r}")
+        self.mode = mode
+        self.skipped: Counter[str] = Counter()
+
+    def __call__(self, exn: BaseException, shard: str, key: str | None = None) -> None:
+        where = f"{shard}" + (f" sample {key}" if key else "")
+        if self.mode == "raise":
+            raise ShardReadError(f"{where}: {exn}") from exn
+        self.skipped[shard] += 1
+        log.warning("skipped %s: %s (%d skipped in this shard so far)", where, exn, self.skipped[shard])
+
+
+def decode_image(data: bytes) -> np.ndarray:
+    """Encoded png/jpg/webp bytes -> RGB uint8 HxWx3 (grey, alpha and 16-bit converted)."""
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if arr is None:
+        raise ValueError("image bytes do not decode")
+    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+
+
+def decode_sample(members: dict[str, bytes]) -> tuple[np.ndarray, dict[str, Any]]:
+    """A raw sample dict -> (image, metadata); metadata gains `__key__`, `__url__`, `html`."""
+    ext = next((e for e in IMAGE_EXTS if e in members), None)
+    if ext is None:
+        raise ValueError("sample has no image member")
+    meta = json.loads(members["json"])
+    meta["html"] = members["html"].decode("utf-8")
+    meta["__key__"], meta["__url__"] = members["__key__"], members["__url__"]
+    return decode_image(members[ext]), meta
+
+
+def resolve_urls(source: str | Path | Sequence[str], split: str | None) -> list[str]:
+    """A shard directory (read through its manifest) or an explicit list of URLs/paths."""
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        return [str(p) for p in shard_paths(source, load_manifest(source), split)]
+    if isinstance(source, (str, Path)):
+        return [str(source)]
+    return [str(u) for u in source]
+
+
+def tar_samples(handler: ErrorHandler) -> Callable[[Iterable[dict]], Iterator[dict]]:
+    """Stage: shard URL dicts -> raw sample dicts, each tagged with its shard URL."""
+
+    def stage(src: Iterable[dict]) -> Iterator[dict]:
+        for item in src:
+            url = item["url"]
+            try:
+                with gopen(url, "rb") as stream:
+                    for key, members in iter_tar_samples(stream, Path(url).name):
+                        yield {"__key__": key, "__url__": url, **members}
+            except Exception as exn:  # noqa: BLE001 - routed to the explicit handler
+                handler(exn, Path(url).name)
+
+    return stage
+
+
+def decode_stage(handler: ErrorHandler) -> Callable[[Iterable[dict]], Iterator[tuple]]:
+    def stage(src: Iterable[dict]) -> Iterator[tuple]:
+        for raw in src:
+            try:
+                yield decode_sample(raw)
+            except Exception as exn:  # noqa: BLE001 - routed to the explicit handler
+                handler(exn, Path(raw.get("__url__", "?")).name, raw.get("__key__"))
+
+    return stage
+
+
+def sample_shuffle(bufsize: int, seed: int, epoch: int) -> Callable[[Iterable], Iterator]:
+    """Stage: shuffle buffer seeded per (seed, epoch, rank, worker), known only at run time."""
+
+    def stage(src: Iterable) -> Iterator:
+        rank, _, worker, _ = pytorch_worker_info()
+        rng = random.Random(f"{seed}-{epoch}-{rank}-{worker}")
+        return wds.shuffle(bufsize, min(bufsize, 100), rng=rng)(src)
+
+    return stage
+
+
+def make_pipeline(
+    source: str | Path | Sequence[str],
+    split: str | None = "train",
+    *,
+    shuffle_buffer: int = 1000,
+    seed: int = 0,
+    epoch: int = 0,
+    resampled: bool = False,
+    handler: str | ErrorHandler = "raise",
+    decode: bool = True,
+) -> wds.DataPipeline:
+    """A webdataset pipeline yielding (image, meta) for one split of a shard directory.
+
+    `shuffle_buffer=0` keeps shard and sample order (evaluation). `resampled=True` draws
+    shards with replacement forever (bound it with `.with_epoch(n)`), which is how every
+    rank of a distributed run gets the same number of steps.
+    """
+    urls = resolve_urls(source, split)
+    if not urls:
+        raise ShardReadError(f"{source}: no shards for split {split!r}")
+    h = handler if isinstance(handler, ErrorHandler) else ErrorHandler(handler)
+    if resampled:
+        stages: list[Any] = [wds.ResampledShards(urls, seed=seed + epoch, deterministic=True)]
+    else:
+        stages = [wds.SimpleShardList(urls)]
+        if shuffle_buffer:
+            stages.append(wds.detshuffle(len(urls), len(urls), seed=seed, epoch=epoch - 1))
+        stages.append(wds.split_by_node)
+    stages += [wds.split_by_worker, tar_samples(h)]
+    if shuffle_buffer:
+        stages.append(sample_shuffle(shuffle_buffer, seed, epoch))
+    if decode:
+        stages.append(decode_stage(h))
+    pipeline = wds.DataPipeline(*stages)
+    pipeline.error_handler = h
+    return pipeline

@@ -1,0 +1,175 @@
+"""The sample schema (version 1): what one sample in a shard is, and how it is checked.
+
+A sample is three tar members sharing one key `<source id>_v<NN>` (variant 00 is the
+untouched source): the screenshot (`png`, `jpg` or `webp`), the HTML (`html`) and the
+metadata (`json`). The metadata fields are listed in `META_FIELDS`; DESIGN.md explains
+each. Validation returns messages naming the key and the field, never raises, so that
+`verify` can report every problem of a shard at once.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+IMAGE_EXTS = ("png", "jpg", "webp")
+MEMBER_EXTS = frozenset(IMAGE_EXTS + ("html", "json"))
+SPLITS = ("train", "val")
+SOURCE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+KEY_RE = re.compile(r"^(?P<source>[A-Za-z0-9_-]{1,200})_v(?P<variant>\d{2,})$")
+
+META_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "schema": int,
+    "source": str,
+    "variant": int,
+    "seed": int,
+    "split": str,
+    "fold": (int, type(None)),
+    "size": list,
+    "homography": list,
+    "ops": list,
+    "elements": list,
+    "sections": list,
+    "difficulty": (int, float),
+}
+ELEMENT_FIELDS = ("id", "xpath", "source_xpath", "tag", "classes", "quad", "box", "parent")
+
+
+class SchemaError(ValueError):
+    """A sample or key that breaks the data contract; the message names key and field."""
+
+
+def check_source_id(source_id: str) -> str:
+    """Return `source_id` if it may appear in a key, else raise naming the rule."""
+    if not isinstance(source_id, str) or not SOURCE_ID_RE.match(source_id):
+        raise SchemaError(
+            f"source id {source_id!r} is not allowed: keys take only [A-Za-z0-9_-], 1-200 chars "
+            "(a dot would split the tar member name, so webdataset would mis-group it)"
+        )
+    return source_id
+
+
+def make_key(source_id: str, variant: int) -> str:
+    """The sample key `<id>_v<NN>`."""
+    check_source_id(source_id)
+    if not isinstance(variant, int) or variant < 0:
+        raise SchemaError(f"variant must be a non-negative int, found {variant!r}")
+    return f"{source_id}_v{variant:02d}"
+
+
+def parse_key(key: str) -> tuple[str, int]:
+    """Split a sample key into (source id, variant); raise SchemaError naming the key."""
+    m = KEY_RE.match(key) if isinstance(key, str) else None
+    if not m:
+        raise SchemaError(f"key {key!r} is not of the form <id>_v<NN> with id in [A-Za-z0-9_-]")
+    return m["source"], int(m["variant"])
+
+
+@dataclass
+class Sample:
+    """One sample ready for the writer: encoded image bytes, HTML text, metadata dict."""
+
+    key: str
+    image: bytes
+    image_ext: str
+    html: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _check_matrix(key: str, h: Any) -> list[str]:
+    ok = isinstance(h, list) and len(h) == 3 and all(
+        isinstance(r, list) and len(r) == 3 and all(_is_number(v) for v in r) for r in h
+    )
+    return [] if ok else [f"sample {key}: field 'homography' must be a 3x3 list of numbers, found {h!r:.80}"]
+
+
+def _check_box(key: str, where: str, box: Any) -> list[str]:
+    if box is None:
+        return []
+    if not (isinstance(box, list) and len(box) == 4 and all(_is_number(v) for v in box)):
+        return [f"sample {key}: {where} 'box' must be [x, y, w, h] numbers or null, found {box!r:.80}"]
+    if box[2] < 0 or box[3] < 0:
+        return [f"sample {key}: {where} 'box' has negative size {box!r}"]
+    return []
+
+
+def _check_elements(key: str, elements: list) -> list[str]:
+    errors: list[str] = []
+    for i, el in enumerate(elements):
+        if not isinstance(el, dict):
+            errors.append(f"sample {key}: elements[{i}] must be an object")
+            continue
+        missing = [f for f in ELEMENT_FIELDS if f not in el]
+        if missing:
+            errors.append(f"sample {key}: elements[{i}] lacks fields {missing}")
+            continue
+        quad = el["quad"]
+        if quad is not None and not (isinstance(quad, list) and len(quad) == 4):
+            errors.append(f"sample {key}: elements[{i}] 'quad' must be 4 [x, y] corners or null")
+        errors += _check_box(key, f"elements[{i}]", el["box"])
+        if len(errors) > 20:  # one broken sample should not flood the report
+            break
+    return errors
+
+
+def _check_sections(key: str, sections: list) -> list[str]:
+    errors: list[str] = []
+    for i, s in enumerate(sections):
+        if not isinstance(s, dict) or not isinstance(s.get("token"), str) or not s["token"]:
+            errors.append(f"sample {key}: sections[{i}] must have a non-empty string 'token'")
+            continue
+        errors += _check_box(key, f"sections[{i}]", s.get("box"))
+    return errors
+
+
+def validate_meta(key: str, meta: Any) -> list[str]:
+    """Every way `meta` breaks schema version 1, as messages naming `key` and the field."""
+    if not isinstance(meta, dict):
+        return [f"sample {key}: metadata must be a JSON object, found {type(meta).__name__}"]
+    errors = []
+    for name, kind in META_FIELDS.items():
+        if name not in meta:
+            errors.append(f"sample {key}: missing field '{name}'")
+        elif not isinstance(meta[name], kind) or isinstance(meta[name], bool):
+            errors.append(f"sample {key}: field '{name}' has type {type(meta[name]).__name__}")
+    if errors:
+        return errors
+    if meta["schema"] != SCHEMA_VERSION:
+        errors.append(f"sample {key}: field 'schema' is {meta['schema']}, this reader knows {SCHEMA_VERSION}")
+    if meta["split"] not in SPLITS:
+        errors.append(f"sample {key}: field 'split' is {meta['split']!r}, expected one of {SPLITS}")
+    size = meta["size"]
+    if not (len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        errors.append(f"sample {key}: field 'size' must be [w, h] positive ints, found {size!r}")
+    if not 0.0 <= float(meta["difficulty"]) <= 1.0:
+        errors.append(f"sample {key}: field 'difficulty' must lie in [0, 1], found {meta['difficulty']}")
+    try:
+        source, variant = parse_key(key)
+        if (source, variant) != (meta["source"], meta["variant"]):
+            errors.append(f"sample {key}: fields 'source'/'variant' ({meta['source']}, {meta['variant']}) disagree with the key")
+    except SchemaError as e:
+        errors.append(str(e))
+    errors += _check_matrix(key, meta["homography"])
+    errors += _check_elements(key, meta["elements"])
+    errors += _check_sections(key, meta["sections"])
+    return errors
+
+
+def validate_members(key: str, exts: list[str]) -> list[str]:
+    """Check that a key has exactly one image member, one html and one json."""
+    errors = []
+    images = [e for e in exts if e in IMAGE_EXTS]
+    if len(images) != 1:
+        errors.append(f"sample {key}: needs exactly one image member (png|jpg|webp), found {images}")
+    for need in ("html", "json"):
+        if need not in exts:
+            errors.append(f"sample {key}: missing member '{key}.{need}'")
+    unknown = sorted(set(exts) - MEMBER_EXTS)
+    if unknown:
+        errors.append(f"sample {key}: unexpected members {unknown}")
+    return errors

@@ -1,0 +1,163 @@
+"""The deterministic shard writer.
+
+Built on `webdataset.TarWriter` with a fixed mtime, owner and mode, so the same samples in
+the same order give byte-identical tars. A shard is written under a temporary name and
+renamed when complete; its sidecar `<shard>.json` is written after the rename and is the
+"done" marker: a shard without a sidecar is incomplete, whatever its size.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+import webdataset as wds
+
+from . import atomic
+from .schema import IMAGE_EXTS, Sample, SchemaError, parse_key
+
+TAR_MTIME = 0
+TAR_USER = TAR_GROUP = "s2s"
+TAR_MODE = 0o444
+SIDECAR_SUFFIX = ".json"
+
+
+def sidecar_path(shard: str | Path) -> Path:
+    """`train-000000.tar` -> `train-000000.tar.json`."""
+    return Path(str(shard) + SIDECAR_SUFFIX)
+
+
+def shard_name(split: str, index: int) -> str:
+    return f"{split}-{index:06d}.tar"
+
+
+class _HashingFile:
+    """A write-only file object that hashes and counts what passes through it."""
+
+    def __init__(self, fh: Any):
+        self.fh, self.sha, self.size = fh, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        if self.fh is None:  # aborted: tarfile's finalizer may still flush; drop it
+            return len(data)
+        self.sha.update(data)
+        self.size += len(data)
+        return self.fh.write(data)
+
+    def flush(self) -> None:
+        if self.fh is not None:
+            self.fh.flush()
+
+
+def encode_members(sample: Sample) -> dict[str, Any]:
+    """The webdataset dict for one sample; refuses keys and extensions outside the contract."""
+    parse_key(sample.key)
+    if sample.image_ext not in IMAGE_EXTS:
+        raise SchemaError(f"sample {sample.key}: image extension {sample.image_ext!r} not in {IMAGE_EXTS}")
+    return {
+        "__key__": sample.key,
+        sample.image_ext: sample.image,
+        "html": sample.html.encode("utf-8"),
+        "json": atomic.dumps_json(sample.meta).encode("utf-8"),
+    }
+
+
+class ShardWriter:
+    """Write one shard atomically; `close()` renames it and writes the sidecar.
+
+    Use as a context manager: an exception inside the block leaves neither shard nor
+    sidecar behind.
+    """
+
+    def __init__(self, path: str | Path, config_hash: str = "", split: str | None = None):
+        self.path = Path(path)
+        self.config_hash, self.split = config_hash, split
+        self.keys: list[str] = []
+        self._keyset: set[str] = set()
+        self.info: dict[str, Any] | None = None
+        self.sources: set[str] = set()
+        self.tokens: Counter[str] = Counter()
+        self._cm = atomic.atomic_open(self.path, "wb")
+        self._hashing = _HashingFile(self._cm.__enter__())
+        self._tar = wds.TarWriter(
+            self._hashing, user=TAR_USER, group=TAR_GROUP, mode=TAR_MODE,
+            mtime=TAR_MTIME, encoder=False, compress=False,
+        )
+
+    def write(self, sample: Sample) -> None:
+        """Append one sample; keys must be unique within the shard."""
+        members = encode_members(sample)
+        if sample.key in self._keyset:
+            raise SchemaError(f"{self.path.name}: duplicate key {sample.key!r}")
+        self._tar.write(members)
+        self.keys.append(sample.key)
+        self._keyset.add(sample.key)
+        self.sources.add(parse_key(sample.key)[0])
+        self.tokens.update(s["token"] for s in sample.meta.get("sections", []))
+
+    def close(self) -> dict[str, Any]:
+        """Finish the tar, rename it into place, write and return the sidecar."""
+        self._tar.close()
+        self._cm.__exit__(None, None, None)
+        info = {
+            "shard": self.path.name,
+            "split": self.split,
+            "samples": len(self.keys),
+            "bytes": self._hashing.size,
+            "sha256": self._hashing.sha.hexdigest(),
+            "first_key": self.keys[0] if self.keys else None,
+            "last_key": self.keys[-1] if self.keys else None,
+            "config_hash": self.config_hash,
+            "sources": len(self.sources),
+            "tokens": dict(sorted(self.tokens.items())),
+        }
+        atomic.write_json(sidecar_path(self.path), info)
+        self.info = info
+        return info
+
+    def abort(self) -> None:
+        """Drop the partial shard: nothing appears under its name."""
+        self._hashing.fh = None
+        err = RuntimeError(f"{self.path.name}: write aborted")
+        # atomic_open removes its temporary file when an exception is thrown into it
+        self._cm.__exit__(RuntimeError, err, None)
+
+    def __enter__(self) -> "ShardWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_shard(path: str | Path, samples: Iterable[Sample], config_hash: str = "",
+                split: str | None = None) -> dict[str, Any]:
+    """Write `samples` into the shard `path`; return its sidecar dict."""
+    with ShardWriter(path, config_hash, split) as w:
+        for s in samples:
+            w.write(s)
+    assert w.info is not None
+    return w.info
+
+
+def read_sidecar(shard: str | Path) -> dict[str, Any] | None:
+    """The sidecar of `shard`, or None when the shard is not done."""
+    p = sidecar_path(shard)
+    if not p.exists():
+        return None
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> tuple[str, int]:
+    """(sha256 hex, size) of a file, read in chunks."""
+    sha, size = hashlib.sha256(), 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            sha.update(block)
+            size += len(block)
+    return sha.hexdigest(), size
+
