@@ -37,6 +37,7 @@ class Node:
     ink: Color = (33, 37, 41)
     lines: list[str] = field(default_factory=list)
     scale: float = 0.55
+    center: bool = False  # text centred in its box (set by a centring container)
 
 
 class Factory:
@@ -150,6 +151,7 @@ def stack(tag: str, items: Sequence[Factory], *, cls: Sequence[str] = (), gap: i
         for it in items:
             iw = min(it.nw, cw) if it.nw and align == "center" else cw
             kid = it(cx + (cw - iw) // 2, cy, iw)
+            kid.center = align == "center"
             kids.append(kid)
             cy = _bottom(kid) + gap if kid.box else cy
         end = cy - gap if any(k.box for k in kids) else cy
@@ -165,16 +167,27 @@ def inline(tag: str, items: Sequence[Factory], *, cls: Sequence[str] = (), gap: 
     flex = [it for it in items if not it.nw]
     nw = None if flex else fixed
 
-    def place(x: int, y: int, w: int, heights: list[int] | None) -> list[Node]:
+    def sizes(w: int) -> list[int]:
+        """Natural widths, flexible items sharing the rest; on overflow the widest gives way."""
         fw = max(0, (w - fixed) // len(flex)) if flex else 0
-        g = gap + (w - fixed) // (len(items) - 1) if justify == "between" and not flex and len(items) > 1 else gap
-        cx = x + (w - fixed) // 2 if justify == "center" and not flex else x
+        ws = [it.nw or fw for it in items]
+        over = sum(ws) + gap * max(0, len(items) - 1) - w
+        if over > 0:
+            j = ws.index(max(ws))
+            ws[j] = max(0, ws[j] - over)
+        return ws
+
+    def place(x: int, y: int, w: int, heights: list[int] | None) -> list[Node]:
+        ws = sizes(w)
+        slack = max(0, w - sum(ws) - gap * max(0, len(items) - 1))
+        spread = justify == "between" and not flex and len(items) > 1
+        g = gap + slack // (len(items) - 1) if spread else gap
+        cx = x + slack // 2 if justify == "center" else x
         top = max(heights) if heights else 0
         kids = []
         for i, it in enumerate(items):
-            kid = it(cx, y + (top - heights[i]) // 2 if heights else y, it.nw or fw)
-            kids.append(kid)
-            cx += (it.nw or fw) + g
+            kids.append(it(cx, y + (top - heights[i]) // 2 if heights else y, ws[i]))
+            cx += ws[i] + g
         return kids
 
     def make(x: int, y: int, w: int) -> Node:
@@ -250,19 +263,25 @@ def _draw_text(img: np.ndarray, box: Box, lines: Sequence[str], scale: float, in
     img[y:y + h, x:x + w] = patch
 
 
+def _fill(img: np.ndarray, x: int, y: int, w: int, h: int, color: Color) -> None:
+    """Solid rectangle; cv2 fills far faster than numpy broadcasting a colour triple."""
+    if w > 0 and h > 0:
+        cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), tuple(int(c) for c in color), -1)
+
+
 def _paint_bars(img: np.ndarray, n: Node) -> None:
     x, y, w, _ = n.box
     lh = line_height(n.scale)
     for i, s in enumerate(n.lines):
         bw = min(w, text_width(s, n.scale))
-        img[y + i * lh + lh // 4: y + i * lh + lh - lh // 4, x:x + bw] = n.ink
+        _fill(img, x + (w - bw) // 2 * n.center, y + i * lh + lh // 4, bw, lh - 2 * (lh // 4), n.ink)
 
 
 def _paint_button(img: np.ndarray, n: Node) -> None:
     x, y, w, h = n.box
     r = max(1, min(6, h // 4, w // 4))
-    img[y + r:y + h - r, x:x + w] = n.color
-    img[y:y + h, x + r:x + w - r] = n.color
+    _fill(img, x, y + r, w, h - 2 * r, n.color)
+    _fill(img, x + r, y, w - 2 * r, h, n.color)
     patch = img[y:y + h, x:x + w].copy()
     for cx, cy in ((r, r), (w - 1 - r, r), (r, h - 1 - r), (w - 1 - r, h - 1 - r)):
         cv2.circle(patch, (cx, cy), r, tuple(int(c) for c in n.color), -1)
@@ -273,10 +292,9 @@ def _paint_button(img: np.ndarray, n: Node) -> None:
 def _paint_image(img: np.ndarray, n: Node) -> None:
     """A two-colour diagonal gradient with a placeholder cross: clearly not background."""
     x, y, w, h = n.box
-    t = (np.arange(w, dtype=np.float32)[None, :] / max(1, w) * 0.6
-         + np.arange(h, dtype=np.float32)[:, None] / max(1, h) * 0.4)
     c0, c1 = np.array(n.color, np.float32), np.array(n.ink, np.float32)
-    patch = (c0 + (c1 - c0) * t[..., None]).astype(np.uint8)
+    corners = np.stack([np.stack([c0, c0 * 0.4 + c1 * 0.6]), np.stack([c0 * 0.6 + c1 * 0.4, c1])])
+    patch = cv2.resize(corners.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
     mark = tuple(int(v) for v in np.clip(c0 * 0.8 + 40, 0, 255))
     cv2.line(patch, (0, 0), (w - 1, h - 1), mark, 1)
     cv2.line(patch, (0, h - 1), (w - 1, 0), mark, 1)
@@ -286,7 +304,7 @@ def _paint_image(img: np.ndarray, n: Node) -> None:
 def _paint_frame(img: np.ndarray, n: Node, fill: bool) -> None:
     x, y, w, h = n.box
     if fill:
-        img[y:y + h, x:x + w] = n.color
+        _fill(img, x, y, w, h, n.color)
     cv2.rectangle(img, (x, y), (x + w - 1, y + h - 1), tuple(int(c) for c in n.ink), 1)
 
 
@@ -304,19 +322,18 @@ def _paint_input(img: np.ndarray, n: Node) -> None:
 
 def _paint_quote(img: np.ndarray, n: Node) -> None:
     x, y, w, h = n.box
-    img[y:y + h, x:x + min(4, w)] = n.color
+    _fill(img, x, y, min(4, w), h, n.color)
 
 
 PAINTERS: dict[str, Callable[[np.ndarray, Node], None]] = {
-    "bg": lambda img, n: img.__setitem__((slice(n.box[1], n.box[1] + n.box[3]),
-                                          slice(n.box[0], n.box[0] + n.box[2])), n.color),
+    "bg": lambda img, n: _fill(img, *n.box, n.color),
     "card": lambda img, n: _paint_frame(img, n, True),
     "border": lambda img, n: _paint_frame(img, n, False),
     "input": _paint_input,
     "image": _paint_image,
     "button": _paint_button,
     "bars": _paint_bars,
-    "glyphs": lambda img, n: _draw_text(img, n.box, n.lines, n.scale, n.ink),
+    "glyphs": lambda img, n: _draw_text(img, n.box, n.lines, n.scale, n.ink, n.center),
     "quote": _paint_quote,
     "cell": _paint_cell,
 }

@@ -32,7 +32,7 @@ def inspect_text(out: str | Path, head: int = 10) -> str:
         lines.append(f"  {split:5s}: {t['sources']} sources, {t['shards']} shards, {t['samples']} samples, "
                      f"{t['bytes'] / 1e6:.1f} MB")
     lines.append(f"vocabulary: {len(m['vocab'])} section tokens; top {head}:")
-    for tok, n in list(m["vocab"].items())[:head]:
+    for tok, n in sorted(m["vocab"].items(), key=lambda kv: (-kv[1], kv[0]))[:head]:
         lines.append(f"  {n:7d}  {tok}")
     if m["rejects"]:
         lines.append("rejects: " + ", ".join(f"{r}={n}" for r, n in m["rejects"].items()))

@@ -97,8 +97,11 @@ class ShardWriter:
         self.sources.add(parse_key(sample.key)[0])
         self.tokens.update(s["token"] for s in sample.meta.get("sections", []))
 
-    def close(self) -> dict[str, Any]:
-        """Finish the tar, rename it into place, write and return the sidecar."""
+    def close(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Finish the tar, rename it into place, write and return the sidecar.
+
+        `extra` adds job-level fields (rejects, counters) to the sidecar.
+        """
         self._tar.close()
         self._cm.__exit__(None, None, None)
         info = {
@@ -112,6 +115,7 @@ class ShardWriter:
             "config_hash": self.config_hash,
             "sources": len(self.sources),
             "tokens": dict(sorted(self.tokens.items())),
+            **(extra or {}),
         }
         atomic.write_json(sidecar_path(self.path), info)
         self.info = info
@@ -135,13 +139,16 @@ class ShardWriter:
 
 
 def write_shard(path: str | Path, samples: Iterable[Sample], config_hash: str = "",
-                split: str | None = None) -> dict[str, Any]:
+                split: str | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write `samples` into the shard `path`; return its sidecar dict."""
-    with ShardWriter(path, config_hash, split) as w:
+    w = ShardWriter(path, config_hash, split)
+    try:
         for s in samples:
             w.write(s)
-    assert w.info is not None
-    return w.info
+    except BaseException:
+        w.abort()
+        raise
+    return w.close(extra)
 
 
 def read_sidecar(shard: str | Path) -> dict[str, Any] | None:

@@ -1,0 +1,92 @@
+"""`python -m augment` / `s2s-augment`: synth, run, replay and demo."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_config
+from .job import JobError, run_job
+from .sources import Reject
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from .synth import write_synth
+
+    paths = write_synth(args.out, args.count, args.seed)
+    print(f"wrote {len(paths)} source pairs to {args.out}")
+    return 0
+
+
+def _config(args: argparse.Namespace):
+    return load_config(
+        args.config, factor=args.factor, seed=args.seed, val_fraction=args.val_fraction, folds=args.folds,
+        image_format=args.image_format, quality=args.quality, samples_per_shard=args.samples_per_shard,
+        jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, strict=args.strict or None,
+        overwrite=args.overwrite or None, progress=False if args.no_progress else None,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    summary = run_job(args.input, args.out, _config(args))
+    print(summary.text())
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from .replay import replay
+
+    result = replay(args.out, args.key, args.input)
+    print(result.text())
+    return 0 if result.identical else 1
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", required=True, help="folder of <id>.png + <id>.html [+ <id>.boxes.json]")
+    p.add_argument("--out", required=True, help="shard directory to write (resumable)")
+    p.add_argument("--config", help="TOML config (see augment/default.toml); flags override it")
+    p.add_argument("--factor", type=int, help="samples per source, variant 00 included (default 50)")
+    p.add_argument("--jobs", type=int, help="parallel workers (default 1; -1 = all cores)")
+    p.add_argument("--seed", type=int, help="job seed (default 0)")
+    p.add_argument("--val-fraction", type=float, help="share of sources held out for validation (default 0.1)")
+    p.add_argument("--folds", type=int, help="cross-validation folds over train sources (default 5)")
+    p.add_argument("--image-format", choices=["png", "jpg", "webp"])
+    p.add_argument("--quality", type=int, help="jpg/webp quality 1-100 (default 90)")
+    p.add_argument("--samples-per-shard", type=int, help="target samples per shard (default 500)")
+    p.add_argument("--backend", help="joblib backend (default loky)")
+    p.add_argument("--scheduler", help="Dask scheduler address (with --backend dask)")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad source")
+    p.add_argument("--overwrite", action="store_true", help="replace output from another config or input")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="s2s-augment", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("synth", help="write synthetic source pairs")
+    s.add_argument("--out", required=True)
+    s.add_argument("--count", type=int, default=200)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_synth)
+    r = sub.add_parser("run", help="expand source pairs into WebDataset shards")
+    add_run_flags(r)
+    r.set_defaults(func=cmd_run)
+    rp = sub.add_parser("replay", help="rebuild one sample from its source and record; compare bytes")
+    rp.add_argument("out", help="shard directory")
+    rp.add_argument("key", help="sample key, e.g. page-00003_v07")
+    rp.add_argument("--input", help="source folder (default: the one recorded in the manifest)")
+    rp.set_defaults(func=cmd_replay)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, JobError, Reject) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""The registry of synchronized operations, and the one function that dispatches to them.
+
+Each op is a small module exposing:
+
+- ``NAME``: its key in the config (``[ops.<NAME>]``) and in the recorded ``ops`` list;
+- ``NEEDS_BOXES``: whether it must know where elements are on screen (skipped and
+  counted on pages without boxes);
+- ``draw(rng, page, cfg) -> dict | None``: draws every parameter once from `rng`
+  (``None``: nothing to do on this page); the dict is JSON-ready and is exactly what
+  gets recorded, so replay needs nothing else;
+- ``apply(page, params) -> None``: applies those parameters to every target (pixels,
+  quads, tree) in place, deterministically.
+
+``ORDER`` fixes the order: ops that need source geometry (reordering bands, erasing
+dropped elements) run at source resolution on cheap slices first; the spatial op then
+makes the single warp to output resolution; photometric ops run on output pixels; the
+structure-only ops come last and never touch pixels.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from ..page import Page
+from . import class_substitution, dropout, flatten, photometric, placeholder, reorder, spatial, wrapper
+
+OPS: dict[str, ModuleType] = {
+    m.NAME: m
+    for m in (reorder, dropout, spatial, photometric, class_substitution, wrapper, flatten, placeholder)
+}
+ORDER: tuple[str, ...] = tuple(OPS)
+
+
+def apply_op(page: Page, name: str, params: dict[str, Any]) -> None:
+    """Apply the registered op `name` with recorded `params` and record it on the page."""
+    if name not in OPS:
+        raise KeyError(f"unknown op {name!r}; registered ops: {', '.join(ORDER)}")
+    OPS[name].apply(page, params)
+    page.ops.append({"op": name, **params})

@@ -1,0 +1,98 @@
+"""Tree helpers shared by the structure-aware ops: finding elements by row, subtree rows,
+and the section walk of `shards.tokens` seen with its depths.
+
+The section walk matters because several ops must leave the section tokens unchanged:
+`shards.tokens.find_section_elements` looks through plain wrapper ``div``s only down to
+``MAX_WRAPPER_DEPTH``, so adding or removing a wrapper level can make a section appear or
+vanish near that limit. `section_walk` reports every element the walk visits with its depth
+and kind, so an op can check, before it draws a target, that the change stays invisible.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import lxml.html
+import numpy as np
+
+from shards.tokens import MAX_WRAPPER_DEPTH, _section_kind
+
+from ..page import ROW_ATTR, Page
+
+Element = lxml.html.HtmlElement
+
+# Elements that carry no rendered content of their own; ops never target them.
+NON_CONTENT_TAGS = frozenset({"script", "style", "noscript", "template", "meta", "link", "base", "title", "head"})
+
+
+def by_row(page: Page) -> dict[int, Element]:
+    """Row -> element for every element currently in the tree (one pass)."""
+    out: dict[int, Element] = {}
+    for el in page.root.iter():
+        if isinstance(el.tag, str) and el.get(ROW_ATTR) is not None:
+            out[int(el.get(ROW_ATTR))] = el
+    return out
+
+
+def elements_at(page: Page, rows: Iterable[int]) -> list[Element]:
+    """The elements for `rows`; KeyError names a row that is not in the tree (bad params)."""
+    index = by_row(page)
+    try:
+        return [index[int(r)] for r in rows]
+    except KeyError as e:
+        raise KeyError(f"row {e.args[0]} is not in the page's tree (params recorded for another page?)") from None
+
+
+def subtree_rows(el: Element) -> np.ndarray:
+    """Rows of `el` and all its descendants (those that have a row)."""
+    rows = [int(e.get(ROW_ATTR)) for e in el.iter() if isinstance(e.tag, str) and e.get(ROW_ATTR) is not None]
+    return np.asarray(rows, dtype=np.int64)
+
+
+def ancestor_rows(el: Element) -> list[int]:
+    """Rows of `el`'s ancestors that have one (body and html have none)."""
+    return [int(a.get(ROW_ATTR)) for a in el.iterancestors() if a.get(ROW_ATTR) is not None]
+
+
+def bounds(page: Page) -> np.ndarray:
+    """n x 4 [x0, y0, x1, y1] axis-aligned bounds of every quad (NaN rows stay NaN)."""
+    return np.concatenate([page.quads.min(axis=1), page.quads.max(axis=1)], axis=1)
+
+
+def is_inside(el: Element, others: Iterable[Element]) -> bool:
+    """Whether `el` is one of `others` or lies inside one of them."""
+    targets = set(others)  # lxml proxies hash by identity, and stay unique while alive
+    return el in targets or any(a in targets for a in el.iterancestors())
+
+
+def related(a: Element, b: Element) -> bool:
+    """Whether one of the two elements contains the other (or they are the same)."""
+    return is_inside(a, [b]) or is_inside(b, [a])
+
+
+def section_walk(body: Element) -> dict[Element, tuple[str, int]]:
+    """el -> (kind, depth) for every element `find_section_elements` visits.
+
+    Mirrors `shards.tokens._collect`: body children have depth 0; sections and "other"
+    elements end the walk; wrappers and main/containers are looked through unless their
+    depth has reached MAX_WRAPPER_DEPTH.
+    """
+    seen: dict[Element, tuple[str, int]] = {}
+    stack = [(c, 0) for c in body if isinstance(c.tag, str)]
+    while stack:
+        el, depth = stack.pop()
+        kind = _section_kind(el)
+        seen[el] = (kind, depth)
+        if kind in ("wrapper", "maybe") and depth < MAX_WRAPPER_DEPTH:
+            stack.extend((c, depth + 1) for c in el if isinstance(c.tag, str))
+    return seen
+
+
+def walk_in_subtree(el: Element, walk: dict[Element, tuple[str, int]]) -> list[tuple[str, int]]:
+    """(kind, depth) of the walked elements in `el`'s subtree, `el` included."""
+    return [walk[e] for e in el.iter() if e in walk]
+
+
+def weighted_order(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:
+    """A random order of indices where heavier ones tend to come first (Efraimidis-Spirakis)."""
+    keys = rng.random(len(weights)) ** (1.0 / np.maximum(weights, 1e-9))
+    return np.argsort(-keys, kind="stable")

@@ -1,0 +1,78 @@
+"""Flattening of single-child wrappers: a plain ``div`` whose only content is one element
+is removed and that element takes its place.
+
+The mirror image of wrapper injection: the same page can be written with more or fewer
+layout divs. Targets: the tree only (the wrapper leaves, its child moves up one level and
+takes over the wrapper's tail text). Pixels and quads are untouched; the wrapper's row
+simply stays in the arrays, unused. Its box usually equals its child's, and an unstyled
+div renders nothing, so the screenshot still describes the page.
+
+A wrapper qualifies when it is a ``div`` with no semantic class (`shards.tokens`
+`semantic_class` is None, so it is neither a section nor a container), exactly one
+element child and no text of its own (only whitespace around the child). Removing a level
+of plain wrappers can only change section tokens through the section walk's depth limit,
+so a wrapper is only drawn when nothing in its subtree was cut off by that limit (see
+`_depth_safe`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shards.tokens import MAX_WRAPPER_DEPTH, semantic_class
+
+from ..page import Page
+from ._tree import Element, elements_at, section_walk, walk_in_subtree
+
+NAME = "flatten"
+NEEDS_BOXES = False
+DEFAULTS: dict[str, Any] = {
+    "p": 0.3,
+    "rate": 0.5,  # probability per qualifying wrapper
+}
+
+
+def _is_plain_wrapper(el: Element) -> bool:
+    kids = [c for c in el if isinstance(c.tag, str)]
+    if el.tag != "div" or semantic_class(el) is not None or len(kids) != 1 or len(el) != 1:
+        return False  # len(el) counts comments too: they would be lost
+    return not (el.text or "").strip() and not (kids[0].tail or "").strip()
+
+
+def _depth_safe(el: Element, walk: dict[Element, tuple[str, int]]) -> bool:
+    """Whether one wrapper level less leaves `find_section_elements` unchanged.
+
+    The walk stops looking into wrappers and main/containers at MAX_WRAPPER_DEPTH; one
+    level up, such an element would be looked into and could reveal a section (or become
+    one). Only elements the walk reached at that depth can change that way.
+    """
+    return all(kind not in ("wrapper", "maybe") or depth < MAX_WRAPPER_DEPTH
+               for kind, depth in walk_in_subtree(el, walk))
+
+
+def candidates(page: Page) -> list[Element]:
+    """Plain single-child wrappers that may be flattened, in document order."""
+    walk = section_walk(page.body)
+    return [el for el in page.elements() if _is_plain_wrapper(el) and _depth_safe(el, walk)]
+
+
+def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any] | None:
+    cfg = {**DEFAULTS, **cfg}
+    els = candidates(page)
+    keep = rng.random(len(els)) < cfg["rate"]
+    rows = [page.row(el) for el, k in zip(els, keep) if k]
+    return {"rows": rows} if rows else None
+
+
+def unwrap(div: Element) -> Element:
+    """Replace `div` by its only element child, which takes over the div's tail text."""
+    child = next(c for c in div if isinstance(c.tag, str))
+    child.tail = div.tail
+    div.getparent().replace(div, child)
+    return child
+
+
+def apply(page: Page, params: dict[str, Any]) -> None:
+    for div in elements_at(page, params["rows"]):
+        unwrap(div)

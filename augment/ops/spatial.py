@@ -1,0 +1,100 @@
+"""Spatial op: crop, rescale, rotate, scale, translate and perspective, as ONE homography.
+
+Targets: pixels, every element quad, and the tree (elements that end up mostly outside
+the image leave the HTML). The parameters are drawn once; the composite 3x3 homography
+(source pixels -> output pixels) is recorded on the page.
+
+Why not a chain of albumentations geometric transforms: each would warp the full
+1280x4000 screenshot and be thrown away by the final rescale to <= 1024 px, and their box
+targets are axis-aligned (inexact under rotation). Instead the crop + rescale runs first
+(`functional.resize`, which anti-aliases text), then a single
+`cv2.warpPerspective` applies rotation/scale/translation/perspective at output
+resolution, and the same matrices move every quad exactly in one vectorized step.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import functional as F
+from ..page import Page
+from ._visibility import drop_invisible
+
+NAME = "spatial"
+NEEDS_BOXES = False
+DEFAULTS: dict[str, Any] = {
+    "p": 1.0,
+    "long_side": [256, 1024],
+    "rotate": [-15.0, 15.0],
+    "scale": [0.8, 1.2],
+    "translate": 0.1,
+    "perspective_p": 0.3,
+    "perspective": 0.05,
+    "crop_p": 0.5,
+    "crop_min_height": 0.4,
+    "crop_min_width": 0.85,
+    "min_visible": 0.5,
+}
+
+
+def _draw_crop(rng: np.random.Generator, size: tuple[int, int], cfg: dict) -> list[int]:
+    w, h = size
+    if rng.random() >= cfg["crop_p"]:
+        return [0, 0, w, h]
+    cw = max(1, int(round(w * rng.uniform(cfg["crop_min_width"], 1.0))))
+    ch = max(1, int(round(h * rng.uniform(cfg["crop_min_height"], 1.0))))
+    return [int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1)), cw, ch]
+
+
+def _border_colour(image: np.ndarray) -> list[int]:
+    """The page's background guess: per-channel median of the outermost pixel ring."""
+    ring = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
+    return [int(v) for v in np.median(ring, axis=0)]
+
+
+def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any]:
+    crop = _draw_crop(rng, page.size, cfg)
+    long_side = int(rng.integers(cfg["long_side"][0], cfg["long_side"][1] + 1))
+    s = long_side / max(crop[2], crop[3])
+    out = [max(1, int(round(crop[2] * s))), max(1, int(round(crop[3] * s)))]
+    offsets = [[0.0, 0.0]] * 4
+    if rng.random() < cfg["perspective_p"]:
+        mag = cfg["perspective"] * np.array(out, dtype=np.float64)
+        offsets = (rng.uniform(-1.0, 1.0, (4, 2)) * mag).round(3).tolist()
+    return {
+        "source_size": list(page.size),
+        "crop": crop,
+        "out_size": out,
+        "angle": round(float(rng.uniform(*cfg["rotate"])), 4),
+        "scale": round(float(rng.uniform(*cfg["scale"])), 4),
+        "translate": [round(float(v), 4) for v in rng.uniform(-cfg["translate"], cfg["translate"], 2)],
+        "perspective": offsets,
+        "border": _border_colour(page.image),
+        "min_visible": float(cfg["min_visible"]),
+    }
+
+
+def matrices(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(R, W): R maps source pixels to the rescaled crop, W warps at output resolution."""
+    x, y, cw, ch = params["crop"]
+    ow, oh = params["out_size"]
+    r = F.scaling(ow / cw, oh / ch) @ F.translation(-x, -y)
+    centre = (ow / 2.0, oh / 2.0)
+    tx, ty = params["translate"]
+    w = (F.perspective((ow, oh), np.asarray(params["perspective"]))
+         @ F.translation(tx * ow, ty * oh)
+         @ F.rotation_scale(params["angle"], params["scale"], centre))
+    return r, w
+
+
+def apply(page: Page, params: dict[str, Any]) -> None:
+    x, y, cw, ch = params["crop"]
+    ow, oh = params["out_size"]
+    r, w = matrices(params)
+    small = F.resize(page.image[y:y + ch, x:x + cw], (ow, oh))
+    page.image = F.warp_image(small, w, (ow, oh), tuple(params["border"]))
+    h = w @ r
+    page.quads = F.transform_points(page.quads, h)
+    page.homography = h @ page.homography
+    drop_invisible(page, params["min_visible"])

@@ -1,0 +1,199 @@
+"""Finding and loading source pairs; every bad input becomes a `Reject` with a reason.
+
+A source pair is `<id>.png|jpg|jpeg|webp` + `<id>.html`, optionally `<id>.boxes.json`
+(`{"viewport": [w, h], "elements": [{"xpath": ..., "box": [x, y, w, h]}]}`) or, instead,
+`data-bbox="x,y,w,h"` attributes in the HTML. Grey, RGBA and 16-bit images are accepted
+and converted to 8-bit RGB. File names that are not valid sample keys (spaces, dots,
+unicode) get a sanitized id with a short hash of the original stem, so ids stay unique.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from shards.htmlparse import HtmlError, parse_html
+from shards.schema import SOURCE_ID_RE
+
+from .page import ROW_ATTR, Page, box_to_quad
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+class Reject(Exception):
+    """A source pair that cannot be used: `reason` is a short code, the message says why."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SourcePair:
+    """Paths of one source pair; `image` or `html` is None when the partner is missing."""
+
+    source_id: str
+    image: Path | None
+    html: Path | None
+    boxes: Path | None
+
+
+def source_id_for(stem: str) -> str:
+    """A key-safe id for a file stem (sanitized + short hash when the stem is not one)."""
+    if SOURCE_ID_RE.match(stem):
+        return stem
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:40] or "page"
+    return f"{safe}-{hashlib.sha256(stem.encode('utf-8')).hexdigest()[:8]}"
+
+
+def _stem_and_kind(p: Path) -> tuple[str, str] | None:
+    name = p.name
+    if name.endswith(".boxes.json"):
+        return name[: -len(".boxes.json")], "boxes"
+    if name.endswith(".html"):
+        return name[: -len(".html")], "html"
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        return p.name[: -len(p.suffix)], "image"
+    return None
+
+
+def discover(input_dir: str | Path) -> tuple[list[SourcePair], list[tuple[str, Reject]]]:
+    """All pairs in `input_dir`, sorted by id, plus rejects found from names alone."""
+    groups: dict[str, dict[str, list[Path]]] = {}
+    for p in sorted(Path(input_dir).iterdir()):
+        sk = _stem_and_kind(p) if p.is_file() else None
+        if sk:
+            groups.setdefault(sk[0], {}).setdefault(sk[1], []).append(p)
+    pairs, rejects, seen_ids = [], [], set()
+    for stem, kinds in sorted(groups.items()):
+        sid = source_id_for(stem)
+        if len(kinds.get("image", [])) > 1:
+            names = ", ".join(p.name for p in kinds["image"])
+            rejects.append((sid, Reject("duplicate_id", f"{stem}: several images for one id ({names})")))
+            continue
+        if sid in seen_ids:
+            rejects.append((sid, Reject("duplicate_id", f"{stem}: id {sid} already used by another pair")))
+            continue
+        seen_ids.add(sid)
+        first = lambda k: kinds[k][0] if k in kinds else None  # noqa: E731
+        pairs.append(SourcePair(sid, first("image"), first("html"), first("boxes")))
+    return pairs, rejects
+
+
+def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode to RGB uint8, checking the pixel count from the header before decoding."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+    except Exception as e:  # noqa: BLE001 - PIL raises many types for bad files
+        raise Reject("unreadable_image", f"{path}: not a readable image ({type(e).__name__}: {e})") from None
+    if w * h > max_pixels:
+        raise Reject("image_too_large", f"{path}: {w}x{h} = {w * h} pixels, above the limit of {max_pixels}")
+    arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    if arr is None or arr.shape[:2] != (h, w):
+        raise Reject("unreadable_image", f"{path}: image data does not decode (truncated or corrupt)")
+    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+
+
+def _box(value: Any) -> np.ndarray | None:
+    if isinstance(value, str):
+        value = value.split(",")
+    try:
+        box = np.asarray([float(v) for v in value], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return box if box.shape == (4,) and np.isfinite(box).all() else None
+
+
+def read_boxes(path: Path, image_size: tuple[int, int]) -> dict[str, Any]:
+    """Parse and check a boxes file; the viewport must equal the image size."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        viewport = [int(v) for v in data["viewport"]]
+        elements = data["elements"]
+        assert isinstance(elements, list) and len(viewport) == 2
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AssertionError) as e:
+        raise Reject("bad_boxes", f"{path}: not a boxes file ({type(e).__name__}: {e}); expected "
+                                  '{"viewport": [w, h], "elements": [{"xpath": ..., "box": [x, y, w, h]}]}') from None
+    if tuple(viewport) != image_size:
+        raise Reject("viewport_mismatch", f"{path}: viewport {viewport[0]}x{viewport[1]} differs from the image "
+                                          f"{image_size[0]}x{image_size[1]}: the boxes belong to another rendering")
+    return {str(e.get("xpath")): e.get("box") for e in elements if isinstance(e, dict)}
+
+
+def _locate(boxes: np.ndarray, size: tuple[int, int], stats: Counter) -> np.ndarray:
+    """Clip boxes to the image; wholly outside or empty boxes become unlocated (NaN)."""
+    w, h = size
+    x0, y0 = np.clip(boxes[:, 0], 0, w), np.clip(boxes[:, 1], 0, h)
+    x1, y1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, w), np.clip(boxes[:, 1] + boxes[:, 3], 0, h)
+    out = np.stack([x0, y0, x1 - x0, y1 - y0], 1)
+    known = ~np.isnan(boxes[:, 0])
+    empty = known & ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0))
+    outside = known & ~empty & ((out[:, 2] <= 0) | (out[:, 3] <= 0))
+    stats["boxes_empty"] += int(empty.sum())
+    stats["boxes_outside"] += int(outside.sum())
+    stats["boxes_clipped"] += int((known & ~empty & ~outside & (out != boxes).any(1)).sum())
+    out[empty | outside] = np.nan
+    return out
+
+
+def page_from_arrays(source_id: str, image: np.ndarray, html: str | bytes,
+                     boxes: dict[str, Any] | None = None, stats: Counter | None = None) -> Page:
+    """Build a Page: one row per element under <body>, boxes matched by xpath.
+
+    Without `boxes`, `data-bbox` attributes are used. Boxes whose xpath matches no element
+    are counted in `stats["boxes_unmatched"]`.
+    """
+    stats = stats if stats is not None else Counter()
+    root = parse_html(html, source_id)
+    tree = root.getroottree()
+    els = [el for el in root.find("body").iterdescendants() if isinstance(el.tag, str)]
+    xpaths = [tree.getpath(el) for el in els]
+    raw = np.full((len(els), 4), np.nan)
+    if boxes is not None:
+        index = {xp: i for i, xp in enumerate(xpaths)}
+        outer = {tree.getpath(root), tree.getpath(root.find("body"))}  # valid, but not rows
+        for xp, value in boxes.items():
+            if xp in outer:
+                continue
+            i, b = index.get(xp), _box(value)
+            if i is None or b is None:
+                stats["boxes_unmatched" if i is None else "boxes_invalid"] += 1
+            else:
+                raw[i] = b
+    else:
+        for i, el in enumerate(els):
+            if el.get("data-bbox") is not None:
+                b = _box(el.get("data-bbox"))
+                raw[i] = b if b is not None else np.nan
+    for i, el in enumerate(els):
+        el.set(ROW_ATTR, str(i))
+    size = (int(image.shape[1]), int(image.shape[0]))
+    quads = box_to_quad(_locate(raw, size, stats))
+    return Page(source_id, image, root, quads, list(xpaths))
+
+
+def load_pair(pair: SourcePair, max_pixels: int = DEFAULT_MAX_PIXELS,
+              stats: Counter | None = None) -> Page:
+    """Load one source pair into a Page, or raise Reject naming the file and the reason."""
+    if pair.image is None or pair.html is None:
+        have = pair.image or pair.html or pair.boxes
+        missing = "image (.png/.jpg/.webp)" if pair.image is None else ".html"
+        raise Reject("missing_partner", f"{have}: no {missing} partner for id {pair.source_id}")
+    image = read_image(pair.image, max_pixels)
+    size = (int(image.shape[1]), int(image.shape[0]))
+    boxes = read_boxes(pair.boxes, size) if pair.boxes else None
+    try:
+        html = pair.html.read_bytes()
+        return page_from_arrays(pair.source_id, image, html, boxes, stats)
+    except HtmlError as e:
+        raise Reject("bad_html", f"{pair.html}: {e}") from None

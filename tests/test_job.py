@@ -1,0 +1,147 @@
+"""The augmentation job: determinism across workers, resume, splits, rejects, replay."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from augment.config import ConfigError, load_config
+from augment.job import JobError, run_job
+from augment.plan import assign_split
+from augment.replay import replay
+from augment.synth import write_synth
+from shards import load_manifest
+from shards.verify import verify_dir
+
+FAST = dict(factor=4, samples_per_shard=6, progress=False, val_fraction=0.3, folds=3)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("src")
+    write_synth(d, 6, seed=5, progress=False)
+    return d
+
+
+def _config(**kw):
+    cfg = load_config(None, **{**FAST, **kw})
+    cfg.variants_per_group = 2
+    return cfg
+
+
+def _shard_hashes(out: Path) -> dict[str, str]:
+    return {s["shard"]: s["sha256"] for s in load_manifest(out)["shards"]}
+
+
+@pytest.fixture(scope="module")
+def reference(sources, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ref")
+    run_job(sources, out, _config(jobs=1))
+    return out
+
+
+def test_output_verifies_and_counts_add_up(reference):
+    assert verify_dir(reference) == []
+    m = load_manifest(reference)
+    assert m["sources"]["total"] == m["sources"]["accepted"] + m["sources"]["rejected"] == 6
+    assert m["totals"]["samples"] == 6 * 4
+    assert len(m["shards"]) >= 4 and len(m["vocab"]) > 3
+
+
+def test_jobs_1_and_2_give_identical_bytes(sources, reference, tmp_path):
+    run_job(sources, tmp_path, _config(jobs=2))
+    assert _shard_hashes(tmp_path) == _shard_hashes(reference)
+    assert (tmp_path / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes()
+
+
+def test_killed_run_resumes_to_the_same_bytes(sources, reference, tmp_path):
+    # Build only what one worker finishes first: run, then delete all but one shard.
+    run_job(sources, tmp_path, _config())
+    names = sorted(p.name for p in tmp_path.glob("*.tar"))
+    for name in names[1:]:
+        (tmp_path / name).unlink()
+        (tmp_path / f"{name}.json").unlink()
+    (tmp_path / "manifest.json").unlink()
+    (tmp_path / ".tmp-train-000001.tar.abc").write_bytes(b"partial")
+    summary = run_job(sources, tmp_path, _config())
+    assert summary.kept == 1 and summary.built == len(names) - 1
+    assert _shard_hashes(tmp_path) == _shard_hashes(reference)
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_corrupted_shard_is_rebuilt(sources, reference, tmp_path):
+    shutil.copytree(reference, tmp_path, dirs_exist_ok=True)
+    victim = tmp_path / "train-000000.tar"
+    victim.write_bytes(victim.read_bytes()[:-100])
+    summary = run_job(sources, tmp_path, _config())
+    assert summary.built == 1
+    assert _shard_hashes(tmp_path) == _shard_hashes(reference) and verify_dir(tmp_path) == []
+
+
+def test_changed_config_refuses_to_mix_unless_overwrite(sources, reference, tmp_path):
+    shutil.copytree(reference, tmp_path, dirs_exist_ok=True)
+    with pytest.raises(JobError, match="another config or input.*--overwrite"):
+        run_job(sources, tmp_path, _config(seed=9))
+    run_job(sources, tmp_path, _config(seed=9, overwrite=True))
+    assert verify_dir(tmp_path) == [] and load_manifest(tmp_path)["config"]["seed"] == 9
+
+
+def test_split_is_per_source_and_folds_partition_train(reference):
+    split_of: dict[str, set] = {}
+    folds: dict[str, set] = {}
+    from shards.reader import make_pipeline
+
+    for _, meta in make_pipeline(reference, None, shuffle_buffer=0):
+        split_of.setdefault(meta["source"], set()).add(meta["split"])
+        folds.setdefault(meta["source"], set()).add(meta["fold"])
+    assert all(len(s) == 1 for s in split_of.values())
+    assert all(len(f) == 1 for f in folds.values())
+    train = [s for s, sp in split_of.items() if sp == {"train"}]
+    assert all(next(iter(folds[s])) in range(3) for s in train)
+
+
+def test_split_assignment_is_stable_and_near_the_fraction():
+    ids = [f"page-{i:05d}" for i in range(4000)]
+    got = [assign_split(i, 0, 0.1, 5) for i in ids]
+    val = sum(s == "val" for s, _ in got) / len(ids)
+    assert 0.08 < val < 0.12
+    fold_counts = np.bincount([f for s, f in got if s == "train"], minlength=5)
+    assert fold_counts.min() > 0.8 * fold_counts.mean()
+    assert got == [assign_split(i, 0, 0.1, 5) for i in ids]
+
+
+def test_variants_are_spread_and_interleaved(reference):
+    from shards.reader import make_pipeline
+
+    keys = [m["__key__"] for _, m in make_pipeline(reference, "train", shuffle_buffer=0)]
+    sources = [k.rsplit("_v", 1)[0] for k in keys]
+    assert all(a != b for a, b in zip(sources, sources[1:]) if len(set(sources)) > 1)
+
+
+def test_replay_reproduces_every_member(reference):
+    m = load_manifest(reference)
+    key = next(k for s in m["shards"] for k in (s["first_key"], s["last_key"]) if not k.endswith("_v00"))
+    result = replay(reference, key)
+    assert result.identical, result.text()
+
+
+def test_config_errors_name_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match="'val_fraction' must be in \\[0, 1\\), found 1.5"):
+        load_config(None, val_fraction=1.5)
+    bad = tmp_path / "c.toml"
+    bad.write_text("[ops.spatial]\nrotate = [-5, 5]\nwobble = 1\n")
+    with pytest.raises(ConfigError, match=r"c.toml: \[ops.spatial\] has unknown keys \['wobble'\]"):
+        load_config(bad)
+
+
+def test_cli_run_prints_a_summary(sources, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "augment", "run", "--input", str(sources), "--out", str(tmp_path),
+                          "--factor", "2", "--no-progress"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "sources read 6, accepted 6, rejected 0" in out.stdout and "samples 12" in out.stdout

@@ -1,0 +1,157 @@
+"""Structure-only ops (class substitution, wrapper injection, flattening, placeholders):
+invisible by construction, so pixels stay byte-identical and section tokens unchanged.
+
+Every draw goes through the shared invariant checker `check_op` (test_ops_image.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from augment.ops import OPS, class_substitution, flatten, placeholder, wrapper
+from augment.page import ROW_ATTR
+from shards.tokens import CLASS_SYNONYMS, MAX_WRAPPER_DEPTH, semantic_class
+from test_ops_image import check_op, nest, painted, pages, runs, sections_of
+
+STRUCTURE_OPS = [class_substitution, wrapper, flatten, placeholder]
+
+
+def test_registry_holds_every_op():
+    for mod in STRUCTURE_OPS:
+        assert OPS[mod.NAME] is mod and mod.NEEDS_BOXES is False
+        assert 0.0 <= mod.DEFAULTS["p"] <= 1.0
+
+
+@pytest.mark.parametrize("mod", STRUCTURE_OPS, ids=lambda m: m.NAME)
+def test_structure_ops_are_invisible(mod):
+    results = runs(mod)
+    assert len(results) >= 20, f"{mod.NAME} applied only {len(results)} times"
+    for page, out, _ in results:
+        assert out.image.tobytes() == page.image.tobytes(), "pixels untouched"
+        n = len(page.quads)
+        assert np.array_equal(out.quads[:n], page.quads, equal_nan=True), "existing geometry untouched"
+        assert sections_of(out) == sections_of(page), "section tokens and boxes unchanged"
+        assert out.html() != page.html()
+
+
+def _by_row(page):
+    return {page.row(el): el for el in page.elements()}
+
+
+def test_class_substitution_swaps_within_synonym_groups():
+    for page, out, params in runs(class_substitution):
+        before, after = _by_row(page), _by_row(out)
+        for row, old, new in params["changes"]:
+            assert old != new and CLASS_SYNONYMS[old.lower()] == CLASS_SYNONYMS[new.lower()]
+            old_cls, new_cls = before[row].get("class").split(), after[row].get("class").split()
+            i = old_cls.index(old)
+            assert new_cls == old_cls[:i] + [new] + old_cls[i + 1:], "one class swapped in place"
+            assert semantic_class(before[row]) == semantic_class(after[row])
+
+
+def test_wrapper_adds_plain_divs_with_the_child_box():
+    for page, out, params in runs(wrapper):
+        rows = out_rows = _by_row(out)
+        assert len(out.quads) == len(page.quads) + len(params["rows"])
+        for row in params["rows"]:
+            div = out_rows[row].getparent()
+            assert div.tag == "div" and set(div.attrib) == {ROW_ATTR} and len(div) == 1
+            new = out.row(div)
+            assert new >= len(page.quads) and out.source_xpaths[new] is None
+            assert np.array_equal(out.quads[new], out.quads[row], equal_nan=True)
+        assert len(rows) == len(_by_row(page)) + len(params["rows"])
+
+
+def test_flatten_removes_single_child_wrappers_and_keeps_text():
+    for page, out, params in runs(flatten):
+        before, after = _by_row(page), _by_row(out)
+        for row in params["rows"]:
+            div = before[row]
+            assert row not in after and div.tag == "div" and semantic_class(div) is None
+            child = next(c for c in div if isinstance(c.tag, str))
+            while page.row(child) in params["rows"]:  # nested wrappers flattened together
+                child = next(c for c in child if isinstance(c.tag, str))
+            assert page.row(child) in after
+        assert set(before) - set(after) == set(params["rows"])
+        text = lambda p: " ".join("".join(p.body.itertext()).split())  # noqa: E731
+        assert text(out) == text(page)
+
+
+def own_text(el) -> str:
+    return (el.text or "") + "".join(c.tail or "" for c in el)
+
+
+def test_placeholder_replaces_own_text_only():
+    for page, out, params in runs(placeholder):
+        before, after = _by_row(page), _by_row(out)
+        for row, mode in zip(params["rows"], params["modes"]):
+            old, new = own_text(before[row]), own_text(after[row])
+            assert old != new
+            if mode == "lorem":
+                assert len(old) == len(new) and new.strip()[:1] == "L"
+            else:
+                assert placeholder.MASK in new
+        untouched = set(before) - set(params["rows"])
+        assert all(own_text(before[r]) == own_text(after[r]) for r in untouched)
+
+
+def test_placeholder_keeps_whitespace_and_length():
+    assert placeholder.placeholder("  Hello world \n", "lorem") == "  Lorem ipsum \n"
+    assert placeholder.placeholder(" x ", "mask") == " [TEXT] "
+    assert all(len(placeholder.lorem(n)) == n and not placeholder.lorem(n).endswith(" ") for n in range(1, 400))
+
+
+def _deep_tokens_page():
+    """Sections and <main>s at, and one level around, the section walk's depth limit."""
+    m = MAX_WRAPPER_DEPTH
+    sec = lambda y, cls: f'<section class="{cls}" data-bbox="0,{y},200,20"><h2>H</h2><p>t</p></section>'  # noqa: E731
+    main = lambda y: f'<main data-bbox="0,{y},200,20"><p>m</p></main>'  # noqa: E731
+    parts = [nest(d, sec(20 * i, c)) for i, (d, c) in enumerate([(m - 1, "hero"), (m, "cards"), (m + 1, "faq")])]
+    parts += [nest(d, main(60 + 20 * i)) for i, d in enumerate([m - 2, m - 1, m])]
+    return painted("deep2", "<html><body>" + "".join(parts) + "</body></html>", 200, 200)
+
+
+@pytest.mark.parametrize("mod", [wrapper, flatten], ids=lambda m: m.NAME)
+def test_depth_limit_is_respected(mod):
+    """Wrapping/flattening right at MAX_WRAPPER_DEPTH must not make sections appear or vanish."""
+    page = _deep_tokens_page()
+    tokens = [t for t, _ in sections_of(page)]
+    assert tokens == ["section.hero@h2@p", "section.cards@h2@p", "main@p", "main@p"]
+    applied = 0
+    for seed in range(40):
+        r = check_op(mod, page, seed, {"max_k": 6, "rate": 0.9})
+        if r is not None:
+            applied += 1
+            assert [t for t, _ in sections_of(r[0])] == tokens
+    assert applied > 10
+
+
+def test_unsafe_targets_are_never_drawn():
+    page = _deep_tokens_page()
+    cands = {page.row(el) for el in wrapper.candidates(page)}
+    everything = {page.row(el) for el in page.elements()}
+    assert cands and cands < everything, "deep sections' wrappers are excluded, others are not"
+    flat = flatten.candidates(page)
+    assert flat and len(flat) < sum(el.tag == "div" for el in page.elements())
+
+
+def test_wrapper_never_wraps_where_a_div_is_invalid():
+    for page, out, params in runs(wrapper):
+        rows = _by_row(page)
+        for row in params["rows"]:
+            el = rows[row]
+            assert el.tag in wrapper.WRAPPABLE and el.getparent().tag in wrapper.FLOW_PARENTS
+            assert el.tag not in {"li", "tr", "td", "th", "option", "thead", "tbody"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_structure_ops_chain(seed):
+    """All structure ops one after another (in pipeline order, or reversed) stay invisible."""
+    page = pages().boxed[seed % 3].copy()
+    tokens, image = sections_of(page), page.image.tobytes()
+    chain = STRUCTURE_OPS if seed % 2 == 0 else STRUCTURE_OPS[::-1]
+    for i, m in enumerate(chain):
+        params = m.draw(np.random.default_rng([seed, i]), page, m.DEFAULTS)
+        if params is not None:
+            m.apply(page, params)
+    assert sections_of(page) == tokens and page.image.tobytes() == image
