@@ -116,12 +116,20 @@ def test_split_assignment_is_stable_and_near_the_fraction():
     assert got == [assign_split(i, 0, 0.1, 5) for i in ids]
 
 
-def test_variants_are_spread_and_interleaved(reference):
+def test_variants_are_spread_and_interleaved(sources, tmp_path):
     from shards.reader import make_pipeline
 
-    keys = [m["__key__"] for _, m in make_pipeline(reference, "train", shuffle_buffer=0)]
-    sources = [k.rsplit("_v", 1)[0] for k in keys]
-    assert all(a != b for a, b in zip(sources, sources[1:]) if len(set(sources)) > 1)
+    cfg = _config(factor=6, samples_per_shard=12)  # 2 variants per group: 3 shards per chunk
+    run_job(sources, tmp_path, cfg)
+    shards_of: dict[str, set] = {}
+    for shard in sorted(tmp_path.glob("*.tar")):
+        keys = [m["__key__"] for _, m in make_pipeline([str(shard)], None, shuffle_buffer=0)]
+        ids = [k.rsplit("_v", 1)[0] for k in keys]
+        for i in ids:
+            shards_of.setdefault(i, set()).add(shard.name)
+        if len(set(ids)) > 1:  # variant-major: the same page never twice in a row
+            assert all(a != b for a, b in zip(ids, ids[1:])), (shard.name, ids)
+    assert all(len(s) == 3 for s in shards_of.values())
 
 
 def test_replay_reproduces_every_member(reference):

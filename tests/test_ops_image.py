@@ -60,15 +60,19 @@ def painted(source_id: str, html: str, width: int, height: int) -> Page:
 
 HAND_HTML = """<!DOCTYPE html><html><head><title>t</title></head><body>
 <header class="navbar" data-bbox="0,0,400,40"><a class="brand" data-bbox="10,10,60,20">Brand</a> after-brand
-<ul data-bbox="200,10,180,20"><li data-bbox="200,10,80,20"><a data-bbox="205,12,60,16">One</a></li><li data-bbox="290,10,80,20"><a data-bbox="295,12,60,16">Two</a></li></ul></header>
+<ul data-bbox="200,10,180,20"><li data-bbox="200,10,80,20"><a data-bbox="205,12,60,16">One</a></li>
+<li data-bbox="290,10,80,20"><a data-bbox="295,12,60,16">Two</a></li></ul></header>
 between-1
 <section class="hero" data-bbox="0,40,400,120"><div><div><h1 data-bbox="20,50,300,30">Title</h1></div></div>
-<p data-bbox="20,90,300,20">Intro <b>bold</b> more</p> hero-tail <a class="btn" data-bbox="20,125,80,24">Go</a></section>
+<p data-bbox="20,90,300,20">Intro <b>bold</b> more</p> hero-tail <a class="btn" data-bbox="20,125,80,24">Go</a>
+</section>
 between-2
 <section class="features" data-bbox="0,160,400,100"><h2 data-bbox="20,165,200,20">Features</h2>
-<div class="row"><div class="card" data-bbox="20,190,110,60"><h3 data-bbox="25,195,90,15">A</h3><p data-bbox="25,215,90,30">aa</p></div>
-<div class="tile" data-bbox="145,190,110,60"><h3 data-bbox="150,195,90,15">B</h3><p data-bbox="150,215,90,30">bb</p></div></div></section>
-<div><aside class="cta" data-bbox="0,260,400,60"><h2 data-bbox="20,270,200,20">Act</h2><button class="button" data-bbox="20,295,80,20">Buy</button></aside></div>
+<div class="row"><div class="card" data-bbox="20,190,110,60"><h3 data-bbox="25,195,90,15">A</h3>
+<p data-bbox="25,215,90,30">aa</p></div><div class="tile" data-bbox="145,190,110,60">
+<h3 data-bbox="150,195,90,15">B</h3><p data-bbox="150,215,90,30">bb</p></div></div></section>
+<div><aside class="cta" data-bbox="0,260,400,60"><h2 data-bbox="20,270,200,20">Act</h2>
+<button class="button" data-bbox="20,295,80,20">Buy</button></aside></div>
 <footer class="footer" data-bbox="0,320,400,40"><p data-bbox="10,330,200,20">(c) us</p></footer>
 <script>var x = 1;</script>
 </body></html>"""
@@ -78,15 +82,21 @@ def nest(n: int, inner: str, attrs: str = "") -> str:
     return f"<div{attrs}>" * n + inner + "</div>" * n
 
 
+def _sec(y: int, cls: str) -> str:
+    return (f'<section class="{cls}" data-bbox="0,{y},300,40"><h2 data-bbox="10,{y + 5},100,15">H</h2>'
+            f'<p data-bbox="10,{y + 22},200,12">t</p></section>')
+
+
+def _main(y: int) -> str:
+    return f'<main data-bbox="0,{y},300,40"><p data-bbox="5,{y + 5},100,10">m</p></main>'
+
+
 def deep_html() -> str:
-    """Sections and a <main> right at the section walk's depth limit (MAX_WRAPPER_DEPTH = 8)."""
-    sec = lambda y, cls: (f'<section class="{cls}" data-bbox="0,{y},300,40"><h2 data-bbox="10,{y + 5},100,15">H</h2>'  # noqa: E731
-                          f'<p data-bbox="10,{y + 22},200,12">t</p></section>')
-    parts = [nest(7, sec(0, "hero")), nest(8, sec(40, "cards")), nest(9, sec(80, "pricing")),
-             nest(6, '<main data-bbox="0,120,300,40"><p data-bbox="5,125,100,10">m</p></main>'),
-             nest(7, '<main data-bbox="0,160,300,40"><p data-bbox="5,165,100,10">m</p></main>'),
-             nest(8, '<main data-bbox="0,200,300,40"><p data-bbox="5,205,100,10">m</p></main>'),
-             nest(3, sec(240, "faq"), ' data-bbox="0,240,300,40"')]
+    """Sections and <main>s at and around the section walk's depth limit (MAX_WRAPPER_DEPTH = 8):
+    found at depth 7 and 8, not at 9; a <main> at depth 6 or 7 is a section, at 8 it is cut off."""
+    parts = [nest(7, _sec(0, "hero")), nest(8, _sec(40, "cards")), nest(9, _sec(80, "pricing")),
+             nest(6, _main(120)), nest(7, _main(160)), nest(8, _main(200)),
+             nest(3, _sec(240, "faq"), ' data-bbox="0,240,300,40"')]
     return "<html><body>" + "".join(parts) + "</body></html>"
 
 
@@ -104,8 +114,9 @@ def pages() -> Pages:
     global _PAGES
     if _PAGES is None:
         img, html, _ = synth_page("nobox", np.random.default_rng(99))
-        _PAGES = Pages([synth(0), synth(1, 1100), painted("hand", HAND_HTML, 400, 360), painted("deep", deep_html(), 300, 280)],
-                       page_from_arrays("nobox", img, html))
+        boxed = [synth(0), synth(1, 1100), painted("hand", HAND_HTML, 400, 360),
+                 painted("deep", deep_html(), 300, 280)]
+        _PAGES = Pages(boxed, page_from_arrays("nobox", img, html))
     return _PAGES
 
 
@@ -200,8 +211,8 @@ def test_test_pages_are_valid():
     ps = pages()
     for page in ps.boxed + [ps.unboxed]:
         check_valid(page)
-    assert [t for t, _ in sections_of(ps.boxed[3])] == ["section.hero@h2@p", "section.cards@h2@p", "main@p", "main@p",
-                                                        "section.faq@h2@p"]
+    assert [t for t, _ in sections_of(ps.boxed[3])] == [
+        "section.hero@h2@p", "section.cards@h2@p", "main@p", "main@p", "section.faq@h2@p"]
 
 
 # ---------------------------------------------------------------- photometric

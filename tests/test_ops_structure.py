@@ -10,8 +10,8 @@ import pytest
 
 from augment.ops import OPS, class_substitution, flatten, placeholder, wrapper
 from augment.page import ROW_ATTR
-from shards.tokens import CLASS_SYNONYMS, MAX_WRAPPER_DEPTH, semantic_class
-from test_ops_image import check_op, nest, painted, pages, runs, sections_of
+from shards.tokens import CLASS_SYNONYMS, semantic_class
+from test_ops_image import check_op, pages, runs, sections_of
 
 STRUCTURE_OPS = [class_substitution, wrapper, flatten, placeholder]
 
@@ -101,22 +101,15 @@ def test_placeholder_keeps_whitespace_and_length():
     assert all(len(placeholder.lorem(n)) == n and not placeholder.lorem(n).endswith(" ") for n in range(1, 400))
 
 
-def _deep_tokens_page():
-    """Sections and <main>s at, and one level around, the section walk's depth limit."""
-    m = MAX_WRAPPER_DEPTH
-    sec = lambda y, cls: f'<section class="{cls}" data-bbox="0,{y},200,20"><h2>H</h2><p>t</p></section>'  # noqa: E731
-    main = lambda y: f'<main data-bbox="0,{y},200,20"><p>m</p></main>'  # noqa: E731
-    parts = [nest(d, sec(20 * i, c)) for i, (d, c) in enumerate([(m - 1, "hero"), (m, "cards"), (m + 1, "faq")])]
-    parts += [nest(d, main(60 + 20 * i)) for i, d in enumerate([m - 2, m - 1, m])]
-    return painted("deep2", "<html><body>" + "".join(parts) + "</body></html>", 200, 200)
+DEEP_TOKENS = ["section.hero@h2@p", "section.cards@h2@p", "main@p", "main@p", "section.faq@h2@p"]
 
 
 @pytest.mark.parametrize("mod", [wrapper, flatten], ids=lambda m: m.NAME)
 def test_depth_limit_is_respected(mod):
     """Wrapping/flattening right at MAX_WRAPPER_DEPTH must not make sections appear or vanish."""
-    page = _deep_tokens_page()
+    page = pages().boxed[3]
     tokens = [t for t, _ in sections_of(page)]
-    assert tokens == ["section.hero@h2@p", "section.cards@h2@p", "main@p", "main@p"]
+    assert tokens == DEEP_TOKENS
     applied = 0
     for seed in range(40):
         r = check_op(mod, page, seed, {"max_k": 6, "rate": 0.9})
@@ -127,12 +120,18 @@ def test_depth_limit_is_respected(mod):
 
 
 def test_unsafe_targets_are_never_drawn():
-    page = _deep_tokens_page()
-    cands = {page.row(el) for el in wrapper.candidates(page)}
-    everything = {page.row(el) for el in page.elements()}
-    assert cands and cands < everything, "deep sections' wrappers are excluded, others are not"
-    flat = flatten.candidates(page)
-    assert flat and len(flat) < sum(el.tag == "div" for el in page.elements())
+    page = pages().boxed[3]
+    find = lambda tag, attr, value: next(e for e in page.elements() if e.tag == tag and e.get(attr) == value)  # noqa: E731
+    hero, cards, pricing = (find("section", "class", c) for c in ("hero", "cards", "pricing"))
+    main6, main7, main8 = (find("main", "data-bbox", f"0,{y},300,40") for y in (120, 160, 200))
+    wrappable = set(wrapper.candidates(page))
+    assert hero in wrappable and main6 in wrappable  # one level deeper is still within reach
+    assert cards not in wrappable and not wrappable & set(cards.iterancestors())  # depth 8 -> 9: lost
+    assert main7 not in wrappable and not wrappable & set(main7.iterancestors())  # would be cut off
+    flattenable = set(flatten.candidates(page))
+    assert set(cards.iterancestors()) & flattenable  # depth 8 -> 7: still found
+    assert not flattenable & set(pricing.iterancestors()), "would reveal the depth-9 section"
+    assert not flattenable & set(main8.iterancestors()), "would turn the cut-off <main> into a section"
 
 
 def test_wrapper_never_wraps_where_a_div_is_invalid():

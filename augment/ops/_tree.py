@@ -64,9 +64,9 @@ def is_inside(el: Element, others: Iterable[Element]) -> bool:
     return el in targets or any(a in targets for a in el.iterancestors())
 
 
-def related(a: Element, b: Element) -> bool:
-    """Whether one of the two elements contains the other (or they are the same)."""
-    return is_inside(a, [b]) or is_inside(b, [a])
+def nested_with(el: Element, others: list[Element]) -> bool:
+    """Whether `el` is one of `others`, lies inside one, or contains one."""
+    return is_inside(el, others) or any(is_inside(o, [el]) for o in others)
 
 
 def section_walk(body: Element) -> dict[Element, tuple[str, int]]:

@@ -13,15 +13,21 @@ from .. import functional as F
 from ..page import ROW_ATTR, Page
 
 
-def visible_rows(page: Page, min_visible: float) -> np.ndarray:
-    """Boolean per row: located and at least `min_visible` of its area inside the image."""
+def visible_rows(page: Page, min_visible: float, prior: np.ndarray | None = None) -> np.ndarray:
+    """Boolean per row: located and at least `min_visible` of its area inside the image.
+
+    `prior` is the share of each element still present before this step (e.g. after a
+    crop); the visible fraction is relative to the element's whole area.
+    """
     _, frac = F.clip_quads(page.quads, page.size)
+    if prior is not None:
+        frac = frac * prior
     return page.located() & (frac >= min_visible)
 
 
-def drop_invisible(page: Page, min_visible: float) -> int:
+def drop_invisible(page: Page, min_visible: float, prior: np.ndarray | None = None) -> int:
     """Remove invisible elements (see module docstring); return how many subtrees left."""
-    visible = visible_rows(page, min_visible)
+    visible = visible_rows(page, min_visible, prior)
     located = page.located()
     shown: dict[int, bool] = {}  # row -> anything visible in its subtree
     has_box: dict[int, bool] = {}  # row -> anything located in its subtree

@@ -26,7 +26,8 @@ import numpy as np
 from shards.tokens import SALIENT_TAGS, find_section_elements
 
 from ..page import Page
-from ._tree import NON_CONTENT_TAGS, Element, ancestor_rows, bounds, elements_at, is_inside, subtree_rows, weighted_order
+from ._tree import (NON_CONTENT_TAGS, Element, ancestor_rows, bounds, elements_at, nested_with, subtree_rows,
+                    weighted_order)
 
 NAME = "dropout"
 NEEDS_BOXES = True
@@ -73,15 +74,20 @@ def _candidates(page: Page, cfg: dict) -> tuple[list[Element], np.ndarray]:
     return els, np.asarray(weights, dtype=np.float64)
 
 
-def _hides_others(page: Page, el: Element, rect: np.ndarray, b: np.ndarray) -> bool:
-    """Whether erasing `rect` would cover (> 1 px both ways) a located element that stays."""
+def _erases_cleanly(page: Page, el: Element, rect: np.ndarray, b: np.ndarray) -> bool:
+    """Whether erasing `rect` removes exactly `el`'s subtree from the screenshot: its located
+    descendants lie inside the rect (no overflow left behind), and no located element that
+    stays in the HTML (other than its ancestors) overlaps it by more than 1 px both ways."""
+    located = page.located()
     mine = np.zeros(len(b), dtype=bool)
     mine[subtree_rows(el)] = True
+    sub = b[mine & located]
+    if ((sub[:, :2] < rect[:2] - 1).any() or (sub[:, 2:] > rect[2:] + 1).any()):
+        return False
     mine[ancestor_rows(el)] = True
     ix = np.minimum(b[:, 2], rect[2]) - np.maximum(b[:, 0], rect[0])
     iy = np.minimum(b[:, 3], rect[3]) - np.maximum(b[:, 1], rect[1])
-    hit = page.located() & ~mine & (ix > 1.0) & (iy > 1.0)
-    return bool(hit.any())
+    return not bool((located & ~mine & (ix > 1.0) & (iy > 1.0)).any())
 
 
 def ring_colour(image: np.ndarray, rect: np.ndarray | list[int], ring: int) -> list[int]:
@@ -108,7 +114,7 @@ def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any] | No
         if len(chosen) == k:
             break
         rect = rects[page.row(el)]
-        if is_inside(el, chosen) or any(is_inside(c, [el]) for c in chosen) or _hides_others(page, el, rect, b):
+        if nested_with(el, chosen) or not _erases_cleanly(page, el, rect, b):
             continue
         chosen.append(el)
     if not chosen:

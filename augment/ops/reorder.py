@@ -50,19 +50,23 @@ def strip_plan(bands: list[list[int]], height: int) -> tuple[np.ndarray, np.ndar
     return edges, shifts
 
 
-def row_shifts(page: Page, a: Element, b: Element, bands: list[list[int]], tol: float) -> tuple[np.ndarray, bool]:
-    """Per-row vertical shift (0 for unlocated rows) and whether every located row fits."""
+def row_shifts(page: Page, rows_a: np.ndarray, rows_b: np.ndarray, bands: list[list[int]],
+               tol: float, ys: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, bool]:
+    """Per-row vertical shift (0 for unlocated rows) and whether every located row fits.
+
+    `rows_a` / `rows_b` are the rows of the two sections' subtrees; `ys` the rows' top and
+    bottom edges when the caller has them already (drawing tries many pairs on one page).
+    """
     edges, shifts = strip_plan(bands, page.size[1])
-    y0, y1 = bounds(page)[:, 1], bounds(page)[:, 3]
+    y0, y1 = ys if ys is not None else (bounds(page)[:, 1], bounds(page)[:, 3])
     strip = np.searchsorted(edges[1:-1], (y0 + y1) / 2, side="right")  # strip holding the centre
     inner = np.zeros(len(y0), dtype=bool)
-    for el, s in ((a, 1), (b, 3)):  # a section's subtree moves with its band, wherever its centre is
-        rows = subtree_rows(el)
+    for rows, s in ((rows_a, 1), (rows_b, 3)):  # a section's subtree moves with its band
         strip[rows], inner[rows] = s, True
     strip = np.clip(strip, 0, 4)
     fits = (y0 >= edges[strip] - tol) & (y1 <= edges[strip + 1] + tol)
     spans = ~inner & (y0 <= edges[1] + tol) & (y1 >= edges[4] - tol)
-    located = page.located()
+    located = ~np.isnan(y0)
     ok = bool((fits | spans | ~located).all())
     return np.where(located & fits, shifts[strip], 0.0), ok
 
@@ -77,18 +81,19 @@ def _band(box: np.ndarray, width: int, cfg: dict) -> list[int] | None:
 
 def _pairs(page: Page, cfg: dict) -> list[tuple[Element, Element, list[list[int]]]]:
     """Every valid (upper, lower, bands) pair of sibling sections, in document order."""
-    b, width = bounds(page), page.size[0]
-    sections = [(s, _band(b[page.row(s)], width, cfg)) for s in find_section_elements(page.body)]
-    sections = [(s, band) for s, band in sections if band is not None]
+    b = bounds(page)
+    ys = (b[:, 1], b[:, 3])
+    sections = [(s, _band(b[page.row(s)], page.size[0], cfg)) for s in find_section_elements(page.body)]
+    sections = [(s, band, subtree_rows(s)) for s, band in sections if band is not None]
     out = []
-    for i, (s, sb) in enumerate(sections):
-        for t, tb in sections[i + 1:]:
+    for i, (s, sb, srows) in enumerate(sections):
+        for t, tb, trows in sections[i + 1:]:
             if s.getparent() is not t.getparent():
                 continue
-            (up, ub), (lo, lb) = ((s, sb), (t, tb)) if sb[0] <= tb[0] else ((t, tb), (s, sb))
+            (up, ub, urows), (lo, lb, lrows) = sorted([(s, sb, srows), (t, tb, trows)], key=lambda x: x[1][0])
             if ub[1] > lb[0]:
                 continue  # bands overlap in y
-            if row_shifts(page, up, lo, [ub, lb], cfg["tolerance"])[1]:
+            if row_shifts(page, urows, lrows, [ub, lb], cfg["tolerance"], ys)[1]:
                 out.append((up, lo, [ub, lb]))
     return out
 
@@ -115,9 +120,10 @@ def swap_siblings(a: Element, b: Element) -> None:
 
 
 def permute_strips(image: np.ndarray, bands: list[list[int]]) -> np.ndarray:
-    """The image with band A and band B swapped and the strip between them moved up or down."""
+    """`image` with band A and band B swapped and the strip between them moved (in place
+    when the array is writable: only rows a0..b1 are copied once)."""
     (a0, a1), (b0, b1) = bands
-    out = image.copy()
+    out = image if image.flags.writeable else image.copy()
     out[a0:b1] = np.concatenate([image[b0:b1], image[a1:b0], image[a0:a1]])
     return out
 
@@ -125,7 +131,7 @@ def permute_strips(image: np.ndarray, bands: list[list[int]]) -> np.ndarray:
 def apply(page: Page, params: dict[str, Any]) -> None:
     a, b = elements_at(page, params["rows"])
     bands = [[int(v) for v in band] for band in params["bands"]]
-    shift, _ = row_shifts(page, a, b, bands, float(params["tolerance"]))
+    shift, _ = row_shifts(page, subtree_rows(a), subtree_rows(b), bands, float(params["tolerance"]))
     page.quads = page.quads.copy()
     page.quads[:, :, 1] += shift[:, None]
     page.image = permute_strips(page.image, bands)

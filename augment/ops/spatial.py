@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from ..page import Page
+from ..page import Page, box_to_quad
 from ._visibility import drop_invisible
 
 NAME = "spatial"
@@ -94,7 +94,15 @@ def apply(page: Page, params: dict[str, Any]) -> None:
     r, w = matrices(params)
     small = F.resize(page.image[y:y + ch, x:x + cw], (ow, oh))
     page.image = F.warp_image(small, w, (ow, oh), tuple(params["border"]))
+    # Pixels outside the crop are gone even where the warp would bring their place back
+    # into view (a translation can expose border there), so quads are clipped to the crop
+    # first; the share cut off counts against the element's visibility. (Clipping keeps the
+    # bounds, exact for the axis-aligned quads this op receives: it runs once per variant.)
+    in_crop, crop_frac = F.clip_quads(page.quads - np.array([x, y], dtype=np.float64), (cw, ch))
+    clipped = box_to_quad(in_crop + np.array([x, y, 0, 0], dtype=np.float64))
+    cut = crop_frac < 1.0
     h = w @ r
+    page.quads[cut] = clipped[cut]
     page.quads = F.transform_points(page.quads, h)
     page.homography = h @ page.homography
-    drop_invisible(page, params["min_visible"])
+    drop_invisible(page, params["min_visible"], prior=np.where(page.located(), crop_frac, 0.0))

@@ -24,7 +24,7 @@ import numpy as np
 from shards.tokens import MAX_WRAPPER_DEPTH
 
 from ..page import Page
-from ._tree import Element, elements_at, is_inside, section_walk, walk_in_subtree
+from ._tree import Element, elements_at, nested_with, section_walk, walk_in_subtree
 
 NAME = "wrapper"
 NEEDS_BOXES = False
@@ -52,8 +52,10 @@ def _depth_safe(el: Element, walk: dict[Element, tuple[str, int]]) -> bool:
     still be within those limits. Plain wrappers and other elements decide nothing.
     """
     for kind, depth in walk_in_subtree(el, walk):
-        if (kind == "section" and depth + 1 > MAX_WRAPPER_DEPTH) or (kind == "maybe" and depth + 1 >= MAX_WRAPPER_DEPTH):
-            return False
+        if kind == "section" and depth + 1 > MAX_WRAPPER_DEPTH:
+            return False  # would fall below the last level the walk looks at
+        if kind == "maybe" and depth + 1 >= MAX_WRAPPER_DEPTH:
+            return False  # would be cut off instead of looked into (or counted as a section)
     return True
 
 
@@ -73,7 +75,7 @@ def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any] | No
         if len(chosen) == k:
             break
         el = els[int(i)]
-        if not is_inside(el, chosen) and not any(is_inside(c, [el]) for c in chosen):
+        if not nested_with(el, chosen):
             chosen.append(el)
     if not chosen:
         return None
