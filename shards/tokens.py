@@ -104,7 +104,7 @@ def _elements(parent: lxml.html.HtmlElement):
     return [c for c in parent if isinstance(c.tag, str)]
 
 
-def _section_kind(el: lxml.html.HtmlElement) -> str:
+def section_kind(el: lxml.html.HtmlElement) -> str:
     """'section', 'maybe' (main/container: a section only if it holds none) or 'wrapper'."""
     cls = semantic_class(el)
     if el.tag in SECTION_TAGS or (el.tag == "div" and cls in SECTION_CLASSES):
@@ -123,7 +123,7 @@ def find_section_elements(body: lxml.html.HtmlElement) -> list[lxml.html.HtmlEle
 
 
 def _collect(el: lxml.html.HtmlElement, depth: int) -> list[lxml.html.HtmlElement]:
-    kind = _section_kind(el)
+    kind = section_kind(el)
     if kind == "section":
         return [el]
     if kind == "other" or depth >= MAX_WRAPPER_DEPTH:

@@ -153,3 +153,15 @@ def test_cli_run_prints_a_summary(sources, tmp_path):
                           "--factor", "2", "--no-progress"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "sources read 6, accepted 6, rejected 0" in out.stdout and "samples 12" in out.stdout
+
+
+def test_shipped_default_toml_equals_the_code_defaults():
+    from augment.config import DEFAULT_TOML, AugmentConfig
+
+    assert load_config(DEFAULT_TOML).job_dict() == AugmentConfig().job_dict()
+    import tomllib
+
+    table = tomllib.loads(DEFAULT_TOML.read_text())
+    assert {k: v for k, v in table.items() if k != "ops"} == {
+        k: v for k, v in AugmentConfig().job_dict().items() if k != "ops"}
+    assert table["ops"] == AugmentConfig().ops

@@ -10,8 +10,9 @@ import pytest
 
 from augment.ops import OPS, class_substitution, flatten, placeholder, wrapper
 from augment.page import ROW_ATTR
+from shards.htmlparse import parse_html
 from shards.tokens import CLASS_SYNONYMS, semantic_class
-from test_ops_image import check_op, pages, runs, sections_of
+from test_ops_image import check_op, outline, pages, runs, sections_of
 
 STRUCTURE_OPS = [class_substitution, wrapper, flatten, placeholder]
 
@@ -121,7 +122,9 @@ def test_depth_limit_is_respected(mod):
 
 def test_unsafe_targets_are_never_drawn():
     page = pages().boxed[3]
-    find = lambda tag, attr, value: next(e for e in page.elements() if e.tag == tag and e.get(attr) == value)  # noqa: E731
+
+    def find(tag: str, attr: str, value: str):
+        return next(e for e in page.elements() if e.tag == tag and e.get(attr) == value)
     hero, cards, pricing = (find("section", "class", c) for c in ("hero", "cards", "pricing"))
     main6, main7, main8 = (find("main", "data-bbox", f"0,{y},300,40") for y in (120, 160, 200))
     wrappable = set(wrapper.candidates(page))
@@ -132,6 +135,15 @@ def test_unsafe_targets_are_never_drawn():
     assert set(cards.iterancestors()) & flattenable  # depth 8 -> 7: still found
     assert not flattenable & set(pricing.iterancestors()), "would reveal the depth-9 section"
     assert not flattenable & set(main8.iterancestors()), "would turn the cut-off <main> into a section"
+
+
+def test_a_div_inside_p_would_not_survive_a_reparse():
+    """Why the content-model lists exist: the parser closes a <p> at a <div>."""
+    page = pages().boxed[2].copy()
+    bold = next(el for el in page.elements() if el.tag == "b")
+    assert bold not in wrapper.candidates(page)
+    wrapper.wrap(bold)
+    assert outline(parse_html(page.html())) != outline(page.root)
 
 
 def test_wrapper_never_wraps_where_a_div_is_invalid():

@@ -14,7 +14,7 @@ from typing import Iterable
 import lxml.html
 import numpy as np
 
-from shards.tokens import MAX_WRAPPER_DEPTH, _section_kind
+from shards.tokens import MAX_WRAPPER_DEPTH, section_kind
 
 from ..page import ROW_ATTR, Page
 
@@ -80,7 +80,7 @@ def section_walk(body: Element) -> dict[Element, tuple[str, int]]:
     stack = [(c, 0) for c in body if isinstance(c.tag, str)]
     while stack:
         el, depth = stack.pop()
-        kind = _section_kind(el)
+        kind = section_kind(el)
         seen[el] = (kind, depth)
         if kind in ("wrapper", "maybe") and depth < MAX_WRAPPER_DEPTH:
             stack.extend((c, depth + 1) for c in el if isinstance(c.tag, str))
