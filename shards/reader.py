@@ -127,12 +127,14 @@ def make_pipeline(
     resampled: bool = False,
     handler: str | ErrorHandler = "raise",
     decode: bool = True,
+    split_nodes: bool = True,
 ) -> wds.DataPipeline:
     """A webdataset pipeline yielding (image, meta) for one split of a shard directory.
 
     `shuffle_buffer=0` keeps shard and sample order (evaluation). `resampled=True` draws
     shards with replacement forever (bound it with `.with_epoch(n)`), which is how every
-    rank of a distributed run gets the same number of steps.
+    rank of a distributed run gets the same number of steps. `split_nodes=False` gives
+    every rank all shards (e.g. rank 0 alone evaluating).
     """
     urls = resolve_urls(source, split)
     if not urls:
@@ -144,7 +146,8 @@ def make_pipeline(
         stages = [wds.SimpleShardList(urls)]
         if shuffle_buffer:
             stages.append(wds.detshuffle(len(urls), len(urls), seed=seed, epoch=epoch - 1))
-        stages.append(wds.split_by_node)
+        if split_nodes:
+            stages.append(wds.split_by_node)
     stages += [wds.split_by_worker, tar_samples(h)]
     if shuffle_buffer:
         stages.append(sample_shuffle(shuffle_buffer, seed, epoch))

@@ -20,6 +20,7 @@ generator's device and are moved to the data's, so a CPU generator also drives C
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol
@@ -32,6 +33,7 @@ from .losses.geometric import GeometricLoss
 from .losses.modality_aware import ModalityAwareLossWeighting
 from .losses.multiscale import MultiScaleConsistencyLoss, rescale_images
 from .losses.multitask import MultiTaskLoss
+from .model import ModelOutput
 from .vocab import MASK, PAD
 
 
@@ -71,14 +73,18 @@ class DiffusionSchedule:
 
     def alpha_bar_table(self) -> torch.Tensor:
         """alpha_bar(t) for t = 0..T, float64 [T+1] (alpha_bar(0) = 1)."""
-        T, s = self.num_timesteps, 0.008
-        steps = torch.arange(T + 1, dtype=torch.float64) / T
-        f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
-        betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
-        return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+        return _cosine_alpha_bar(self.num_timesteps).clone()
 
     def alpha_bar(self, t: torch.Tensor) -> torch.Tensor:
-        return self.alpha_bar_table().to(t.device)[t.long()].float()
+        return _cosine_alpha_bar(self.num_timesteps).to(t.device)[t.long()].float()
+
+
+@functools.lru_cache(maxsize=8)
+def _cosine_alpha_bar(T: int, s: float = 0.008) -> torch.Tensor:
+    steps = torch.arange(T + 1, dtype=torch.float64) / T
+    f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
+    betas = (1 - f[1:] / f[:-1]).clamp(max=0.999)
+    return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
 
 
 @dataclass
@@ -162,6 +168,24 @@ def _combine(weighting: Weighting, parts: dict[str, torch.Tensor], align_weight:
     return {"loss": loss + parts.get("consistency", 0)}
 
 
+def _denoise(model: nn.Module, images: torch.Tensor, noisy: Corrupted, t: torch.Tensor,
+             drop: torch.Tensor, consistency: MultiScaleConsistencyLoss | None
+             ) -> tuple[ModelOutput, ModelOutput | None, torch.Tensor]:
+    """(output, output on the rescaled images or None, image tokens of the real images).
+    With multi-scale consistency the rescaled copy of the batch rides in the same call (same
+    corrupted slots, timesteps and drops) and is split off after."""
+    if consistency is None:
+        memory = model.encode_image(images)
+        return model.denoise(memory, noisy.tokens, noisy.boxes, t, drop), None, memory
+    B = images.shape[0]
+    memory = model.encode_image(torch.cat([images, rescale_images(images, consistency.factor)]))
+    both = model.denoise(memory, noisy.tokens.repeat(2, 1), noisy.boxes.repeat(2, 1, 1),
+                         t.repeat(2), drop.repeat(2))
+    first = ModelOutput(*(x[:B] for x in both))
+    second = ModelOutput(*(x[B:] for x in both))
+    return first, second, memory[:B]
+
+
 def training_losses(
     model: nn.Module,
     batch: Mapping[str, torch.Tensor],
@@ -187,6 +211,10 @@ def training_losses(
 
     Returns ``loss`` plus every term (scalars), ``t`` [B], ``per_sample`` [B]
     (alpha E_b + beta G_b, unweighted: feed it to ``sampler.update``) and ``output``.
+
+    ``model`` needs ``cfg``, ``encode_image``, ``denoise``, ``image_embedding`` and
+    ``structure_embedding`` (a DistributedDataParallel wrapper must go around the module
+    that calls this function, not be passed in: DDP only syncs gradients of its own forward).
     """
     cfg = model.cfg
     schedule = schedule or DiffusionSchedule.from_config(cfg)
@@ -201,8 +229,7 @@ def training_losses(
     t, importance = sampler.sample(B, generator, device)
     noisy = corrupt(tokens, boxes, t, schedule, generator)
     drop = uniform((B,), generator, device) < p_drop
-    memory = model.encode_image(images)
-    out = model.denoise(memory, noisy.tokens, noisy.boxes, t, drop)
+    out, out_b, memory = _denoise(model, images, noisy, t, drop, consistency)
     elem = element_loss(out.logits, tokens, loss_mask=noisy.masked,
                         image_emb=model.image_embedding(memory),
                         struct_emb=model.structure_embedding(tokens, boxes, slot_mask))
@@ -213,8 +240,7 @@ def training_losses(
         "geometric": (importance * beta * geo["per_sample"]).mean(),
         "align": elem["align"],
     }
-    if consistency is not None:
-        out_b = model(rescale_images(images, consistency.factor), noisy.tokens, noisy.boxes, t, drop)
+    if out_b is not None:
         parts["consistency"] = consistency(out.logits, out.boxes, out_b.logits, out_b.boxes,
                                            box_mask=slot_mask)["loss"]
     result: dict[str, Any] = _combine(weighting, parts, element_loss.align_weight, out.boxes,

@@ -8,7 +8,9 @@
   downloaded), followed by a new linear "neck" to the model width.
 
 Each encoder exposes ``groups()``: its named layer groups from input to output ("stem",
-"encoder.0", ..., "neck") so a training strategy can freeze and unfreeze them.
+"encoder.0", ..., "neck") so a training strategy can freeze and unfreeze them. (A frozen
+ResNet group should also be put in ``eval()``, so that its BatchNorm statistics stay those of
+the weights file.)
 """
 
 from __future__ import annotations

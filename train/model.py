@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
@@ -53,7 +53,6 @@ class ModelConfig:
     cond_drop_prob: float = 0.1
     guidance_scale: float = 7.5
     sample_steps: int = 20
-    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes kept with a checkpoint
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -224,6 +223,11 @@ class DiffusionSectionTransformer(nn.Module):
         w = slot_mask.unsqueeze(-1).to(x.dtype)
         pooled = (x * w).sum(1) / w.sum(1).clamp_min(1)
         return self.struct_proj(pooled)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel / DataParallel wrapper (or the model)."""
+    return getattr(model, "module", model)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .diffusion import (DiffusionSchedule, as_generator, boxes_from_diffusion,
-                        boxes_to_diffusion, normal, uniform)
+from .diffusion import DiffusionSchedule, as_generator, boxes_to_diffusion, normal, uniform
+from .model import unwrap
 from .vocab import MASK, PAD
 
 
@@ -106,6 +106,7 @@ def sample(
     ``torch.Generator`` or an int seed. Returns ``tokens`` [B,N] long, ``boxes`` [B,N,4]
     normalised cxcywh, ``slot_mask`` [B,N] bool (a section was predicted).
     """
+    model = unwrap(model)
     cfg = model.cfg
     generator = as_generator(generator)
     schedule = schedule or DiffusionSchedule.from_config(cfg)
@@ -130,8 +131,7 @@ def sample(
             x = _ddim_step(x, boxes_to_diffusion(boxes), ab[t_now], ab[t_next], eta, generator)
             x = x.to(memory.dtype)
         slot_mask = tokens != PAD
-        boxes = torch.where(slot_mask[..., None], boxes_from_diffusion(boxes_to_diffusion(boxes)),
-                            torch.zeros_like(boxes))
+        boxes = torch.where(slot_mask[..., None], boxes.clamp(0, 1), torch.zeros_like(boxes))
         return {"tokens": tokens, "boxes": boxes, "slot_mask": slot_mask}
     finally:
         model.train(was_training)

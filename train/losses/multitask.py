@@ -14,8 +14,8 @@
 (3) Layout aesthetics on the predicted boxes of the target's sections (Alignment: Lee et al.
     2020; Overlap: Li et al. 2020; both as in Kikuchi et al. 2021, LayoutGAN++), see
     :func:`train.metrics.layout_alignment` / :func:`train.metrics.layout_overlap`.
-(4) Diversity (Baevski et al. 2020, wav2vec 2.0, eq. 4): with p̄ the softmax over section
-    tokens (PAD and MASK excluded) averaged over the batch's real slots and V' the number of
+(4) Diversity (Baevski et al. 2020, wav2vec 2.0, eq. 4): with p̄ the softmax over the known
+    section tokens (PAD, MASK and UNK excluded) averaged over the batch's real slots and V' the number of
     such tokens, Diversity = (V' - exp(H(p̄))) / V': 0 when every token is used equally,
     towards 1 when the model collapses onto a few frequent tokens. Keep lambda_div small: the
     true token distribution is not uniform.
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..metrics import layout_alignment, layout_overlap
-from ..vocab import MASK, NUM_SPECIAL, PAD
+from ..vocab import NUM_SPECIAL
 from .modality_aware import ModalityAwareLossWeighting
 
 TERM_MODALITY: dict[str, str] = {
@@ -116,9 +116,12 @@ class MultiTaskLoss(nn.Module):
         if boxes is not None and slot_mask is not None:
             out["alignment"] = layout_alignment(boxes.float(), slot_mask).mean()
             out["overlap"] = layout_overlap(boxes.float(), slot_mask).mean()
-            total = total + self.alignment_weight * out["alignment"] + self.overlap_weight * out["overlap"]
+            total = (total + self.alignment_weight * out["alignment"]
+                     + self.overlap_weight * out["overlap"])
         if logits is not None:
-            mask = slot_mask if slot_mask is not None else torch.ones(logits.shape[:2], dtype=torch.bool, device=logits.device)
+            mask = slot_mask
+            if mask is None:
+                mask = torch.ones(logits.shape[:2], dtype=torch.bool, device=logits.device)
             out["diversity"] = diversity_loss(logits, mask)
             total = total + self.diversity_weight * out["diversity"]
         if self.training:

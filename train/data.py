@@ -1,0 +1,117 @@
+"""Streaming training data: shards -> filtered, encoded, batched tensors, epoch by epoch.
+
+The `shards` reader does the streaming (shard shuffle, split by node and worker, shuffle
+buffer, decode); this module adds the trainer's per-epoch filters (K-fold, curriculum
+stage, progressive data dropout), encoding to tensors and batching in DataLoader workers.
+
+Every epoch has a fixed number of steps computed from the manifest, the same on every
+rank: a rank's stream repeats its own shards until it has delivered them, so distributed
+ranks see disjoint shards and finish the same number of steps (DDP needs both).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from shards.reader import make_pipeline
+
+from .inputs import collate, encode_sample
+from .vocab import Vocab
+
+
+@dataclass(frozen=True)
+class EpochFilter:
+    """Which samples an epoch uses; None fields mean "no filter"."""
+
+    fold_in: int | None = None  # keep only this fold (K-fold validation)
+    fold_out: int | None = None  # drop this fold (K-fold training)
+    max_difficulty: float | None = None  # curriculum stage
+    keep_fraction: float = 1.0  # progressive data dropout
+    seed: int = 0
+    epoch: int = 0
+
+    def __call__(self, meta: dict[str, Any]) -> bool:
+        if self.fold_in is not None and meta.get("fold") != self.fold_in:
+            return False
+        if self.fold_out is not None and meta.get("fold") == self.fold_out:
+            return False
+        if self.max_difficulty is not None and meta.get("difficulty", 0.0) > self.max_difficulty:
+            return False
+        if self.keep_fraction < 1.0:
+            h = hashlib.sha256(f"{self.seed}:{self.epoch}:{meta['__key__']}".encode()).digest()
+            return int.from_bytes(h[:8], "little") / 2**64 < self.keep_fraction
+        return True
+
+
+def _select(keep: EpochFilter, src):
+    for image, meta in src:
+        if keep(meta):
+            yield image, meta
+
+
+def _encode(vocab: Vocab, image_size: int, max_slots: int, src):
+    for image, meta in src:
+        item = encode_sample(image, meta, vocab, image_size, max_slots)
+        item["difficulty"] = torch.tensor(float(meta.get("difficulty", 0.0)))
+        yield item
+
+
+class _Repeat(IterableDataset):
+    """Iterate a rank's pipeline pass after pass (each pass reshuffled) without end."""
+
+    def __init__(self, build, passes: int | None):
+        self.build, self.passes = build, passes
+
+    def __iter__(self):
+        for p in itertools.count() if self.passes is None else range(self.passes):
+            n = 0
+            for item in self.build(p):
+                n += 1
+                yield item
+            if n == 0 and self.passes is None:
+                # an endless loop over nothing would hang the trainer without a word
+                raise RuntimeError("the training stream is empty for this worker/epoch: every sample was "
+                                   "filtered out (fold, curriculum stage or data dropout) or no shard is left")
+
+
+def sample_stream(shards: str | Path, split: str, vocab: Vocab, *, image_size: int, max_slots: int,
+                  seed: int, epoch: int, keep: EpochFilter, shuffle_buffer: int, on_error: str,
+                  repeat: bool, split_nodes: bool = True) -> IterableDataset:
+    """The encoded samples of one epoch (repeat=True: cycling over the rank's shards)."""
+
+    def build(p: int):
+        pipe = make_pipeline(shards, split, shuffle_buffer=shuffle_buffer, seed=seed,
+                             epoch=epoch * 1000 + p, handler=on_error, split_nodes=split_nodes)
+        pipe.append(partial(_select, keep))
+        pipe.append(partial(_encode, vocab, image_size, max_slots))
+        return iter(pipe)
+
+    return _Repeat(build, None if repeat else 1)
+
+
+def loader(dataset: IterableDataset, batch_size: int, num_workers: int, seed: int = 0) -> DataLoader:
+    # an explicit generator: otherwise the DataLoader draws its worker seed from the global
+    # torch RNG, which would shift dropout's stream and break exact resume
+    return DataLoader(dataset, batch_size=batch_size, num_workers=num_workers, collate_fn=collate,
+                      persistent_workers=False, drop_last=False,
+                      generator=torch.Generator().manual_seed(seed))
+
+
+def steps_per_epoch(n_samples: int, batch_size: int, world: int, keep_fraction: float = 1.0) -> int:
+    """Steps one rank takes per epoch: the manifest's samples over all ranks' batches."""
+    return max(1, math.ceil(n_samples * keep_fraction / (batch_size * world)))
+
+
+def epoch_batches(ds: IterableDataset, batch_size: int, num_workers: int, steps: int,
+                  skip: int = 0, seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+    """Exactly `steps` batches of an endless stream, the first `skip` consumed unseen (resume)."""
+    it = iter(loader(ds, batch_size, num_workers, seed))
+    yield from itertools.islice(it, skip, steps)

@@ -1,0 +1,10 @@
+"""Phase 4, large (>= 100,000 source pairs): distributed training.
+
+DistributedDataParallel under `torchrun` (gloo on CPU, nccl on GPU), gradient
+accumulation, an EMA of the weights (torch.optim.swa_utils) used for evaluation, and the
+multi-task loss (dynamic weight averaging + uncertainty weighting + layout penalties).
+"""
+NAME = "large"
+PHASE = 4
+DEFAULTS = dict(preset="large", grad_accum=2, ema_decay=0.999, multitask=True, amp=True,
+                guidance_scale=7.5, label_smoothing=0.1, batch_size=64, lr=3e-4)

@@ -1,0 +1,8 @@
+"""Phase 3, medium (25,000-99,999 source pairs): standard diffusion training at scale.
+
+Full diffusion training with classifier-free guidance (scale 7.5 at sampling), mixed
+precision (bf16 autocast on CPU, fp16 with a GradScaler on CUDA) and label smoothing 0.1.
+"""
+NAME = "medium"
+PHASE = 3
+DEFAULTS = dict(preset="medium", guidance_scale=7.5, amp=True, label_smoothing=0.1, batch_size=64, lr=3e-4)

@@ -1,0 +1,241 @@
+"""`fit`: stream shards, train with the phase's features, evaluate, checkpoint, resume.
+
+One optimizer step = `grad_accum` micro-batches. Rank 0 alone evaluates, logs and writes
+checkpoints; every rank takes the same number of steps (see `train.data`). The loop is
+deterministic: data order, timesteps, noise and dropout all follow seeded generators
+whose states are checkpointed, so `--resume` continues the same curve.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
+
+from shards import atomic
+from shards.manifest import load_manifest
+
+from . import checkpoint as ckpt
+from . import distributed
+from .config import TrainConfig
+from .data import epoch_batches, sample_stream
+from .evaluate import evaluate
+from .objective import Objective, build_model, make_optimizer
+from .runlog import RunLog
+from .schedule import Schedule
+from .tdc import TDCModel
+from .unfreeze import apply_freezing
+from .vocab import Vocab
+
+LOG_EVERY = 10
+LOGGED = ("loss", "structural", "geometric", "align", "token", "box_l1", "box_giou")
+
+
+def train_samples(manifest: dict[str, Any], fold: int | None, folds: int) -> int:
+    n = manifest["splits"]["train"]["samples"]
+    return n if fold is None else max(1, round(n * (folds - 1) / folds))
+
+
+class Trainer:
+    """The state of one training run; `fit()` drives it."""
+
+    def __init__(self, shards: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
+                 progress: bool = True):
+        self.shards, self.run_dir, self.cfg, self.progress = Path(shards), Path(run_dir), cfg, progress
+        self.info = distributed.init()
+        self.manifest = load_manifest(shards)
+        state = ckpt.load(self.run_dir / ckpt.LAST, self.info.device) if resume else None
+        self.vocab = (Vocab.from_dict(state["vocab"]) if state else
+                      Vocab.from_counts(self.manifest["vocab"], min_count=cfg.min_count))
+        torch.manual_seed(cfg.seed * 1000 + self.info.rank)  # dropout draws from the global stream
+        self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + self.info.rank + 1)
+        self.obj = Objective(cfg, build_model(cfg, len(self.vocab)))
+        if state and state["tdc"]:
+            self.obj.start_tdc()
+        self.obj.to(self.info.device)
+        self.step, self.best, self.bad_evals = 0, None, 0
+        self.window: dict[str, float] = {}  # loss sums since the last log line (checkpointed)
+        folds = int(self.manifest["config"].get("folds", 5))
+        self.schedule = Schedule(cfg, train_samples(self.manifest, cfg.fold, folds), self.info.world)
+        self._optim(state)
+        if state:
+            self._restore(state)
+        self.log = RunLog(self.run_dir, self.info.main, resume_step=self.step if state else None)
+
+    # -- set-up ------------------------------------------------------------------------
+    def _optim(self, state: dict | None) -> None:
+        cfg, dev = self.cfg, self.info.device
+        step = state["step"] if state else 0
+        apply_freezing(self.obj.model, step, cfg.unfreeze_every)
+        self.opt, self.sched = make_optimizer(self.obj, step)
+        self.scaler = torch.amp.GradScaler(dev.type, enabled=cfg.amp and dev.type == "cuda")
+        self.ema = (AveragedModel(self.obj.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
+                    if cfg.ema_decay else None)
+        self.wrapped = (DistributedDataParallel(self.obj, find_unused_parameters=True)
+                        if self.info.world > 1 else self.obj)
+
+    def _restore(self, state: dict) -> None:
+        self.obj.load_state_dict(state["objective"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
+        ckpt.restore_rng(state["rng"], self.generator)
+        self.step, self.best, self.bad_evals = state["step"], state["best"], state["bad_evals"]
+        self.window = dict(state.get("window", {}))
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "objective": self.obj.state_dict(), "tdc": isinstance(self.obj.model, TDCModel),
+            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
+            "rng": ckpt.rng_state(self.generator), "step": self.step, "best": self.best,
+            "bad_evals": self.bad_evals, "window": dict(self.window), "config": self.cfg.to_dict(),
+            "model_config": self.obj.model.cfg.to_dict(), "vocab": self.vocab.to_dict(),
+            "data_position": list(self.schedule.position(self.step)),
+        }
+
+    # -- data --------------------------------------------------------------------------
+    def batches(self) -> Iterator[dict[str, torch.Tensor]]:
+        """Micro-batches from the current step on, epoch after epoch."""
+        cfg, epoch, skip = self.cfg, *self.schedule.position(self.step)
+        while epoch < len(self.schedule.lengths):
+            ds = sample_stream(self.shards, "train", self.vocab, image_size=self.obj.model.cfg.image_size,
+                               max_slots=cfg.max_slots, seed=cfg.seed, epoch=epoch,
+                               keep=self.schedule.filter(epoch), shuffle_buffer=cfg.shuffle_buffer,
+                               on_error=cfg.on_error, repeat=True)
+            n = self.schedule.lengths[epoch] * cfg.grad_accum
+            yield from epoch_batches(ds, cfg.batch_size, cfg.num_workers, n, skip * cfg.grad_accum,
+                                     seed=cfg.seed * 7919 + epoch)
+            epoch, skip = epoch + 1, 0
+
+    # -- one step ----------------------------------------------------------------------
+    def _autocast(self):
+        dev = self.info.device
+        return torch.autocast(dev.type, dtype=torch.float16 if dev.type == "cuda" else torch.bfloat16,
+                              enabled=self.cfg.amp)
+
+    def train_step(self, micro: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        sums: dict[str, float] = {}
+        for i, batch in enumerate(micro):
+            batch = {k: v.to(self.info.device) for k, v in batch.items()}
+            sync = contextlib.nullcontext()
+            if self.info.world > 1 and i < len(micro) - 1:
+                sync = self.wrapped.no_sync()
+            with sync:
+                with self._autocast():
+                    out = self.wrapped(batch, self.generator)
+                self.scaler.scale(out["loss"] / len(micro)).backward()
+            self.obj.sampler.update(out["t"].detach().cpu(), out["per_sample"].float().cpu())
+            for k in LOGGED:
+                sums[k] = sums.get(k, 0.0) + float(out[k].detach()) / len(micro)
+        self.scaler.unscale_(self.opt)
+        torch.nn.utils.clip_grad_norm_(self.obj.parameters(), self.cfg.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.opt.zero_grad(set_to_none=True)
+        self.sched.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.obj.model)
+        return sums
+
+    # -- evaluation, checkpoints, stage switches ------------------------------------------
+    def eval_model(self) -> torch.nn.Module:
+        return self.ema.module if self.ema is not None else self.obj.model
+
+    def evaluate(self) -> dict[str, Any] | None:
+        """Held-out metrics (the val split, or the held-out fold under K-fold)."""
+        cfg = self.cfg
+        split = "train" if cfg.fold is not None else "val"
+        if cfg.fold is None and not self.manifest["splits"]["val"]["shards"]:
+            return None
+        model = self.eval_model()
+        return evaluate(model, self.shards, split, self.vocab, image_size=model.cfg.image_size,
+                        max_slots=cfg.max_slots, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                        max_samples=cfg.eval_samples, steps=cfg.sample_steps, guidance_scale=cfg.guidance_scale,
+                        seed=cfg.seed, fold=cfg.fold, device=self.info.device, on_error=cfg.on_error)
+
+    def after_eval(self, metrics: dict[str, Any] | None) -> bool:
+        """Track the best held-out token accuracy; True when early stopping says stop."""
+        if metrics is None or metrics.get("token_accuracy") is None:
+            return False
+        self.log.write("val", self.step, {k: v for k, v in metrics.items() if k not in ("split", "fold")})
+        if self.best is None or metrics["token_accuracy"] > self.best:
+            self.best, self.bad_evals = metrics["token_accuracy"], 0
+            ckpt.save(self.run_dir / ckpt.BEST, self.state())
+        else:
+            self.bad_evals += 1
+        return bool(self.cfg.early_stopping) and self.bad_evals >= self.cfg.early_stopping
+
+    def maybe_start_tdc(self) -> None:
+        cfg = self.cfg
+        if cfg.tdc_groups and not isinstance(self.obj.model, TDCModel) and \
+                self.step >= int(cfg.tdc_start * cfg.max_steps):
+            self.obj.start_tdc()
+            self.obj.to(self.info.device)
+            self._optim({"step": self.step})
+
+    def save(self) -> None:
+        if self.info.main:
+            ckpt.save(self.run_dir / ckpt.LAST, self.state())
+
+    # -- the loop ----------------------------------------------------------------------
+    def fit(self, until: int | None = None) -> dict[str, Any]:
+        """Train to `max_steps` (or pause at step `until`, checkpointed, to resume later)."""
+        cfg, info = self.cfg, self.info
+        until = cfg.max_steps if until is None else min(until, cfg.max_steps)
+        if info.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic.write_json(self.run_dir / "config.json", cfg.to_dict())
+        bar = tqdm(total=cfg.max_steps, initial=self.step, desc="train", unit="step",
+                   disable=not (self.progress and info.main))
+        seen, t0, stop, last_eval = 0, time.perf_counter(), False, None
+        micro: list[dict[str, torch.Tensor]] = []
+        for batch in self.batches():
+            micro.append(batch)
+            if len(micro) < cfg.grad_accum:
+                continue
+            self.maybe_start_tdc()
+            apply_freezing(self.obj.model, self.step, cfg.unfreeze_every)
+            for k, v in self.train_step(micro).items():
+                self.window[k] = self.window.get(k, 0.0) + v
+            self.window["steps"] = self.window.get("steps", 0) + 1
+            seen += sum(len(b["tokens"]) for b in micro) * info.world
+            micro, self.step = [], self.step + 1
+            if self.step % LOG_EVERY == 0 or self.step == cfg.max_steps:
+                n = self.window.pop("steps")
+                row = {k: round(v / n, 6) for k, v in self.window.items()}
+                row["lr"] = self.sched.get_last_lr()[0]
+                self.log.write("train", self.step, row)
+                bar.set_postfix(loss=f"{row['loss']:.3f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
+                self.window = {}
+            bar.update()
+            if self.step % cfg.eval_every == 0 or self.step == cfg.max_steps:
+                last_eval = self.evaluate() if info.main else None
+                stop = self.after_eval(last_eval) if info.main else False
+            stop = bool(distributed.all_equal_int(info, int(stop)))
+            if self.step % cfg.checkpoint_every == 0 or self.step >= until or stop:
+                self.save()
+            if self.step >= until or stop:
+                break
+        bar.close()
+        self.log.close()
+        distributed.barrier(info)
+        return {"step": self.step, "stopped_early": stop, "best_token_accuracy": self.best, "last_eval": last_eval,
+                "run_dir": str(self.run_dir)}
+
+
+def fit(shards: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
+        progress: bool = True) -> dict[str, Any]:
+    """Train from `shards` into `run_dir` (see the module docstring)."""
+    trainer = Trainer(shards, run_dir, cfg, resume=resume, progress=progress)
+    try:
+        return trainer.fit()
+    finally:
+        distributed.shutdown(trainer.info)
