@@ -122,3 +122,20 @@ def test_cli_fit_evaluate_predict_report(shards, tmp_path):
     assert (tmp_path / "overlay.png").exists()
     rp = subprocess.run(py + ["report", str(run)], capture_output=True, text=True)
     assert rp.returncode == 0, rp.stderr and (run / "curves.png").exists()
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_phase_4_disjoint_data_equal_steps(shards, tmp_path):
+    cfg = tmp_path / "tiny.json"
+    cfg.write_text(json.dumps({**TINY, "preset": "micro", "max_steps": 3, "eval_every": 3, "grad_accum": 1}))
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+           "-m", "train", "fit", "--shards", str(shards), "--run-dir", str(run), "--phase", "4", "--config", str(cfg)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [json.loads((run / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world"] == 2 and ranks[0]["step"] == ranks[1]["step"] == 3
+    assert ranks[0]["shards"] and ranks[1]["shards"]
+    assert not set(ranks[0]["shards"]) & set(ranks[1]["shards"])
+    state = ckpt.load(run / ckpt.LAST)  # written by rank 0, loadable by a single process
+    assert state["step"] == 3 and state["ema"] is not None

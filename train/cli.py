@@ -95,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fit", help="train from shards")
     f.add_argument("--shards", required=True)
-    f.add_argument("--run", required=True, help="run directory (config, checkpoints, metrics.jsonl)")
+    # --run-dir too: under torchrun, torchrun's own parser takes "--run" for its "--run-path"
+    f.add_argument("--run", "--run-dir", dest="run", required=True,
+                   help="run directory (config, checkpoints, metrics.jsonl); use --run-dir under torchrun")
     f.add_argument("--phase", default="auto", choices=["auto", "1", "2", "3", "4"])
     f.add_argument("--config", help="TOML/JSON of TrainConfig fields (see train/config.py)")
     f.add_argument("--max-steps", type=int)

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from shards.reader import make_pipeline
+from shards.reader import make_pipeline, resolve_urls
 
 from .inputs import collate, encode_sample
 from .vocab import Vocab
@@ -57,10 +57,12 @@ def _select(keep: EpochFilter, src):
             yield image, meta
 
 
-def _encode(vocab: Vocab, image_size: int, max_slots: int, src):
+def _encode(vocab: Vocab, image_size: int, max_slots: int, shard_ids: dict[str, int], src):
     for image, meta in src:
         item = encode_sample(image, meta, vocab, image_size, max_slots)
         item["difficulty"] = torch.tensor(float(meta.get("difficulty", 0.0)))
+        # which shard a sample came from: lets a run report each rank's data coverage
+        item["shard"] = torch.tensor(shard_ids.get(Path(meta["__url__"]).name, -1))
         yield item
 
 
@@ -87,11 +89,15 @@ def sample_stream(shards: str | Path, split: str, vocab: Vocab, *, image_size: i
                   repeat: bool, split_nodes: bool = True) -> IterableDataset:
     """The encoded samples of one epoch (repeat=True: cycling over the rank's shards)."""
 
+    shard_ids = {Path(u).name: i for i, u in enumerate(resolve_urls(shards, split))}
+
     def build(p: int):
+        # the same epoch seed on every pass: a rank keeps its own shards for the whole epoch,
+        # so ranks never overlap within an epoch (a repeat pass replays the same order)
         pipe = make_pipeline(shards, split, shuffle_buffer=shuffle_buffer, seed=seed,
-                             epoch=epoch * 1000 + p, handler=on_error, split_nodes=split_nodes)
+                             epoch=epoch, handler=on_error, split_nodes=split_nodes)
         pipe.append(partial(_select, keep))
-        pipe.append(partial(_encode, vocab, image_size, max_slots))
+        pipe.append(partial(_encode, vocab, image_size, max_slots, shard_ids))
         return iter(pipe)
 
     return _Repeat(build, None if repeat else 1)

@@ -60,6 +60,7 @@ class Trainer:
         self.obj.to(self.info.device)
         self.step, self.best, self.bad_evals = 0, None, 0
         self.window: dict[str, float] = {}  # loss sums since the last log line (checkpointed)
+        self.coverage: set[int] = set()  # shard indices this rank trained on (this process)
         folds = int(self.manifest["config"].get("folds", 5))
         self.schedule = Schedule(cfg, train_samples(self.manifest, cfg.fold, folds), self.info.world)
         self._optim(state)
@@ -207,6 +208,8 @@ class Trainer:
                 self.window[k] = self.window.get(k, 0.0) + v
             self.window["steps"] = self.window.get("steps", 0) + 1
             seen += sum(len(b["tokens"]) for b in micro) * info.world
+            for b in micro:
+                self.coverage.update(int(i) for i in b["shard"])
             micro, self.step = [], self.step + 1
             if self.step % LOG_EVERY == 0 or self.step == cfg.max_steps:
                 n = self.window.pop("steps")
@@ -226,6 +229,9 @@ class Trainer:
                 break
         bar.close()
         self.log.close()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        atomic.write_json(self.run_dir / f"rank-{info.rank}.json", {
+            "rank": info.rank, "world": info.world, "step": self.step, "shards": sorted(self.coverage)})
         distributed.barrier(info)
         return {"step": self.step, "stopped_early": stop, "best_token_accuracy": self.best, "last_eval": last_eval,
                 "run_dir": str(self.run_dir)}
