@@ -18,7 +18,7 @@ from shards.tokens import derive_sections
 from . import functional as F
 from .config import AugmentConfig
 from .ops import OPS, ORDER, apply_op
-from .page import Page
+from .page import ROW_ATTR, Page
 
 _ENCODE = {
     # the SUB filter encodes our flat-colour and noisy pages ~1.5x faster than adaptive
@@ -91,7 +91,7 @@ def element_records(page: Page) -> tuple[list[dict[str, Any]], dict[str, list[fl
         records.append({
             "id": i, "xpath": xpath, "source_xpath": page.source_xpaths[rows[i]], "tag": el.tag,
             "classes": (el.get("class") or "").split(), "quad": quad_list[i], "box": box_list[i],
-            "parent": ids.get(int(parent.get("data-s2s-row", -1))) if parent is not None else None,
+            "parent": ids.get(int(parent.get(ROW_ATTR, -1))) if parent is not None else None,
         })
         if box_list[i] is not None:
             boxes[xpath] = box_list[i]
