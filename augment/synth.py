@@ -23,7 +23,8 @@ from tqdm import tqdm
 from shards.atomic import dumps_json, write_bytes
 
 from .synth_layout import Color, Factory, Node, block, collect_boxes, emit_html, rasterize, stack
-from .synth_sections import BUILDERS, KIT, PRIMARIES, WHITE, WORDS, Ctx
+from .synth_kit import KIT, PRIMARIES, WHITE, WORDS
+from .synth_sections import BUILDERS, Ctx
 
 WIDTH = 1280
 MAX_HEIGHT = 4000
