@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, JobError, Reject) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # disk full, permissions: the message names the file
+        print(f"error: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

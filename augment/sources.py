@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,13 +93,18 @@ def discover(input_dir: str | Path) -> tuple[list[SourcePair], list[tuple[str, R
 def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode to RGB uint8, checking the pixel count from the header before decoding."""
     try:
-        with Image.open(path) as im:
-            w, h = im.size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels decides below
+            with Image.open(path) as im:
+                w, h = im.size
+    except Image.DecompressionBombError as e:  # a header past Pillow's own hard limit: a bomb, not a bad file
+        raise Reject("image_too_large", f"{path}: {e} (above the limit of {max_pixels})") from None
     except Exception as e:  # noqa: BLE001 - PIL raises many types for bad files
         raise Reject("unreadable_image", f"{path}: not a readable image ({type(e).__name__}: {e})") from None
     if w * h > max_pixels:
         raise Reject("image_too_large", f"{path}: {w}x{h} = {w * h} pixels, above the limit of {max_pixels}")
-    arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+    # stored pixels as they are: an EXIF rotation would no longer match the header size or the boxes
+    arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if arr is None or arr.shape[:2] != (h, w):
         raise Reject("unreadable_image", f"{path}: image data does not decode (truncated or corrupt)")
     return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
@@ -134,7 +140,8 @@ def _locate(boxes: np.ndarray, size: tuple[int, int], stats: Counter) -> np.ndar
     """Clip boxes to the image; wholly outside or empty boxes become unlocated (NaN)."""
     w, h = size
     x0, y0 = np.clip(boxes[:, 0], 0, w), np.clip(boxes[:, 1], 0, h)
-    x1, y1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, w), np.clip(boxes[:, 1] + boxes[:, 3], 0, h)
+    with np.errstate(over="ignore"):  # absurd (finite) boxes overflow to inf, then clip
+        x1, y1 = np.clip(boxes[:, 0] + boxes[:, 2], 0, w), np.clip(boxes[:, 1] + boxes[:, 3], 0, h)
     out = np.stack([x0, y0, x1 - x0, y1 - y0], 1)
     known = ~np.isnan(boxes[:, 0])
     empty = known & ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0))

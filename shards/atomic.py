@@ -32,10 +32,21 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise with_path(e, path) from e
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def with_path(e: OSError, path: str | Path) -> OSError:
+    """`e` naming `path` (a disk-full error from a write names no file otherwise)."""
+    if e.filename is not None:
+        return e
+    return type(e)(e.errno, f"{e.strerror or e} while writing {path}", str(path))
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

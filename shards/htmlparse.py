@@ -4,6 +4,7 @@ Source HTML comes from crawls nobody checked, so the parser never touches the ne
 libxml2's HTML parser loads no DTD and expands no external entities (XXE), only HTML's
 named character references; lxml's `huge_tree` stays off
 so its built-in limits on depth and text size hold (billion-laughs, 10,000-level nesting).
+A page that hits one of those limits is refused (HtmlError), never silently truncated.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import lxml.etree
 import lxml.html
 
 MAX_HTML_BYTES = 20_000_000
+MAX_DEPTH = 256  # libxml2's element nesting limit without huge_tree
 
 
 class HtmlError(ValueError):
@@ -38,10 +40,18 @@ def parse_html(data: str | bytes, name: str = "<html>") -> lxml.html.HtmlElement
         data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise HtmlError(f"{name}: HTML is not UTF-8 ({e.reason} at byte {e.start})") from None
+    parser = _parser()
     try:
-        root = lxml.html.document_fromstring(data, parser=_parser())
+        root = lxml.html.document_fromstring(data, parser=parser)
     except (lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError) as e:
         raise HtmlError(f"{name}: HTML does not parse ({e})") from None
+    # libxml2 stops at its limits (nesting depth 256, 10 MB text node) with a FATAL error
+    # but still returns the tree parsed so far: refuse it rather than keep a truncated page.
+    fatal = [e for e in parser.error_log if e.level == lxml.etree.ErrorLevels.FATAL]
+    if fatal:
+        raise HtmlError(f"{name}: HTML exceeds the parser's limits (nesting depth {MAX_DEPTH}, "
+                        f"text node 10 MB) and would be truncated: {fatal[0].message.strip()} "
+                        f"(line {fatal[0].line})")
     if root is None or root.find("body") is None:
         raise HtmlError(f"{name}: HTML has no <body>")
     return root

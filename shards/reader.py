@@ -62,8 +62,9 @@ def decode_image(data: bytes) -> np.ndarray:
 def decode_sample(members: dict[str, bytes]) -> tuple[np.ndarray, dict[str, Any]]:
     """A raw sample dict -> (image, metadata); metadata gains `__key__`, `__url__`, `html`."""
     ext = next((e for e in IMAGE_EXTS if e in members), None)
-    if ext is None:
-        raise ValueError("sample has no image member")
+    missing = [m for m in ("json", "html") if m not in members] + (["png|jpg|webp"] if ext is None else [])
+    if missing:
+        raise ValueError(f"sample lacks member(s) {missing}")
     meta = json.loads(members["json"])
     meta["html"] = members["html"].decode("utf-8")
     meta["__key__"], meta["__url__"] = members["__key__"], members["__url__"]

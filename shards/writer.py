@@ -91,7 +91,10 @@ class ShardWriter:
         members = encode_members(sample)
         if sample.key in self._keyset:
             raise SchemaError(f"{self.path.name}: duplicate key {sample.key!r}")
-        self._tar.write(members)
+        try:
+            self._tar.write(members)
+        except OSError as e:
+            raise atomic.with_path(e, self.path) from e
         self.keys.append(sample.key)
         self._keyset.add(sample.key)
         self.sources.add(parse_key(sample.key)[0])
@@ -102,7 +105,11 @@ class ShardWriter:
 
         `extra` adds job-level fields (rejects, counters) to the sidecar.
         """
-        self._tar.close()
+        try:
+            self._tar.close()
+        except OSError as e:  # the last blocks did not fit: drop the partial shard
+            self.abort()
+            raise atomic.with_path(e, self.path) from e
         self._cm.__exit__(None, None, None)
         info = {
             "shard": self.path.name,
