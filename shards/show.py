@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from . import atomic
-from .reader import make_pipeline
+from .reader import decode_sample, make_pipeline
 
 CELL_H = 420
 COLS = 2
@@ -48,14 +48,21 @@ def draw_sample(image: np.ndarray, meta: dict, height: int = CELL_H) -> np.ndarr
 
 
 def _pick(out: str | Path, split: str, n: int, seed: int) -> tuple[list, dict]:
+    """Choose `n` augmented keys from the raw stream, then decode only those and their
+    sources: holding every decoded image of a large split would not fit in memory."""
+    keys = [raw["__key__"] for raw in make_pipeline(out, split, shuffle_buffer=0, decode=False)
+            if not raw["__key__"].endswith("_v00")]
+    chosen = set(random.Random(seed).sample(keys, min(n, len(keys))))
+    wanted = chosen | {k.rsplit("_v", 1)[0] + "_v00" for k in chosen}
     samples, sources = [], {}
-    for image, meta in make_pipeline(out, split, shuffle_buffer=0):
-        if meta["variant"] == 0:
-            sources[meta["source"]] = (image, meta)
-        else:
-            samples.append((image, meta))
-    random.Random(seed).shuffle(samples)
-    return samples[:n], sources
+    for raw in make_pipeline(out, split, shuffle_buffer=0, decode=False):
+        if raw["__key__"] in wanted:
+            image, meta = decode_sample(raw)
+            if meta["variant"] == 0:
+                sources[meta["source"]] = (image, meta)
+            if raw["__key__"] in chosen:
+                samples.append((image, meta))
+    return samples, sources
 
 
 def _tile(cells: list[np.ndarray]) -> np.ndarray:

@@ -42,8 +42,8 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def all_equal_int(info: DistInfo, value: int) -> int:
-    """The max of `value` over ranks (used to agree on a stop)."""
+def max_over_ranks(info: DistInfo, value: int) -> int:
+    """The max of `value` over ranks (so every rank stops when any one says stop)."""
     if info.world == 1:
         return value
     t = torch.tensor([value], dtype=torch.long, device=info.device)

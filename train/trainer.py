@@ -222,7 +222,7 @@ class Trainer:
             if self.step % cfg.eval_every == 0 or self.step == cfg.max_steps:
                 last_eval = self.evaluate() if info.main else None
                 stop = self.after_eval(last_eval) if info.main else False
-            stop = bool(distributed.all_equal_int(info, int(stop)))
+            stop = bool(distributed.max_over_ranks(info, int(stop)))
             if self.step % cfg.checkpoint_every == 0 or self.step >= until or stop:
                 self.save()
             if self.step >= until or stop:
