@@ -12,7 +12,7 @@ EVAL_EVERY ?= 100
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,dask]'
 
 setup: $(PY)
 
@@ -40,7 +40,7 @@ demo: $(PY)
 	@echo "  prediction      $(OUT)/overlay.png (a held-out page)"
 
 bench: $(PY)
-	@echo "benchmarks are not built yet (issue: throughput benchmarks)"; exit 1
+	$(PY) -m benchmarks --quick
 
 clean:
 	rm -rf $(OUT) .pytest_cache build *.egg-info

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from .backends import BACKENDS, BackendError
 from .config import ConfigError, load_config
 from .job import JobError, run_job
 from .sources import Reject
@@ -53,8 +53,10 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-format", choices=["png", "jpg", "webp"])
     p.add_argument("--quality", type=int, help="jpg/webp quality 1-100 (default 90)")
     p.add_argument("--samples-per-shard", type=int, help="target samples per shard (default 500)")
-    p.add_argument("--backend", help="joblib backend (default loky)")
-    p.add_argument("--scheduler", help="Dask scheduler address (with --backend dask)")
+    p.add_argument("--backend", choices=sorted(BACKENDS),
+                   help="where shards are built (default loky; dask needs `pip install -e .[dask]`)")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask; "
+                                       "without it a LocalCluster of --jobs workers is started)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad source")
     p.add_argument("--overwrite", action="store_true", help="replace output from another config or input")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, JobError, Reject) as e:
+    except (ConfigError, JobError, BackendError, Reject) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # disk full, permissions: the message names the file

@@ -18,6 +18,8 @@ from typing import Any
 
 from shards.schema import IMAGE_EXTS
 
+from .backends import BACKENDS
+
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 RUN_ONLY = ("jobs", "backend", "scheduler", "strict", "overwrite", "progress")
 
@@ -63,6 +65,9 @@ class AugmentConfig:
             (self.samples_per_shard >= 1, "samples_per_shard", "at least 1", self.samples_per_shard),
             (self.variants_per_group >= 1, "variants_per_group", "at least 1", self.variants_per_group),
             (self.jobs != 0, "jobs", "non-zero (negative counts from the number of cores, as in joblib)", self.jobs),
+            (self.backend in BACKENDS, "backend", f"one of {sorted(BACKENDS)}", self.backend),
+            (not self.scheduler or self.backend == "dask", "scheduler",
+             f"unset unless backend is 'dask' (backend is {self.backend!r})", self.scheduler),
         ]
         for ok, name, rule, value in checks:
             if not ok:

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import cv2
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from shards import atomic
 from shards.manifest import build_manifest, write_manifest
 from shards.writer import ShardWriter, file_sha256, read_sidecar, sidecar_path
 
+from .backends import execution
 from .config import AugmentConfig
 from .pipeline import augment_page, build_sample
 from .plan import ShardTask, plan_tasks
@@ -56,7 +57,7 @@ def _load(task: ShardTask, cfg: AugmentConfig, stats: Counter, rejects: list) ->
 
 def build_shard(task: ShardTask, cfg: AugmentConfig, out: str | Path, job_hash: str) -> dict[str, Any]:
     """Build one shard (variant-major order) and return its sidecar."""
-    if cfg.jobs != 1:
+    if cfg.jobs != 1 or cfg.backend != "loky":
         cv2.setNumThreads(1)  # one process per core already; OpenCV's own pool would oversubscribe
     stats: Counter = Counter()
     rejects: list[dict[str, str]] = []
@@ -140,7 +141,7 @@ def _run_tasks(todo: list[ShardTask], cfg: AugmentConfig, out: Path, job_hash: s
         return []
     bar = tqdm(total=len(todo), desc="shards", unit="shard", disable=not cfg.progress)
     results, samples, rejects, t0 = [], 0, 0, time.perf_counter()
-    with parallel_config(backend=cfg.backend, n_jobs=cfg.jobs):
+    with execution(cfg, out):
         stream = Parallel(return_as="generator_unordered")(
             delayed(build_shard)(t, cfg, out, job_hash) for t in todo)
         for info in stream:
@@ -161,7 +162,8 @@ def _write_rejects(out: Path, rows: list[dict[str, str]]) -> None:
 def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig) -> JobSummary:
     """Run (or resume) `augment run`: see the module docstring."""
     t0 = time.perf_counter()
-    input_dir, out = Path(input_dir), Path(out)
+    # absolute: work units may run in processes with another working directory (Dask workers)
+    input_dir, out = Path(input_dir).resolve(), Path(out).resolve()
     if not input_dir.is_dir():
         raise JobError(f"--input {input_dir}: not a directory of source pairs")
     pairs, early = discover(input_dir)
