@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from train.metrics import (METRICS, _assign, box_iou_elementwise, evaluate_batch, evaluate_batches,
-                           layout_alignment, layout_overlap, maximum_iou)
+                           layout_alignment, layout_overlap, lcs_length, maximum_iou)
 
 Z = [0.0, 0.0, 0.0, 0.0]
 
@@ -33,6 +33,8 @@ def test_evaluate_batch_by_hand():
     m = evaluate_batch(pred, target)
     assert set(m) == set(METRICS)
     assert m["token_accuracy"] == pytest.approx(2 / 3)  # sample 0: 1 of 2, sample 1: 1 of 1
+    # LCS: sample 0 [3,5] vs [3,4] -> 1 of max(2,2); sample 1 [3,3] vs [3] -> 1 of max(2,1)
+    assert m["aligned_token_accuracy"] == pytest.approx(2 / 4)
     assert m["exact_match"] == 0.0  # wrong token / extra section
     assert m["count_accuracy"] == 0.5  # 2 == 2, 2 != 1
     # IoUs of located target slots: 1, (1 x 0.25) / (0.5 + 0.25 - 0.25) = 0.5, 1
@@ -42,6 +44,15 @@ def test_evaluate_batch_by_hand():
     assert m["alignment"] == pytest.approx(0.0)  # shared left edges / centres
     # sample 0: disjoint; sample 1: inner box inside outer: (0.0625/0.25 + 0.0625/0.0625) / 2
     assert m["overlap"] == pytest.approx((0 + 0.625) / 2)
+
+
+def test_aligned_accuracy_charges_a_shift_once_not_per_slot():
+    target = {"tokens": torch.tensor([[3, 4, 5, 0]]), "boxes": torch.zeros(1, 4, 4)}
+    pred = {"tokens": torch.tensor([[7, 3, 4, 5]]), "boxes": torch.zeros(1, 4, 4)}
+    m = evaluate_batch(pred, target)
+    assert m["token_accuracy"] == 0.0  # every slot shifted by the extra section on top
+    assert m["aligned_token_accuracy"] == pytest.approx(3 / 4)
+    assert lcs_length([1, 2, 3, 2], [2, 3, 1, 2]) == 3 and lcs_length([], [1]) == 0
 
 
 def test_metrics_aggregate_over_batches_like_one_big_batch():

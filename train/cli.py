@@ -52,13 +52,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .baseline import fit_prior
     from .evaluate import evaluate
     from .inference import load_model
 
     model, vocab, cfg = load_model(args.checkpoint)
+    prior = fit_prior(args.shards, vocab, image_size=model.cfg.image_size, max_slots=cfg.max_slots)
     metrics = evaluate(model, args.shards, args.split, vocab, image_size=model.cfg.image_size,
                        max_slots=cfg.max_slots, batch_size=cfg.batch_size, max_samples=args.max_samples,
-                       steps=cfg.sample_steps, guidance_scale=cfg.guidance_scale, seed=cfg.seed)
+                       steps=cfg.sample_steps, guidance_scale=cfg.guidance_scale,
+                       temperature=cfg.sample_temperature, seed=cfg.seed,
+                       baseline=prior)
     print(json.dumps(metrics, indent=1))
     return 0
 
@@ -74,7 +78,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 2
     image = cv2.cvtColor(raw, cv2.COLOR_BGR2RGB)
     model, vocab, cfg = load_model(args.checkpoint)
-    sections = predict(model, vocab, image, steps=cfg.sample_steps, guidance_scale=cfg.guidance_scale)
+    sections = predict(model, vocab, image, steps=cfg.sample_steps, guidance_scale=cfg.guidance_scale,
+                       temperature=cfg.sample_temperature)
     for s in sections:
         print(f"{s['token']:<40} {s['box']}")
     if args.out:

@@ -45,6 +45,9 @@ class TrainConfig:
     checkpoint_every: int = 250
     sample_steps: int = 20
     guidance_scale: float = 1.0
+    # 0: each token is the argmax (scores the model's best guess); > 0: Gumbel draws at that
+    # temperature (diverse layouts for generation, noisier scores).
+    sample_temperature: float = 0.0
     fold: int | None = None  # K-fold: validate on this fold of the train split
     # features (phase defaults switch them on)
     unfreeze_every: int = 0  # steps between unfreezing backbone layer groups (0 = all trainable)
@@ -72,6 +75,7 @@ class TrainConfig:
             (0.0 <= self.ema_decay < 1.0, "ema_decay", "in [0, 1)"),
             (0.0 <= self.data_dropout < 1.0, "data_dropout", "in [0, 1)"),
             (0.0 <= self.label_smoothing < 1.0, "label_smoothing", "in [0, 1)"),
+            (self.sample_temperature >= 0.0, "sample_temperature", "at least 0 (0 = argmax)"),
             (self.on_error in ("raise", "skip"), "on_error", "'raise' or 'skip'"),
             (0.0 < self.tdc_start < 1.0, "tdc_start", "in (0, 1)"),
         ]

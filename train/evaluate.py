@@ -1,6 +1,7 @@
 """Scoring a model on held-out sources: sample section slots for each screenshot and
 compare them with the truth using `train.metrics` (token accuracy, exact match, count
-accuracy, box mIoU, Maximum IoU, alignment, overlap)."""
+accuracy, box mIoU, Maximum IoU, alignment, overlap). Given a `train.baseline.LayoutPrior`,
+the prior is scored on the very same samples and reported under ``"baseline"``."""
 from __future__ import annotations
 
 import math
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from .data import EpochFilter, loader, sample_stream
+from .baseline import LayoutPrior
 from .metrics import MetricAccumulator
 from .sampling import sample
 from .vocab import Vocab
@@ -19,13 +21,14 @@ from .vocab import Vocab
 @torch.no_grad()
 def evaluate(model: nn.Module, shards: str | Path, split: str, vocab: Vocab, *, image_size: int,
              max_slots: int, batch_size: int = 32, num_workers: int = 0, max_samples: int | None = None,
-             steps: int = 20, guidance_scale: float = 1.0, seed: int = 0, fold: int | None = None,
-             device: torch.device | str = "cpu", on_error: str = "raise") -> dict[str, Any]:
+             steps: int = 20, guidance_scale: float = 1.0, temperature: float = 0.0, seed: int = 0, fold: int | None = None,
+             device: torch.device | str = "cpu", on_error: str = "raise",
+             baseline: LayoutPrior | None = None) -> dict[str, Any]:
     """Metrics over the first `max_samples` samples of `split` (in shard order)."""
     keep = EpochFilter(fold_in=fold)
     ds = sample_stream(shards, split, vocab, image_size=image_size, max_slots=max_slots, seed=seed, epoch=0,
                        keep=keep, shuffle_buffer=0, on_error=on_error, repeat=False, split_nodes=False)
-    acc, n = MetricAccumulator(), 0
+    acc, base_acc, n = MetricAccumulator(), MetricAccumulator(), 0
     generator = torch.Generator().manual_seed(seed)
     was_training = model.training
     model.eval()
@@ -36,10 +39,18 @@ def evaluate(model: nn.Module, shards: str | Path, split: str, vocab: Vocab, *, 
             if max_samples is not None:
                 batch = {k: v[: max_samples - n] for k, v in batch.items()}
             batch = {k: v.to(device) for k, v in batch.items()}
-            pred = sample(model, batch["image"], steps, guidance_scale, generator)
+            pred = sample(model, batch["image"], steps, guidance_scale, generator, temperature=temperature)
             acc.update(pred, batch)
+            if baseline is not None:
+                base_acc.update(baseline.predict(len(batch["tokens"])), {k: v.cpu() for k, v in batch.items()})
             n += len(batch["tokens"])
     finally:
         model.train(was_training)
-    metrics = {k: (None if math.isnan(v) else round(v, 6)) for k, v in acc.compute().items()}
-    return {"split": split, "fold": fold, "samples": n, **metrics}
+    out = {"split": split, "fold": fold, "samples": n, **_rounded(acc)}
+    if baseline is not None:
+        out["baseline"] = _rounded(base_acc)
+    return out
+
+
+def _rounded(acc: MetricAccumulator) -> dict[str, float | None]:
+    return {k: (None if math.isnan(v) else round(v, 6)) for k, v in acc.compute().items()}

@@ -35,12 +35,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
 
 @torch.no_grad()
 def predict(model: nn.Module, vocab: Vocab, image: np.ndarray, *, steps: int = 20, guidance_scale: float = 1.0,
-            seed: int = 0) -> list[dict[str, Any]]:
+            temperature: float = 0.0, seed: int = 0) -> list[dict[str, Any]]:
     """Predicted sections of an RGB screenshot: [{"token", "box": [x, y, w, h] pixels}]."""
     size = model.cfg.image_size
     tensor, scale, pad = letterbox(image, size)
     device = next(model.parameters()).device
-    out = sample(model, tensor[None].to(device), steps, guidance_scale, torch.Generator().manual_seed(seed))
+    out = sample(model, tensor[None].to(device), steps, guidance_scale, torch.Generator().manual_seed(seed),
+                 temperature=temperature)
     tokens, boxes = out["tokens"][0].cpu(), out["boxes"][0].cpu()
     keep = tokens != PAD
     px = boxes_to_pixels(boxes[keep], scale, pad, size).tolist()

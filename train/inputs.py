@@ -36,18 +36,23 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def letterbox_geometry(w: int, h: int, size: int) -> tuple[float, tuple[int, int], tuple[int, int]]:
+    """Where a w x h image lands on the S x S canvas: ``(scale, (pad_x, pad_y), (new_w, new_h))``."""
+    scale = size / max(h, w)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    return scale, ((size - new_w) // 2, (size - new_h) // 2), (new_w, new_h)
+
+
 def letterbox(image: np.ndarray, size: int) -> tuple[torch.Tensor, float, tuple[int, int]]:
     """Scale ``image`` so its long side is ``size``, centre it on a ``size`` x ``size``
     canvas and normalise. Returns ``(tensor 3xSxS float32, scale, (pad_x, pad_y))`` where a
     pixel (x, y) of the input lands at (x * scale + pad_x, y * scale + pad_y)."""
     image = _as_rgb(np.asarray(image))
     h, w = image.shape[:2]
-    scale = size / max(h, w)
-    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    scale, (pad_x, pad_y), (new_w, new_h) = letterbox_geometry(w, h, size)
     # INTER_AREA averages the pixels a target pixel covers: no aliasing of thin text lines.
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(image, (new_w, new_h), interpolation=interp)
-    pad_x, pad_y = (size - new_w) // 2, (size - new_h) // 2
     canvas = np.empty((size, size, 3), dtype=np.uint8)
     canvas[...] = np.round(np.array(MEAN) * 255).astype(np.uint8)
     canvas[pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized
@@ -94,24 +99,12 @@ def _section_boxes(sections: Sequence[Mapping[str, Any]], sx: float, sy: float):
     return boxes, located
 
 
-def encode_sample(
-    image: np.ndarray,
-    meta: Mapping[str, Any],
-    vocab: Vocab,
-    image_size: int,
-    max_slots: int,
-) -> dict[str, torch.Tensor]:
-    """One decoded sample -> model tensors.
-
-    Returns ``image`` [3,S,S] float, ``tokens`` [N] long (PAD past the last section),
-    ``boxes`` [N,4] normalised cxcywh on the canvas (0 where unknown), ``slot_mask`` [N]
-    bool (a section is there), ``box_mask`` [N] bool (its box is known and non-empty),
-    ``scale`` [] and ``pad`` [2] (to map boxes back) and ``num_sections`` [] (before
-    truncation to ``max_slots``: sections beyond it are dropped, the bottom of the page).
-    """
-    image = _as_rgb(np.asarray(image))
-    h, w = image.shape[:2]
-    tensor, scale, pad = letterbox(image, image_size)
+def encode_target(meta: Mapping[str, Any], image_wh: tuple[int, int], vocab: Vocab, image_size: int,
+                  max_slots: int) -> dict[str, torch.Tensor]:
+    """The target half of :func:`encode_sample`, from the metadata and the image's (w, h)
+    alone: what needs no pixels (evaluation baselines read it without decoding images)."""
+    w, h = image_wh
+    scale, pad, _ = letterbox_geometry(w, h, image_size)
     sections = list(meta.get("sections", []))
     # Boxes are in image pixels; if the meta was measured on another size, rescale to this one.
     mw, mh = meta.get("size", [w, h])
@@ -129,7 +122,6 @@ def encode_sample(
         boxes[:n] = torch.from_numpy(canvas) * torch.from_numpy(located[:, None])
         box_mask[:n] = torch.from_numpy(located)
     return {
-        "image": tensor,
         "tokens": tokens,
         "boxes": boxes,
         "slot_mask": tokens != PAD,
@@ -138,6 +130,27 @@ def encode_sample(
         "pad": torch.tensor(pad, dtype=torch.float32),
         "num_sections": torch.tensor(len(sections), dtype=torch.long),
     }
+
+
+def encode_sample(
+    image: np.ndarray,
+    meta: Mapping[str, Any],
+    vocab: Vocab,
+    image_size: int,
+    max_slots: int,
+) -> dict[str, torch.Tensor]:
+    """One decoded sample -> model tensors.
+
+    Returns ``image`` [3,S,S] float, ``tokens`` [N] long (PAD past the last section),
+    ``boxes`` [N,4] normalised cxcywh on the canvas (0 where unknown), ``slot_mask`` [N]
+    bool (a section is there), ``box_mask`` [N] bool (its box is known and non-empty),
+    ``scale`` [] and ``pad`` [2] (to map boxes back) and ``num_sections`` [] (before
+    truncation to ``max_slots``: sections beyond it are dropped, the bottom of the page).
+    """
+    image = _as_rgb(np.asarray(image))
+    h, w = image.shape[:2]
+    tensor, _, _ = letterbox(image, image_size)
+    return {"image": tensor, **encode_target(meta, (w, h), vocab, image_size, max_slots)}
 
 
 def collate(samples: Sequence[Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -6,7 +6,14 @@ empty slot) and ``boxes`` [B,N,4] normalised (cx, cy, w, h); the target also has
 the prediction is compared with slot i of the target ("matched slots").
 
 - ``token_accuracy``: over the target's sections (non-PAD slots), the fraction whose
-  predicted token is the target token (a PAD predicted there is wrong).
+  predicted token is the target token (a PAD predicted there is wrong). Strictly
+  positional: one missed or extra section near the top shifts every later slot.
+- ``aligned_token_accuracy``: the predicted and target section sequences (PAD dropped)
+  aligned in page order by their longest common subsequence of tokens; the score is the
+  number of aligned equal tokens over max(#pred, #target), summed over samples before
+  dividing. A missed or extra section costs one section, not every slot after it, and
+  predicting extra sections is charged through the larger count. Like the positional
+  one, an UNK matches an UNK.
 - ``exact_match``: fraction of samples whose predicted slot sequence equals the target one
   at every slot (so the count and every token are right).
 - ``count_accuracy``: fraction of samples with as many predicted sections as target ones.
@@ -43,7 +50,7 @@ try:  # scipy arrives with albumentations; fall back to greedy matching without 
 except ImportError:  # pragma: no cover
     linear_sum_assignment = None
 
-METRICS = ("token_accuracy", "exact_match", "count_accuracy", "box_miou", "max_iou",
+METRICS = ("token_accuracy", "aligned_token_accuracy", "exact_match", "count_accuracy", "box_miou", "max_iou",
            "alignment", "overlap")
 
 
@@ -126,6 +133,28 @@ def maximum_iou(
     return total / n
 
 
+def lcs_length(a: list[int], b: list[int]) -> int:
+    """Length of the longest common subsequence of two short sequences (O(len(a) len(b)));
+    hand-written: difflib's matcher finds matching blocks heuristically, not the LCS."""
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def _aligned_tokens(pt: torch.Tensor, tt: torch.Tensor) -> tuple[float, int]:
+    total, denom = 0, 0
+    for p_row, t_row in zip(pt.tolist(), tt.tolist()):
+        p = [x for x in p_row if x != PAD]
+        t = [x for x in t_row if x != PAD]
+        total += lcs_length(p, t)
+        denom += max(len(p), len(t))
+    return float(total), denom
+
+
 def batch_statistics(
     pred: Mapping[str, torch.Tensor], target: Mapping[str, torch.Tensor]
 ) -> dict[str, tuple[float, int]]:
@@ -138,6 +167,7 @@ def batch_statistics(
     has_pred = preal.any(1)
     stats = {
         "token_accuracy": (float(((pt == tt) & treal).sum()), int(treal.sum())),
+        "aligned_token_accuracy": _aligned_tokens(pt, tt),
         "exact_match": (float((pt == tt).all(1).sum()), len(tt)),
         "count_accuracy": (float((preal.sum(1) == treal.sum(1)).sum()), len(tt)),
         "box_miou": (float(iou[tbox].sum()), int(tbox.sum())),

@@ -23,7 +23,8 @@ from shards.manifest import load_manifest
 from . import checkpoint as ckpt
 from . import distributed
 from .config import TrainConfig
-from .data import epoch_batches, sample_stream
+from .baseline import LayoutPrior, fit_prior
+from .data import EpochFilter, epoch_batches, sample_stream
 from .evaluate import evaluate
 from .objective import Objective, build_model, make_optimizer
 from .runlog import RunLog
@@ -59,6 +60,7 @@ class Trainer:
             self.obj.start_tdc()
         self.obj.to(self.info.device)
         self.step, self.best, self.bad_evals = 0, None, 0
+        self.prior: LayoutPrior | None = None
         self.window: dict[str, float] = {}  # loss sums since the last log line (checkpointed)
         self.coverage: set[int] = set()  # shard indices this rank trained on (this process)
         folds = int(self.manifest["config"].get("folds", 5))
@@ -157,10 +159,16 @@ class Trainer:
         if cfg.fold is None and not self.manifest["splits"]["val"]["shards"]:
             return None
         model = self.eval_model()
+        if self.prior is None:  # fitted once per process, on the samples this run trains on
+            self.prior = fit_prior(self.shards, self.vocab, image_size=model.cfg.image_size,
+                                   max_slots=cfg.max_slots, keep=EpochFilter(fold_out=cfg.fold),
+                                   on_error=cfg.on_error)
         return evaluate(model, self.shards, split, self.vocab, image_size=model.cfg.image_size,
                         max_slots=cfg.max_slots, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
                         max_samples=cfg.eval_samples, steps=cfg.sample_steps, guidance_scale=cfg.guidance_scale,
-                        seed=cfg.seed, fold=cfg.fold, device=self.info.device, on_error=cfg.on_error)
+                        temperature=cfg.sample_temperature,
+                        seed=cfg.seed, fold=cfg.fold, device=self.info.device, on_error=cfg.on_error,
+                        baseline=self.prior)
 
     def after_eval(self, metrics: dict[str, Any] | None) -> bool:
         """Track the best held-out token accuracy; True when early stopping says stop."""
