@@ -6,8 +6,13 @@ changes what the others draw. Variant 0 is the untouched source.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
-from typing import Any
+import time
+from collections import Counter
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -42,22 +47,57 @@ def sample_seed(seed: int, source_id: str, variant: int) -> int:
     return _h(f"{seed}:{source_id}:{variant}") & 0x7FFFFFFF
 
 
-def augment_page(source: Page, variant: int, cfg: AugmentConfig) -> Page:
-    """Apply a fresh draw of every enabled op to a copy of `source`."""
-    page = source.copy()
+@contextmanager
+def _timed(timings: dict[str, float] | None, key: str) -> Iterator[None]:
+    """Add the block's seconds to `timings[key]` (the benchmarks' per-stage breakdown)."""
+    if timings is None:
+        yield
+        return
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
+
+
+def _fork(source: Page) -> Page:
+    """A copy of `source` whose pixels are a read-only view of the source's.
+
+    Copying a 1280 x 4000 screenshot for every variant cost ~4 ms of a ~55 ms variant
+    (benchmarks/augment_throughput) and is rarely needed: the spatial op always makes a
+    new image, and the ops that paint (dropout, reorder) copy a read-only image first.
+    """
+    pixels = source.image.view()
+    pixels.flags.writeable = False
+    return dataclasses.replace(
+        source, image=pixels, root=copy.deepcopy(source.root), quads=source.quads.copy(),
+        source_xpaths=list(source.source_xpaths), homography=source.homography.copy(),
+        ops=[dict(o) for o in source.ops], skipped=Counter(source.skipped))
+
+
+def augment_page(source: Page, variant: int, cfg: AugmentConfig,
+                 timings: dict[str, float] | None = None) -> Page:
+    """Apply a fresh draw of every enabled op to a copy of `source`.
+
+    `timings`, when given, accumulates seconds per op name (drawing included) and under
+    "copy" for the copy of the source.
+    """
+    with _timed(timings, "copy"):
+        page = _fork(source)
     if variant == 0:
         return page
     for name in ORDER:
         op, opcfg = OPS[name], cfg.ops[name]
-        rng = op_rng(cfg.seed, source.source_id, variant, name)
-        if rng.random() >= float(opcfg["p"]):
-            continue
-        if op.NEEDS_BOXES and not page.has_boxes():
-            page.skipped[name] += 1
-            continue
-        params = op.draw(rng, page, opcfg)
-        if params is not None:
-            apply_op(page, name, params)
+        with _timed(timings, name):
+            rng = op_rng(cfg.seed, source.source_id, variant, name)
+            if rng.random() >= float(opcfg["p"]):
+                continue
+            if op.NEEDS_BOXES and not page.has_boxes():
+                page.skipped[name] += 1
+                continue
+            params = op.draw(rng, page, opcfg)
+            if params is not None:
+                apply_op(page, name, params)
     return page
 
 
@@ -126,10 +166,14 @@ def encode_image(image: np.ndarray, fmt: str, quality: int) -> bytes:
     return buf.tobytes()
 
 
-def build_sample(page: Page, variant: int, cfg: AugmentConfig, split: str, fold: int | None) -> Sample:
-    """Serialize an augmented page into a schema-v1 Sample."""
-    elements, boxes = element_records(page)
-    sections = derive_sections(page.root, boxes)
+def build_sample(page: Page, variant: int, cfg: AugmentConfig, split: str, fold: int | None,
+                 timings: dict[str, float] | None = None) -> Sample:
+    """Serialize an augmented page into a schema-v1 Sample (`timings`: seconds under
+    "records" for the metadata and HTML, "encode" for the image)."""
+    with _timed(timings, "records"):
+        elements, boxes = element_records(page)
+        sections = derive_sections(page.root, boxes)
+        html = page.html()
     meta = {
         "schema": SCHEMA_VERSION, "source": page.source_id, "variant": variant,
         "seed": sample_seed(cfg.seed, page.source_id, variant), "split": split, "fold": fold,
@@ -138,5 +182,6 @@ def build_sample(page: Page, variant: int, cfg: AugmentConfig, split: str, fold:
         "sections": [{"token": s.token, "box": s.box, "xpath": s.xpath} for s in sections],
         "difficulty": difficulty(page, len(sections)),
     }
-    image = encode_image(page.image, cfg.image_format, cfg.quality)
-    return Sample(make_key(page.source_id, variant), image, cfg.image_format, page.html(), meta)
+    with _timed(timings, "encode"):
+        image = encode_image(page.image, cfg.image_format, cfg.quality)
+    return Sample(make_key(page.source_id, variant), image, cfg.image_format, html, meta)

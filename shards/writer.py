@@ -60,8 +60,18 @@ def encode_members(sample: Sample) -> dict[str, Any]:
         "__key__": sample.key,
         sample.image_ext: sample.image,
         "html": sample.html.encode("utf-8"),
-        "json": atomic.dumps_json(sample.meta).encode("utf-8"),
+        "json": dumps_meta(sample.meta).encode("utf-8"),
     }
+
+
+def dumps_meta(meta: dict[str, Any]) -> str:
+    """A sample's JSON: canonical (sorted keys) and compact.
+
+    Not `atomic.dumps_json`: any `indent` makes `json` fall back from its C encoder to the
+    pure-Python one, ~25 ms for a page's element list, which made JSON the most expensive
+    part of writing a shard (benchmarks/shard_io). Nobody reads these by eye.
+    """
+    return json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 class ShardWriter:

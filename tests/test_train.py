@@ -49,6 +49,7 @@ def test_every_phase_trains_end_to_end(phase, shards, tmp_path):
     assert [r["step"] for r in log if r["kind"] == "train"] == [4]
     val = [r for r in log if r["kind"] == "val"]
     assert [r["step"] for r in val] == [2, 4] and all(0 <= r["token_accuracy"] <= 1 for r in val)
+    assert all(0 <= r["baseline"]["token_accuracy"] <= 1 for r in val)  # the prior, same samples
     state = ckpt.load(tmp_path / ckpt.LAST)
     assert state["step"] == 4 and state["config"]["phase"] == phase
 
@@ -100,6 +101,8 @@ def test_config_errors_name_the_setting():
         resolve(phase_defaults(1), {"grad_accum": 0}, {})
     with pytest.raises(TrainConfigError, match="unknown settings \\['wobble'\\]"):
         resolve(phase_defaults(1), {"wobble": 1}, {})
+    with pytest.raises(TrainConfigError, match="'sample_temperature' must be at least 0"):
+        resolve(phase_defaults(1), {"sample_temperature": -1.0}, {})
 
 
 def test_cli_fit_evaluate_predict_report(shards, tmp_path):
