@@ -1,0 +1,82 @@
+"""Every benchmark runs end to end at its smallest settings and writes every JSON field.
+
+No timing assertions: the figures depend on the machine and its load; what is checked is
+that each benchmark runs, prints a table and records what a reader needs.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import __main__ as bench_all
+from benchmarks import augment_throughput, scaling, shard_io, train_input
+
+pytestmark = pytest.mark.slow
+
+COMMON = {"benchmark", "date", "quick", "machine", "versions", "settings"}
+MACHINE = {"cpu_count", "usable_cpus", "cpu_model", "platform", "memory_gib", "loadavg_start", "loadavg_end", "cuda"}
+VERSIONS = {"python", "torch", "albumentations", "opencv-python-headless", "numpy", "webdataset", "joblib"}
+
+
+@pytest.fixture(scope="module")
+def dirs(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("bench")
+    return root / "work", root / "results"
+
+
+def _run(module, flags: list[str], dirs: tuple[Path, Path], capsys) -> dict:
+    work, results = dirs
+    assert module.main([*flags, "--work", str(work), "--results", str(results)]) == 0
+    assert "|" in capsys.readouterr().out  # the table
+    data = json.loads((results / f"{module.NAME}.json").read_text())
+    assert COMMON <= set(data), COMMON - set(data)
+    assert MACHINE <= set(data["machine"]) and VERSIONS <= set(data["versions"])
+    return data
+
+
+def test_augment_throughput(dirs, capsys):
+    d = _run(augment_throughput, ["--sources", "2", "--factor", "2", "--repeats", "1", "--jobs", "2"], dirs, capsys)
+    for key in ("ratio_vs_bare", "ratio_vs_naive", "ratio_vs_bare_cpu", "ratio_vs_naive_cpu", "parallel_efficiency",
+                "samples", "seconds", "cpu_seconds", "targets"):
+        assert d[key] is not None, key
+    assert set(d["variants_per_s_per_core"]) == {"ours_jobs1", "ours_jobs2", "bare", "naive"}
+    assert set(d["breakdown_ms_per_variant"]) == set(augment_throughput.STAGES)
+    assert d["samples"] == 4
+
+
+def test_shard_io(dirs, capsys):
+    d = _run(shard_io, ["--sources", "3", "--factor", "2", "--copies", "1", "--repeats", "1"], dirs, capsys)
+    assert {"mb_per_s", "write_ratio_vs_tarfile", "write_ratio_vs_tarfile_fsync", "bytes"} <= set(d["write"])
+    assert set(d["write"]["mb_per_s"]) == {"shards_writer", "tarfile", "tarfile_fsync"}
+    read = d["read"]
+    assert {"bare_decode", "shards_reader_w1", "shards_reader_w2", "loose_files_w1", "loose_files_w2"} <= set(
+        read["samples_per_s"])
+    assert {"read_ratio_vs_bare_decode", "read_ratio_vs_bare_decode_cpu", "read_ratio_vs_loose_files",
+            "read_ratio_by_workers"} <= set(read)
+    assert set(d["targets"]) == {"write_ratio_vs_tarfile", "read_ratio_vs_bare_decode"}
+
+
+def test_train_input(dirs, capsys):
+    flags = ["--sources", "3", "--factor", "2", "--phases", "1", "--batch-cap", "2", "--batches", "1", "--steps", "1"]
+    d = _run(train_input, flags, dirs, capsys)
+    (row,) = d["phases"]
+    for key in ("phase", "preset", "device", "input_samples_per_s", "compute_samples_per_s", "input_over_compute",
+                "bound_by"):
+        assert row[key] is not None, key
+    assert row["bound_by"] in ("input", "compute")
+
+
+def test_scaling(dirs, capsys):
+    d = _run(scaling, ["--sizes", "2", "3", "--factor", "1"], dirs, capsys)
+    assert [r["sources"] for r in d["rows"]] == [2, 3]
+    assert all(r["peak_rss_mib"] > 0 and r["seconds"] > 0 for r in d["rows"])
+    assert {"slope", "intercept", "r2"} <= set(d["time_fit_s_per_source"]) and "rss_growth" in d
+
+
+@pytest.mark.parametrize("module", [augment_throughput, shard_io, train_input, scaling, bench_all])
+def test_help(module, capsys):
+    with pytest.raises(SystemExit) as e:
+        module.main(["--help"])
+    assert e.value.code == 0 and "--quick" in capsys.readouterr().out
