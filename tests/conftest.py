@@ -7,6 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
+from augment.config import load_config
+from augment.job import run_job
+from augment.synth import write_synth
 from shards import Sample, build_manifest, make_key, write_manifest, write_shard
 from shards.writer import shard_name
 
@@ -48,3 +51,14 @@ def build_dir(out: Path, n_shards: int = 3, per_shard: int = 5) -> dict:
 def shard_dir(tmp_path: Path) -> Path:
     build_dir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    """Real shards from 8 synthetic pages (factor 3, a val split, 2 folds, 6 samples per
+    shard): what the trainer tests train on."""
+    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("shards")
+    write_synth(src, 8, seed=2, progress=False)
+    run_job(src, out, load_config(None, factor=3, val_fraction=0.25, folds=2, samples_per_shard=6, progress=False))
+    return out
+

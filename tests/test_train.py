@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from augment.config import load_config
-from augment.job import run_job
-from augment.synth import write_synth
 from train import checkpoint as ckpt
 from train.config import TrainConfigError, resolve
 from train.phases import PHASES, phase_defaults, pick_phase
@@ -21,14 +18,6 @@ from train.trainer import fit
 TINY = dict(preset="micro", image_size=32, batch_size=4, max_steps=4, eval_every=2, eval_samples=4,
             num_workers=0, sample_steps=3, shuffle_buffer=8, checkpoint_every=2, warmup_steps=1,
             encoder="patch", weights_path=None)
-
-
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory) -> Path:
-    src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("shards")
-    write_synth(src, 8, seed=2, progress=False)
-    run_job(src, out, load_config(None, factor=3, val_fraction=0.25, folds=2, samples_per_shard=6, progress=False))
-    return out
 
 
 def tiny(phase: int, **kw):
