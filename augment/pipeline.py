@@ -6,11 +6,8 @@ changes what the others draw. Variant 0 is the untouched source.
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
 import hashlib
 import time
-from collections import Counter
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -60,21 +57,6 @@ def _timed(timings: dict[str, float] | None, key: str) -> Iterator[None]:
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
 
 
-def _fork(source: Page) -> Page:
-    """A copy of `source` whose pixels are a read-only view of the source's.
-
-    Copying a 1280 x 4000 screenshot for every variant cost ~4 ms of a ~55 ms variant
-    (benchmarks/augment_throughput) and is rarely needed: the spatial op always makes a
-    new image, and the ops that paint (dropout, reorder) copy a read-only image first.
-    """
-    pixels = source.image.view()
-    pixels.flags.writeable = False
-    return dataclasses.replace(
-        source, image=pixels, root=copy.deepcopy(source.root), quads=source.quads.copy(),
-        source_xpaths=list(source.source_xpaths), homography=source.homography.copy(),
-        ops=[dict(o) for o in source.ops], skipped=Counter(source.skipped))
-
-
 def augment_page(source: Page, variant: int, cfg: AugmentConfig,
                  timings: dict[str, float] | None = None) -> Page:
     """Apply a fresh draw of every enabled op to a copy of `source`.
@@ -83,7 +65,7 @@ def augment_page(source: Page, variant: int, cfg: AugmentConfig,
     "copy" for the copy of the source.
     """
     with _timed(timings, "copy"):
-        page = _fork(source)
+        page = source.copy(share_pixels=True)
     if variant == 0:
         return page
     for name in ORDER:
