@@ -133,3 +133,17 @@ def test_guidance_scale_one_is_the_conditional_model(model):
     guided_before = sample(model, images, steps=4, guidance_scale=7.5, generator=1, eta=0.5)
     assert torch.equal(one["boxes"], moved["boxes"]) and torch.equal(one["tokens"], moved["tokens"])
     assert not torch.equal(guided["boxes"], guided_before["boxes"])  # ... but does at 7.5
+
+
+def test_box_conditioned_sampling_holds_the_given_sections_and_boxes(model):
+    batch = _batch()
+    batch["box_mask"][0, 2] = False  # a section whose box is unknown: the model places it
+    given = {"slot_mask": batch["tokens"] != PAD, "boxes": batch["boxes"], "box_mask": batch["box_mask"]}
+    a = sample(model, batch["image"], steps=5, guidance_scale=3.0, generator=2, given=given)
+    b = sample(model, batch["image"], steps=5, guidance_scale=3.0, generator=2, given=given)
+    assert torch.equal(a["tokens"], b["tokens"])
+    assert torch.equal(a["slot_mask"], given["slot_mask"])  # the count is the given one
+    assert not (a["tokens"][given["slot_mask"]] == PAD).any() and not (a["tokens"] == MASK).any()
+    held = given["slot_mask"] & given["box_mask"]
+    assert torch.allclose(a["boxes"][held], batch["boxes"][held])
+    assert not torch.allclose(a["boxes"][0, 2], batch["boxes"][0, 2])

@@ -9,7 +9,7 @@ import torch
 from train.diffusion import training_losses
 from train.losses import (DynamicWeightAverage, ElementCombinationLoss, GeometricLoss,
                           ModalityAwareLossWeighting, MultiScaleConsistencyLoss, MultiTaskLoss,
-                          VarianceAwareLossScheduler, diversity_loss, rescale_images)
+                          VarianceAwareLossScheduler, diversity_loss, region_loss, rescale_images)
 from train.model import build_model
 
 
@@ -237,6 +237,31 @@ def test_each_training_term_reaches_the_parameters_it_should(tiny):
     assert align["encoder.stem.0.weight"] and not align["token_head.weight"]
     presence = _grads(model, r["presence"])
     assert presence["token_head.weight"]
+    region = _grads(model, r["region"])  # the reader alone, at the true boxes
+    assert region["regions.cnn.0.weight"] and region["regions.head.2.weight"]
+    assert not region["token_head.weight"] and not region["box_head.weight"]
+    assert not region["encoder.stem.0.weight"]
+    assert token["regions.cnn.0.weight"]  # the main path reads regions at the predicted boxes
+
+
+def test_region_loss_by_hand():
+    logits = torch.tensor([LOGITS, LOGITS])
+    tokens = torch.tensor([TOKENS, [2, 3, 0]])
+    mask = torch.tensor([[True, False, False], [True, True, False]])
+    want = (_ce_smooth(LOGITS[0], 3, 0.1) + _ce_smooth(LOGITS[0], 2, 0.1) + _ce_smooth(LOGITS[1], 3, 0.1)) / 3
+    assert region_loss(logits, tokens, mask, label_smoothing=0.1).item() == pytest.approx(want, rel=1e-5)
+    assert region_loss(logits, tokens, torch.zeros_like(mask)).item() == 0.0
+
+
+def test_region_term_skips_dropped_conditions_and_can_be_switched_off(tiny):
+    model, batch = tiny
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    kept = training_losses(model, batch, g(), cond_drop_prob=0.0)
+    dropped = training_losses(model, batch, g(), cond_drop_prob=1.0)
+    assert kept["region"].item() > 0 and dropped["region"].item() == 0.0
+    off = training_losses(model, batch, g(), cond_drop_prob=0.0, region_weight=0.0)
+    assert "region" not in off
+    assert off["loss"].item() == pytest.approx(kept["loss"].item() - kept["region"].item(), rel=1e-5)
 
 
 def test_consistency_and_weightings_reach_their_parameters(tiny):

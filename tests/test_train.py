@@ -39,6 +39,8 @@ def test_every_phase_trains_end_to_end(phase, shards, tmp_path):
     val = [r for r in log if r["kind"] == "val"]
     assert [r["step"] for r in val] == [2, 4] and all(0 <= r["token_accuracy"] <= 1 for r in val)
     assert all(0 <= r["baseline"]["token_accuracy"] <= 1 for r in val)  # the prior, same samples
+    given = [r["given_boxes"] for r in val]  # tokens generated on the true sections and boxes
+    assert all(0 <= g["token_accuracy"] <= 1 and 0 <= g["baseline"]["token_accuracy"] <= 1 for g in given)
     state = ckpt.load(tmp_path / ckpt.LAST)
     assert state["step"] == 4 and state["config"]["phase"] == phase
 

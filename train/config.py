@@ -53,6 +53,10 @@ class TrainConfig:
     unfreeze_every: int = 0  # steps between unfreezing backbone layer groups (0 = all trainable)
     variance_aware: bool = False
     label_smoothing: float = 0.0
+    # weight of the region loss (train.losses.region): the token head reading each section
+    # at its true box; 0 = off. Only models with a region reader (region_size > 0) have it.
+    region_loss: float = 1.0
+    region_size: int | None = None  # None: the preset's (train.model.ModelConfig.region_size)
     curriculum_stages: int = 0
     tdc_groups: int = 0  # two-stage divide-and-conquer: denoiser copies in stage 2
     tdc_start: float = 0.6  # share of max_steps after which stage 2 starts
@@ -75,6 +79,9 @@ class TrainConfig:
             (0.0 <= self.ema_decay < 1.0, "ema_decay", "in [0, 1)"),
             (0.0 <= self.data_dropout < 1.0, "data_dropout", "in [0, 1)"),
             (0.0 <= self.label_smoothing < 1.0, "label_smoothing", "in [0, 1)"),
+            (self.region_loss >= 0.0, "region_loss", "at least 0 (0 = off)"),
+            (self.region_size is None or self.region_size == 0 or self.region_size >= 4,
+             "region_size", "0 (no region reader) or at least 4 pixels"),
             (self.sample_temperature >= 0.0, "sample_temperature", "at least 0 (0 = argmax)"),
             (self.on_error in ("raise", "skip"), "on_error", "'raise' or 'skip'"),
             (0.0 < self.tdc_start < 1.0, "tdc_start", "in (0, 1)"),

@@ -33,6 +33,7 @@ from .losses.geometric import GeometricLoss
 from .losses.modality_aware import ModalityAwareLossWeighting
 from .losses.multiscale import MultiScaleConsistencyLoss, rescale_images
 from .losses.multitask import MultiTaskLoss
+from .losses.region import region_loss
 from .model import ModelOutput
 from .vocab import MASK, PAD
 
@@ -169,20 +170,21 @@ def _combine(weighting: Weighting, parts: dict[str, torch.Tensor], align_weight:
 
 
 def _denoise(model: nn.Module, images: torch.Tensor, noisy: Corrupted, t: torch.Tensor,
-             drop: torch.Tensor, consistency: MultiScaleConsistencyLoss | None
-             ) -> tuple[ModelOutput, ModelOutput | None, torch.Tensor]:
+             drop: torch.Tensor, consistency: MultiScaleConsistencyLoss | None,
+             teacher: torch.Tensor | None) -> tuple[ModelOutput, ModelOutput | None, torch.Tensor]:
     """(output, output on the rescaled images or None, image tokens of the real images).
     With multi-scale consistency the rescaled copy of the batch rides in the same call (same
     corrupted slots, timesteps and drops) and is split off after."""
     if consistency is None:
         memory = model.encode_image(images)
-        return model.denoise(memory, noisy.tokens, noisy.boxes, t, drop), None, memory
+        return model.denoise(memory, noisy.tokens, noisy.boxes, t, drop, images, teacher), None, memory
     B = images.shape[0]
-    memory = model.encode_image(torch.cat([images, rescale_images(images, consistency.factor)]))
-    both = model.denoise(memory, noisy.tokens.repeat(2, 1), noisy.boxes.repeat(2, 1, 1),
-                         t.repeat(2), drop.repeat(2))
-    first = ModelOutput(*(x[:B] for x in both))
-    second = ModelOutput(*(x[B:] for x in both))
+    both_images = torch.cat([images, rescale_images(images, consistency.factor)])
+    memory = model.encode_image(both_images)
+    both = model.denoise(memory, noisy.tokens.repeat(2, 1), noisy.boxes.repeat(2, 1, 1), t.repeat(2),
+                         drop.repeat(2), both_images, None if teacher is None else teacher.repeat(2, 1, 1))
+    first = ModelOutput(*(None if x is None else x[:B] for x in both))
+    second = ModelOutput(*(None if x is None else x[B:] for x in both))
     return first, second, memory[:B]
 
 
@@ -198,6 +200,7 @@ def training_losses(
     consistency: MultiScaleConsistencyLoss | None = None,
     weighting: Weighting = None,
     cond_drop_prob: float | None = None,
+    region_weight: float = 1.0,
 ) -> dict[str, Any]:
     """One training forward: draw t, corrupt, denoise, and score.
 
@@ -205,8 +208,9 @@ def training_losses(
     sampler: structural = mean_b w_b alpha(t_b) E_b, geometric = mean_b w_b beta(t_b) G_b,
     where E_b is the element-combination (token + presence) loss over the masked slots and
     G_b the geometric loss; align is the InfoNCE term; consistency (optional) compares with
-    the same corrupted slots read from a rescaled image. The total ``loss`` is
-    structural + geometric + align_weight * align + consistency, or what ``weighting``
+    the same corrupted slots read from a rescaled image; region (models with a region reader,
+    ``region_weight`` > 0) is :func:`~train.losses.region.region_loss` at the true boxes. The
+    total ``loss`` is structural + geometric + align_weight * align + consistency, or what ``weighting``
     (modality uncertainty weights, or the multi-task loss) makes of them.
 
     Returns ``loss`` plus every term (scalars), ``t`` [B], ``per_sample`` [B]
@@ -229,7 +233,8 @@ def training_losses(
     t, importance = sampler.sample(B, generator, device)
     noisy = corrupt(tokens, boxes, t, schedule, generator)
     drop = uniform((B,), generator, device) < p_drop
-    out, out_b, memory = _denoise(model, images, noisy, t, drop, consistency)
+    out, out_b, memory = _denoise(model, images, noisy, t, drop, consistency,
+                                  boxes if region_weight > 0 else None)
     elem = element_loss(out.logits, tokens, loss_mask=noisy.masked,
                         image_emb=model.image_embedding(memory),
                         struct_emb=model.structure_embedding(tokens, boxes, slot_mask))
@@ -245,6 +250,10 @@ def training_losses(
                                            box_mask=slot_mask)["loss"]
     result: dict[str, Any] = _combine(weighting, parts, element_loss.align_weight, out.boxes,
                                       slot_mask, out.logits)
+    if out.region_logits is not None:
+        parts["region"] = region_loss(out.region_logits, tokens, slot_mask & box_mask & ~drop[:, None],
+                                      element_loss.label_smoothing)
+        result["loss"] = result["loss"] + region_weight * parts["region"]
     result.update(parts)
     result.update({"token": elem["token"], "presence": elem["presence"], "box_l1": geo["l1"],
                    "box_giou": geo["giou"], "box_pad": geo["pad"], "t": t,

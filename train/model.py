@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoders import build_encoder
+from .regions import RegionReader
 
 
 @dataclass
@@ -53,6 +54,9 @@ class ModelConfig:
     cond_drop_prob: float = 0.1
     guidance_scale: float = 7.5
     sample_steps: int = 20
+    # Side of the crop the region reader takes at each slot's predicted box (train.regions);
+    # 0 = no region reader (token logits come from the cross-attended image tokens alone).
+    region_size: int = 16
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -87,6 +91,8 @@ class ModelOutput(NamedTuple):
     logits: torch.Tensor  # [B, N, V] clean-token logits
     boxes: torch.Tensor  # [B, N, 4] clean boxes, normalised cxcywh in (0, 1)
     memory: torch.Tensor  # [B, L, D] image tokens actually attended to (null where dropped)
+    # [B, N, V] the region reader's logits at given (teacher) boxes, when asked for
+    region_logits: torch.Tensor | None = None
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -161,6 +167,7 @@ class DiffusionSectionTransformer(nn.Module):
         nn.init.zeros_(self.final_mod.bias)
         self.token_head = nn.Linear(d, cfg.vocab_size)
         self.box_head = nn.Linear(d, 4)
+        self.regions = RegionReader(d, cfg.region_size, cfg.vocab_size) if cfg.region_size else None
         self.image_proj = nn.Linear(d, cfg.proj_dim)
         self.struct_proj = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, cfg.proj_dim))
         nn.init.normal_(self.token_emb.weight, std=0.02)
@@ -182,9 +189,18 @@ class DiffusionSectionTransformer(nn.Module):
         boxes_t: torch.Tensor,
         t: torch.Tensor,
         drop_cond: torch.Tensor | None = None,
+        images: torch.Tensor | None = None,
+        teacher_boxes: torch.Tensor | None = None,
     ) -> ModelOutput:
         """Predict clean slots from corrupted ones. ``tokens_t`` [B,N] long, ``boxes_t``
-        [B,N,4] in diffusion space, ``t`` [B] long, ``drop_cond`` [B] bool (use null)."""
+        [B,N,4] in diffusion space, ``t`` [B] long, ``drop_cond`` [B] bool (use null),
+        ``images`` [B,3,S,S]: the letterboxed images ``memory`` came from, which the region
+        reader crops (required when the model has one). With ``teacher_boxes`` [B,N,4]
+        (normalised cxcywh, training only) the output also carries ``region_logits``: the
+        region reader's logits at those boxes instead of the predicted ones."""
+        if self.regions is not None and images is None:
+            raise ValueError("this model reads regions (region_size="
+                             f"{self.cfg.region_size}): denoise needs the images as well as their memory")
         if drop_cond is not None:
             memory = torch.where(drop_cond[:, None, None], self.null_memory(memory), memory)
         n = tokens_t.shape[1]
@@ -196,7 +212,15 @@ class DiffusionSectionTransformer(nn.Module):
             x = block(x, memory, temb)
         shift, scale = self.final_mod(F.silu(temb)).unsqueeze(1).chunk(2, dim=-1)
         h = _modulate(self.final_norm(x), shift, scale)
-        return ModelOutput(self.token_head(h), torch.sigmoid(self.box_head(h)), memory)
+        boxes = torch.sigmoid(self.box_head(h))
+        if self.regions is None:
+            return ModelOutput(self.token_head(h), boxes, memory)
+        # The region's logits are added, not its features: the token head alone can learn to
+        # recognise a training page from the image tokens and recall its sections, which does
+        # not carry to new pages; the reader sees one section at a time and must name it.
+        taught = None if teacher_boxes is None else self.regions(images, teacher_boxes, drop_cond)
+        logits = self.token_head(h) + self.regions(images, boxes, drop_cond)
+        return ModelOutput(logits, boxes, memory, taught)
 
     def forward(
         self,
@@ -206,7 +230,7 @@ class DiffusionSectionTransformer(nn.Module):
         t: torch.Tensor,
         drop_cond: torch.Tensor | None = None,
     ) -> ModelOutput:
-        return self.denoise(self.encode_image(images), tokens_t, boxes_t, t, drop_cond)
+        return self.denoise(self.encode_image(images), tokens_t, boxes_t, t, drop_cond, images)
 
     # -- pooled embeddings for the visual-structural alignment term -------------------------
     def image_embedding(self, memory: torch.Tensor) -> torch.Tensor:
@@ -242,6 +266,8 @@ def layer_groups(model: DiffusionSectionTransformer) -> dict[str, list[nn.Parame
                           model.null_cond, model.blocks]
     groups["heads"] = [model.final_norm, model.final_mod, model.token_head, model.box_head,
                        model.image_proj, model.struct_proj]
+    if model.regions is not None:
+        groups["heads"].append(model.regions)
     out: dict[str, list[nn.Parameter]] = {}
     seen: set[int] = set()
     for name, items in groups.items():

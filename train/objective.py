@@ -29,6 +29,8 @@ def build_model(cfg: TrainConfig, vocab_size: int) -> DiffusionSectionTransforme
         overrides["image_size"] = cfg.image_size
     if cfg.dropout is not None:
         overrides["dropout"] = cfg.dropout
+    if cfg.region_size is not None:
+        overrides["region_size"] = cfg.region_size
     return DiffusionSectionTransformer(model_config(cfg.preset, vocab_size, **overrides))
 
 
@@ -53,7 +55,8 @@ class Objective(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, Any]:
         return training_losses(self.model, batch, generator, schedule=self.schedule, sampler=self.sampler,
                                element_loss=self.element_loss, geometric_loss=self.geometric_loss,
-                               consistency=self.consistency, weighting=self.weighting)
+                               consistency=self.consistency, weighting=self.weighting,
+                               region_weight=self.cfg.region_loss)
 
     def start_tdc(self) -> None:
         """Enter TDC stage 2: replace the model by per-group copies of its denoiser."""

@@ -15,9 +15,18 @@ t' < t (t = T, ..., evenly spaced, down to 0):
    sigma = eta * sqrt((1 - ab_t') / (1 - ab_t) * (1 - ab_t / ab_t')); eta = 0: deterministic.
 
 The result's boxes are the last x0 prediction; empty (PAD) slots get the null box.
+
+Box-conditioned generation (``given``; the conditional layout tasks of LayoutDM, Inoue et al.
+2023, done the same way: the known part is held fixed through the reverse process): the
+true sections and their boxes are given, so empty slots are PAD from the start and never
+unmasked, and each known box replaces the x0 prediction before the DDIM step (the box
+trajectory is then that of the given box) and in the result. Only the tokens are generated:
+it measures what the model reads from the pixels apart from where it places sections.
 """
 
 from __future__ import annotations
+
+from typing import Mapping
 
 import torch
 import torch.nn.functional as F
@@ -40,14 +49,16 @@ def timesteps(num_timesteps: int, steps: int) -> list[int]:
     return list(dict.fromkeys(ts))
 
 
-def _predict(model: nn.Module, memory: torch.Tensor, tokens: torch.Tensor, x: torch.Tensor,
-             t: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _predict(model: nn.Module, images: torch.Tensor, memory: torch.Tensor, tokens: torch.Tensor,
+             x: torch.Tensor, t: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Guided (logits, boxes in [0,1]) for the current state."""
     if scale == 1.0:
-        out = model.denoise(memory, tokens, x, t)
+        out = model.denoise(memory, tokens, x, t, images=images)
         return out.logits.float(), out.boxes.float()
-    both = model.denoise(torch.cat([memory, model.null_memory(memory)]), tokens.repeat(2, 1),
-                         x.repeat(2, 1, 1), t.repeat(2))
+    B = tokens.shape[0]
+    uncond = torch.arange(2 * B, device=tokens.device) >= B  # second half: the null condition
+    both = model.denoise(memory.repeat(2, 1, 1), tokens.repeat(2, 1), x.repeat(2, 1, 1),
+                         t.repeat(2), uncond, images.repeat(2, 1, 1, 1))
     (lc, lu), (bc, bu) = both.logits.float().chunk(2), both.boxes.float().chunk(2)
     return cfg_mix(lc, lu, scale), cfg_mix(bc, bu, scale).clamp(0, 1)
 
@@ -99,12 +110,15 @@ def sample(
     temperature: float = 1.0,
     eta: float = 0.0,
     schedule: DiffusionSchedule | None = None,
+    given: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Generate section slots for letterboxed ``images`` [B,3,S,S].
 
     ``steps`` and ``guidance_scale`` default to the model config's; ``generator`` is a
     ``torch.Generator`` or an int seed. Returns ``tokens`` [B,N] long, ``boxes`` [B,N,4]
     normalised cxcywh, ``slot_mask`` [B,N] bool (a section was predicted).
+    ``given``: ``slot_mask`` [B,N] (the true sections), ``boxes`` [B,N,4] and ``box_mask``
+    [B,N] (which of them are known) for box-conditioned generation (module docstring).
     """
     model = unwrap(model)
     cfg = model.cfg
@@ -120,10 +134,16 @@ def sample(
         memory = model.encode_image(images)
         tokens = torch.full((B, N), MASK, dtype=torch.long, device=device)
         x = normal((B, N, 4), generator, device).to(memory.dtype)
+        held = None
+        if given is not None:
+            tokens = torch.where(given["slot_mask"], tokens, torch.full_like(tokens, PAD))
+            held = (given["slot_mask"] & given["box_mask"])[..., None]
         boxes = torch.zeros(B, N, 4, device=device)
         for t_now, t_next in zip(ts[:-1], ts[1:]):
             t = torch.full((B,), t_now, dtype=torch.long, device=device)
-            logits, boxes = _predict(model, memory, tokens, x, t, scale)
+            logits, boxes = _predict(model, images, memory, tokens, x, t, scale)
+            if held is not None:
+                boxes = torch.where(held, given["boxes"].float(), boxes)
             logits[..., MASK] = float("-inf")
             drawn, confidence = _draw(logits, temperature, generator)
             keep = int(N * float(schedule.mask_rate(torch.tensor(float(t_next)))))

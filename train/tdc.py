@@ -51,27 +51,25 @@ class TDCModel(nn.Module):
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         return self.encoder(images)
 
-    def null_memory(self, like: torch.Tensor) -> torch.Tensor:
-        return self.experts[0].null_memory(like)
-
-    def denoise(self, memory, tokens_t, boxes_t, t, drop_cond=None) -> ModelOutput:
+    def denoise(self, memory, tokens_t, boxes_t, t, drop_cond=None, images=None,
+                teacher_boxes=None) -> ModelOutput:
         group = self.group_of[t.clamp(0, len(self.group_of) - 1)]
-        logits = boxes = mem = None
+        merged: list[torch.Tensor | None] | None = None
         for g, expert in enumerate(self.experts):
             idx = (group == g).nonzero(as_tuple=True)[0]
             if len(idx) == 0:
                 continue
             out = expert.denoise(memory[idx], tokens_t[idx], boxes_t[idx], t[idx],
-                                 None if drop_cond is None else drop_cond[idx])
-            if logits is None:
-                logits = out.logits.new_empty((len(t),) + out.logits.shape[1:])
-                boxes = out.boxes.new_empty((len(t),) + out.boxes.shape[1:])
-                mem = out.memory.new_empty((len(t),) + out.memory.shape[1:])
-            logits[idx], boxes[idx], mem[idx] = out.logits, out.boxes, out.memory
-        return ModelOutput(logits, boxes, mem)
+                                 *(None if x is None else x[idx] for x in (drop_cond, images, teacher_boxes)))
+            if merged is None:
+                merged = [None if x is None else x.new_empty((len(t),) + x.shape[1:]) for x in out]
+            for whole, part in zip(merged, out):
+                if whole is not None:
+                    whole[idx] = part
+        return ModelOutput(*merged)
 
     def forward(self, images, tokens_t, boxes_t, t, drop_cond=None) -> ModelOutput:
-        return self.denoise(self.encode_image(images), tokens_t, boxes_t, t, drop_cond)
+        return self.denoise(self.encode_image(images), tokens_t, boxes_t, t, drop_cond, images)
 
     def image_embedding(self, memory: torch.Tensor) -> torch.Tensor:
         return self.experts[0].image_embedding(memory)

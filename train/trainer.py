@@ -34,7 +34,7 @@ from .unfreeze import apply_freezing
 from .vocab import Vocab
 
 LOG_EVERY = 10
-LOGGED = ("loss", "structural", "geometric", "align", "token", "box_l1", "box_giou")
+LOGGED = ("loss", "structural", "geometric", "align", "token", "box_l1", "box_giou", "region")
 
 
 def train_samples(manifest: dict[str, Any], fold: int | None, folds: int) -> int:
@@ -136,7 +136,7 @@ class Trainer:
                     out = self.wrapped(batch, self.generator)
                 self.scaler.scale(out["loss"] / len(micro)).backward()
             self.obj.sampler.update(out["t"].detach().cpu(), out["per_sample"].float().cpu())
-            for k in LOGGED:
+            for k in (k for k in LOGGED if k in out):  # "region": only models with a region reader
                 sums[k] = sums.get(k, 0.0) + float(out[k].detach()) / len(micro)
         self.scaler.unscale_(self.opt)
         torch.nn.utils.clip_grad_norm_(self.obj.parameters(), self.cfg.grad_clip)
