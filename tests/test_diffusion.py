@@ -147,3 +147,17 @@ def test_box_conditioned_sampling_holds_the_given_sections_and_boxes(model):
     held = given["slot_mask"] & given["box_mask"]
     assert torch.allclose(a["boxes"][held], batch["boxes"][held])
     assert not torch.allclose(a["boxes"][0, 2], batch["boxes"][0, 2])
+
+
+def test_sections_are_read_again_at_their_final_boxes(model):
+    batch = _batch()
+    given = {"slot_mask": batch["tokens"] != PAD, "boxes": batch["boxes"], "box_mask": batch["tokens"] != PAD}
+    out = sample(model, batch["image"], steps=4, guidance_scale=1.0, generator=3, temperature=0.0, given=given)
+    model.eval()
+    with torch.no_grad():
+        logits = model.read_regions(batch["image"], batch["boxes"])
+    model.train()
+    logits[..., PAD] = logits[..., MASK] = float("-inf")
+    real = given["slot_mask"]
+    assert torch.equal(out["tokens"][real], logits.argmax(-1)[real])
+    assert (out["tokens"][~real] == PAD).all()

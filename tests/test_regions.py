@@ -64,3 +64,19 @@ def test_denoise_needs_the_images_only_with_a_region_reader():
     plain = _tiny(region_size=0)
     assert plain.regions is None
     assert plain.denoise(plain.encode_image(images), tokens, boxes, t).logits.shape == (2, 3, 10)
+
+
+def test_reader_alone_names_sections_unless_asked_to_share():
+    images, tokens, boxes, t = _inputs(_tiny())
+    alone, both = _tiny(region_size=8), _tiny(region_size=8, token_from="both")
+    assert alone.token_head.out_features == 1 and both.token_head.out_features == 10
+    region_boxes = boxes.sigmoid()
+    assert alone.read_regions(images, region_boxes).shape == (2, 3, 10)
+    assert both.read_regions(images, region_boxes) is None
+    # with the reader alone, the denoiser moves only the empty-slot (PAD) logit
+    out = alone(images, tokens, boxes, t)
+    with torch.no_grad():
+        read = alone.regions(images, out.boxes)
+    assert torch.allclose(out.logits[..., 1:], read[..., 1:], atol=1e-6)
+    with pytest.raises(ValueError, match="unknown token_from 'pixels'"):
+        _tiny(token_from="pixels")

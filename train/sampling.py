@@ -14,6 +14,12 @@ t' < t (t = T, ..., evenly spaced, down to 0):
    x_t' = sqrt(ab_t') x0 + sqrt(1 - ab_t' - sigma^2) eps + sigma z, with
    sigma = eta * sqrt((1 - ab_t') / (1 - ab_t) * (1 - ab_t / ab_t')); eta = 0: deterministic.
 
+4. With a region reader that alone names sections (train.regions), once the boxes are final
+   every section's token is read again at its final box (drawn from the reader's guided
+   logits like step 2): a token committed early was read at a box that was still moving,
+   and the reader's answer depends on nothing but the crop. Which slots hold a section
+   stays as sampled.
+
 The result's boxes are the last x0 prediction; empty (PAD) slots get the null box.
 
 Box-conditioned generation (``given``; the conditional layout tasks of LayoutDM, Inoue et al.
@@ -99,6 +105,23 @@ def _ddim_step(x: torch.Tensor, x0: torch.Tensor, ab_t: float, ab_next: float, e
     return x_next
 
 
+def _reread(model: nn.Module, images: torch.Tensor, boxes: torch.Tensor, tokens: torch.Tensor,
+            scale: float, temperature: float, generator: torch.Generator) -> torch.Tensor:
+    """Step 4: the sections' tokens read again at their final boxes (unchanged without a
+    reader that names sections alone)."""
+    logits = model.read_regions(images, boxes)
+    if logits is None:
+        return tokens
+    logits = logits.float()
+    if scale != 1.0:  # guided like step 1: the unconditional reader answers with its null logits
+        null = torch.ones(len(tokens), dtype=torch.bool, device=tokens.device)
+        logits = cfg_mix(logits, model.read_regions(images, boxes, null).float(), scale)
+    logits[..., PAD] = float("-inf")
+    logits[..., MASK] = float("-inf")
+    drawn, _ = _draw(logits, temperature, generator)
+    return torch.where(tokens != PAD, drawn, tokens)
+
+
 @torch.no_grad()
 def sample(
     model: nn.Module,
@@ -151,7 +174,9 @@ def sample(
             x = _ddim_step(x, boxes_to_diffusion(boxes), ab[t_now], ab[t_next], eta, generator)
             x = x.to(memory.dtype)
         slot_mask = tokens != PAD
-        boxes = torch.where(slot_mask[..., None], boxes.clamp(0, 1), torch.zeros_like(boxes))
+        boxes = boxes.clamp(0, 1)
+        tokens = _reread(model, images, boxes, tokens, scale, temperature, generator)
+        boxes = torch.where(slot_mask[..., None], boxes, torch.zeros_like(boxes))
         return {"tokens": tokens, "boxes": boxes, "slot_mask": slot_mask}
     finally:
         model.train(was_training)

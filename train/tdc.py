@@ -71,6 +71,11 @@ class TDCModel(nn.Module):
     def forward(self, images, tokens_t, boxes_t, t, drop_cond=None) -> ModelOutput:
         return self.denoise(self.encode_image(images), tokens_t, boxes_t, t, drop_cond, images)
 
+    def read_regions(self, images: torch.Tensor, boxes: torch.Tensor,
+                     drop_cond: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The reader of the copy that denoises the last step (t = 0)."""
+        return self.experts[int(self.group_of[0])].read_regions(images, boxes, drop_cond)
+
     def image_embedding(self, memory: torch.Tensor) -> torch.Tensor:
         return self.experts[0].image_embedding(memory)
 
