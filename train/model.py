@@ -4,7 +4,9 @@ An image encoder (:mod:`train.encoders`) turns the letterboxed screenshot into i
 A denoiser — a transformer over the N section slots — reads the corrupted slots (token ids
 with some set to MASK, boxes with Gaussian noise, both from :mod:`train.diffusion`), the
 timestep, and cross-attends to the image tokens; two heads predict the clean token logits
-and the clean boxes (x0 prediction).
+and the clean boxes (x0 prediction). With a region reader (:mod:`train.regions`, the default)
+the token logits come from a crop of the screenshot at each slot's predicted box, and the
+denoiser's token head only says whether the slot holds a section (``token_from``).
 
 Timestep conditioning is AdaLN-Zero (DiT, Peebles & Xie 2023): each block's LayerNorms are
 shifted/scaled, and its residual branches gated, by a projection of the timestep embedding
