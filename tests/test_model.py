@@ -180,3 +180,40 @@ def test_micro_model_overfits_a_small_batch(one_thread):
                 break
     print(f"overfit: {step} steps, token accuracy {acc:.3f}, {time.perf_counter() - start:.1f} s")
     assert acc >= 0.95
+
+
+def test_token_logits_read_the_region_and_leave_the_box_head_alone():
+    model = _tiny(region_size=8)
+    images, tokens, boxes, t = _inputs(model)
+    out = model(images, tokens, boxes, t)
+    out.logits.sum().backward()
+    assert model.regions.cnn[0].weight.grad.abs().sum() > 0
+    # boxes reach the reader detached: the token head cannot move the box head
+    assert model.box_head.weight.grad is None
+
+
+def test_denoise_needs_the_images_only_with_a_region_reader():
+    images, tokens, boxes, t = _inputs(_tiny())
+    model = _tiny(region_size=8)
+    memory = model.encode_image(images)
+    with pytest.raises(ValueError, match="region_size=8.*denoise needs the images"):
+        model.denoise(memory, tokens, boxes, t)
+    plain = _tiny(region_size=0)
+    assert plain.regions is None
+    assert plain.denoise(plain.encode_image(images), tokens, boxes, t).logits.shape == (2, 5, 10)
+
+
+def test_reader_alone_names_sections_unless_asked_to_share():
+    images, tokens, boxes, t = _inputs(_tiny())
+    alone, both = _tiny(region_size=8), _tiny(region_size=8, token_from="both")
+    assert alone.token_head.out_features == 1 and both.token_head.out_features == 10
+    region_boxes = boxes.sigmoid()
+    assert alone.read_regions(images, region_boxes).shape == (2, 5, 10)
+    assert both.read_regions(images, region_boxes) is None
+    # with the reader alone, the denoiser moves only the empty-slot (PAD) logit
+    out = alone(images, tokens, boxes, t)
+    with torch.no_grad():
+        read = alone.regions(images, out.boxes)
+    assert torch.allclose(out.logits[..., 1:], read[..., 1:], atol=1e-6)
+    with pytest.raises(ValueError, match="unknown token_from 'pixels'"):
+        _tiny(token_from="pixels")
