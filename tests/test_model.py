@@ -158,7 +158,8 @@ def test_micro_model_overfits_a_small_batch(one_thread):
     vocab = Vocab.from_counts({n: 5 for n in NAMES})
     batch = collate([encode_sample(img, meta, vocab, 64, 8) for img, meta in pages])
     torch.manual_seed(0)
-    model = build_model("micro", len(vocab), image_size=64, max_slots=8, dropout=0.0)
+    # region_size 8 on a 64 px canvas: the crop resolution of the preset's 16 on 128 px
+    model = build_model("micro", len(vocab), image_size=64, max_slots=8, dropout=0.0, region_size=8)
     assert 0.8e6 <= count_parameters(model) <= 1.2e6
     total, warmup = 300, 30
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
