@@ -53,8 +53,8 @@ class TrainConfig:
     unfreeze_every: int = 0  # steps between unfreezing backbone layer groups (0 = all trainable)
     variance_aware: bool = False
     label_smoothing: float = 0.0
-    # weight of the region loss (train.losses.region): the token head reading each section
-    # at its true box; 0 = off. Only models with a region reader (region_size > 0) have it.
+    # weight of the region loss (train.losses.region): the region reader naming each section
+    # from a crop at its true box; 0 = off. Only models with a reader (region_size > 0) have it.
     region_loss: float = 1.0
     region_size: int | None = None  # None: the preset's (train.model.ModelConfig.region_size)
     curriculum_stages: int = 0

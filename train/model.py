@@ -228,11 +228,16 @@ class DiffusionSectionTransformer(nn.Module):
         # section: the denoiser, seeing the whole page, learns to recognise a training page and
         # recall its sections (held-out token accuracy fell to half the reader's alone, on the
         # 185-source synthetic set); it keeps what it is good at, whether a slot holds a section.
-        taught = None if teacher_boxes is None else self.regions(images, teacher_boxes, drop_cond)
+        taught = None
+        if teacher_boxes is None:
+            read = self.regions(images, boxes, drop_cond)
+        else:  # one crop + CNN pass over both sets of boxes
+            read, taught = self.regions(images, torch.cat([boxes, teacher_boxes.to(boxes.dtype)], 1),
+                                        drop_cond).split(n, dim=1)
         z = self.token_head(h)
         if self.pad_only:
             z = F.pad(z, (PAD, self.cfg.vocab_size - 1 - PAD))
-        logits = z + self.regions(images, boxes, drop_cond)
+        logits = z + read
         return ModelOutput(logits, boxes, memory, taught)
 
     def forward(

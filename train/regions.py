@@ -10,7 +10,8 @@ recognise a *training* page from its image tokens and recall that page's section
 does not carry to new pages. The reader instead crops each slot's box out of the canvas with
 ``torchvision.ops.roi_align`` at a fixed ``R x R`` (the RoI pooling of two-stage detectors,
 Fast R-CNN, Girshick 2015), encodes the crop with a small CNN and names the section from
-that crop and the box alone; its logits are added to the token head's.
+that crop and the box alone. By default its logits alone name the section (the denoiser's
+token head adds only the empty-slot logit; ``ModelConfig.token_from``).
 
 Which box: in the model, the denoiser's own clean-box prediction for the slot (detached), not
 the noisy input box, so the reader looks where the model currently believes the section is,
