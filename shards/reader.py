@@ -59,15 +59,28 @@ def decode_image(data: bytes) -> np.ndarray:
     return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
 
 
-def decode_sample(members: dict[str, bytes]) -> tuple[np.ndarray, dict[str, Any]]:
+def sample_meta(members: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of a raw sample, parsed once (kept in the dict under ``__meta__``), with
+    ``__key__`` and ``__url__``."""
+    if "__meta__" not in members:
+        if "json" not in members:
+            raise ValueError("sample lacks member(s) ['json']")
+        meta = json.loads(members["json"])
+        if not isinstance(meta, dict):
+            raise ValueError("sample metadata is not a JSON object")
+        meta["__key__"], meta["__url__"] = members["__key__"], members.get("__url__", "")
+        members["__meta__"] = meta
+    return members["__meta__"]
+
+
+def decode_sample(members: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
     """A raw sample dict -> (image, metadata); metadata gains `__key__`, `__url__`, `html`."""
     ext = next((e for e in IMAGE_EXTS if e in members), None)
     missing = [m for m in ("json", "html") if m not in members] + (["png|jpg|webp"] if ext is None else [])
     if missing:
         raise ValueError(f"sample lacks member(s) {missing}")
-    meta = json.loads(members["json"])
+    meta = sample_meta(members)
     meta["html"] = members["html"].decode("utf-8")
-    meta["__key__"], meta["__url__"] = members["__key__"], members["__url__"]
     return decode_image(members[ext]), meta
 
 
@@ -107,6 +120,23 @@ def decode_stage(handler: ErrorHandler) -> Callable[[Iterable[dict]], Iterator[t
     return stage
 
 
+def select_stage(select: Callable[[dict[str, Any]], bool],
+                 handler: ErrorHandler) -> Callable[[Iterable[dict]], Iterator[dict]]:
+    """Stage: keep the raw samples whose metadata ``select`` accepts (before any decoding)."""
+
+    def stage(src: Iterable[dict]) -> Iterator[dict]:
+        for raw in src:
+            try:
+                keep = select(sample_meta(raw))
+            except Exception as exn:  # noqa: BLE001 - routed to the explicit handler
+                handler(exn, Path(raw.get("__url__", "?")).name, raw.get("__key__"))
+                continue
+            if keep:
+                yield raw
+
+    return stage
+
+
 def sample_shuffle(bufsize: int, seed: int, epoch: int) -> Callable[[Iterable], Iterator]:
     """Stage: shuffle buffer seeded per (seed, epoch, rank, worker), known only at run time."""
 
@@ -129,13 +159,15 @@ def make_pipeline(
     handler: str | ErrorHandler = "raise",
     decode: bool = True,
     split_nodes: bool = True,
+    select: Callable[[dict[str, Any]], bool] | None = None,
 ) -> wds.DataPipeline:
     """A webdataset pipeline yielding (image, meta) for one split of a shard directory.
 
     `shuffle_buffer=0` keeps shard and sample order (evaluation). `resampled=True` draws
     shards with replacement forever (bound it with `.with_epoch(n)`), which is how every
     rank of a distributed run gets the same number of steps. `split_nodes=False` gives
-    every rank all shards (e.g. rank 0 alone evaluating).
+    every rank all shards (e.g. rank 0 alone evaluating). `select` sees each sample's
+    metadata before its image is decoded and keeps the sample when it returns True.
     """
     urls = resolve_urls(source, split)
     if not urls:
@@ -150,6 +182,8 @@ def make_pipeline(
         if split_nodes:
             stages.append(wds.split_by_node)
     stages += [wds.split_by_worker, tar_samples(h)]
+    if select is not None:
+        stages.append(select_stage(select, h))
     if shuffle_buffer:
         stages.append(sample_shuffle(shuffle_buffer, seed, epoch))
     if decode:

@@ -1,7 +1,18 @@
-"""The trainer's configuration: one dataclass, layered phase defaults -> file -> flags.
+"""The trainer's configuration: one owner per setting, layered phase defaults -> file -> flags.
 
-Phases only choose defaults (see `train.phases`); every feature is a field here, so a
-config file or a flag can switch any single feature on or off under any phase. The
+`TrainConfig` holds what the training loop needs; three tables inside it own the rest, each
+in one place:
+
+- ``model``: overrides of :class:`train.model.ModelConfig` fields on top of the ``preset``
+  (canvas width, dropout, proposals, ...). The model's own config is the only owner of its
+  sizes; this table only names the changes (a TOML ``[model]`` table).
+- ``sampling`` (:class:`SamplingConfig`): how sections are generated, used alike by the
+  training-time evaluation, ``train evaluate`` and ``train predict``.
+- ``loss`` (:class:`LossConfig`): the weight of every named loss of the objective
+  (:data:`train.objective.LOSSES`; 0 = off) and how they are combined (``weighting``).
+
+Phases only choose defaults (see `train.phases`); every feature is a field, so a config file,
+a flag or ``--set key=value`` can switch any single feature on or off under any phase. The
 resolved config is written to RUNDIR/config.json and saved in every checkpoint.
 """
 from __future__ import annotations
@@ -19,78 +30,151 @@ class TrainConfigError(ValueError):
 
 
 @dataclass
+class SamplingConfig:
+    """How the set denoiser generates sections (:func:`train.diffusion.sampling.sample`)."""
+
+    steps: int = 4  # reverse diffusion steps (DiffusionDet: 1-4 suffice, boxes are refined each step)
+    guidance_scale: float = 1.0  # classifier-free guidance; 1 = the conditional model alone
+    threshold: float = 0.5  # presence probability above which a proposal is a section
+    nms_iou: float = 0.7  # proposals overlapping a likelier one by more are duplicates
+    eta: float = 0.0  # DDIM noise; 0 = deterministic
+
+    def checks(self) -> list[tuple[bool, str, str]]:
+        return [
+            (_is_int(self.steps) and self.steps >= 1, "sampling.steps", "an integer >= 1"),
+            (_is_num(self.guidance_scale) and self.guidance_scale >= 0, "sampling.guidance_scale", "a number >= 0"),
+            (_is_num(self.threshold) and 0 < self.threshold < 1, "sampling.threshold", "in (0, 1)"),
+            (_is_num(self.nms_iou) and 0 < self.nms_iou <= 1, "sampling.nms_iou", "in (0, 1]"),
+            (_is_num(self.eta) and self.eta >= 0, "sampling.eta", "a number >= 0"),
+        ]
+
+
+WEIGHTINGS = ("sum", "uncertainty", "multitask")
+
+
+@dataclass
+class LossConfig:
+    """Weight of each named loss (train.objective.LOSSES; 0 switches it off) and how the
+    weighted terms become one scalar (``weighting``: train.losses.weighting.WEIGHTINGS)."""
+
+    element: float = 1.0  # section type + children + raw tag CE on matched proposals, + alignment
+    presence: float = 1.0  # "is a section" focal loss over every proposal
+    geometric: float = 1.0  # box L1 + GIoU on matched proposals
+    region: float = 1.0  # the reader at jittered true boxes
+    consistency: float = 0.0  # multi-scale agreement (phase 2)
+    layout: float = 0.0  # alignment + overlap penalties on predicted boxes (phase 4)
+    diversity: float = 0.0  # section-type usage spread (phase 4)
+    label_smoothing: float = 0.0
+    weighting: str = "sum"  # sum | uncertainty | multitask
+
+    def checks(self) -> list[tuple[bool, str, str]]:
+        rows = [(_is_num(getattr(self, f.name)) and getattr(self, f.name) >= 0, f"loss.{f.name}", "a number >= 0 (0 = off)")
+                for f in dataclasses.fields(self) if f.name not in ("label_smoothing", "weighting")]
+        rows += [
+            (_is_num(self.label_smoothing) and 0 <= self.label_smoothing < 1, "loss.label_smoothing", "in [0, 1)"),
+            (self.weighting in WEIGHTINGS, "loss.weighting", f"one of {WEIGHTINGS}"),
+        ]
+        return rows
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+@dataclass
 class TrainConfig:
     """Everything `train fit` needs besides the shard directory and the run directory."""
 
     phase: int = 0  # 0 = picked from the manifest's number of source pairs
     seed: int = 0
     preset: str = "micro"  # model size preset (train.model.PRESETS)
-    encoder: str = "patch"  # patch | resnet18 | vit_b_16
-    weights_path: str | None = None  # local torchvision weights for a backbone encoder
-    image_size: int | None = None  # None: the preset's
-    dropout: float | None = None  # None: the preset's
-    max_slots: int = 12
-    min_count: int = 2  # tokens seen fewer times map to UNK
+    model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides on top of the preset
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     batch_size: int = 16
     lr: float = 1e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 50
     max_steps: int = 1000
     grad_clip: float = 1.0
+    grad_accum: int = 1
     num_workers: int = 2
     shuffle_buffer: int = 500
+    max_variants: int = 0  # train on variants 0..k-1 of each source only (0 = all): an augmentation factor
     on_error: str = "raise"  # raise | skip: what a corrupt shard or sample does
     eval_every: int = 250
-    eval_samples: int = 256  # held-out samples scored at each evaluation
+    eval_sources: int = 200  # held-out sources scored at each evaluation (0 = all)
+    eval_variants: int = 2  # augmented variants per held-out source scored beside its variant 00
     checkpoint_every: int = 250
-    sample_steps: int = 20
-    guidance_scale: float = 1.0
-    # 0: each token is the argmax (scores the model's best guess); > 0: Gumbel draws at that
-    # temperature (diverse layouts for generation, noisier scores).
-    sample_temperature: float = 0.0
     fold: int | None = None  # K-fold: validate on this fold of the train split
-    # features (phase defaults switch them on)
+    # phase features (the phase defaults switch them on)
     unfreeze_every: int = 0  # steps between unfreezing backbone layer groups (0 = all trainable)
-    variance_aware: bool = False
-    label_smoothing: float = 0.0
-    # weight of the region loss (train.losses.region): the region reader naming each section
-    # from a crop at its true box; 0 = off. Only models with a reader (region_size > 0) have it.
-    region_loss: float = 1.0
-    region_size: int | None = None  # None: the preset's (train.model.ModelConfig.region_size)
+    variance_aware: bool = False  # variance-aware timestep sampling
     curriculum_stages: int = 0
     tdc_groups: int = 0  # two-stage divide-and-conquer: denoiser copies in stage 2
     tdc_start: float = 0.6  # share of max_steps after which stage 2 starts
     tdc_lrs: list[float] = field(default_factory=list)  # per-group LR (default: lr)
     data_dropout: float = 0.0  # share of the epoch dropped by the last epoch (progressive)
-    modality_weighting: bool = False
-    multiscale: bool = False
     early_stopping: int = 0  # evaluations without improvement before stopping (0 = off)
     amp: bool = False
     ema_decay: float = 0.0
-    grad_accum: int = 1
-    multitask: bool = False
+
+    def checks(self) -> list[tuple[bool, str, str]]:
+        """Rows of (ok, setting, rule): every setting's type and range."""
+        from .phases import PHASES  # the registry owns the phase numbers
+
+        pos_int = "an integer >= 1"
+        rows = [
+            (_is_int(self.phase) and (self.phase == 0 or self.phase in PHASES), "phase",
+             f"0 (auto) or one of {sorted(PHASES)}"),
+            (_is_int(self.seed), "seed", "an integer"),
+            (isinstance(self.preset, str), "preset", "a preset name"),
+            (isinstance(self.model, dict), "model", "a table of ModelConfig fields"),
+            (_is_int(self.batch_size) and self.batch_size >= 1, "batch_size", pos_int),
+            (_is_num(self.lr) and self.lr > 0, "lr", "a number > 0"),
+            (_is_num(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a number >= 0"),
+            (_is_int(self.warmup_steps) and self.warmup_steps >= 0, "warmup_steps", "an integer >= 0"),
+            (_is_int(self.max_steps) and self.max_steps >= 1, "max_steps", pos_int),
+            (_is_num(self.grad_clip) and self.grad_clip > 0, "grad_clip", "a number > 0"),
+            (_is_int(self.grad_accum) and self.grad_accum >= 1, "grad_accum", pos_int),
+            (_is_int(self.num_workers) and self.num_workers >= 0, "num_workers", "an integer >= 0"),
+            (_is_int(self.shuffle_buffer) and self.shuffle_buffer >= 0, "shuffle_buffer", "an integer >= 0"),
+            (_is_int(self.max_variants) and self.max_variants >= 0, "max_variants", "an integer >= 0 (0 = all)"),
+            (self.on_error in ("raise", "skip"), "on_error", "'raise' or 'skip'"),
+            (_is_int(self.eval_every) and self.eval_every >= 1, "eval_every", pos_int),
+            (_is_int(self.eval_sources) and self.eval_sources >= 0, "eval_sources", "an integer >= 0 (0 = all)"),
+            (_is_int(self.eval_variants) and self.eval_variants >= 0, "eval_variants", "an integer >= 0"),
+            (_is_int(self.checkpoint_every) and self.checkpoint_every >= 1, "checkpoint_every", pos_int),
+            (self.fold is None or (_is_int(self.fold) and self.fold >= 0), "fold", "unset or an integer >= 0"),
+            (_is_int(self.unfreeze_every) and self.unfreeze_every >= 0, "unfreeze_every", "an integer >= 0"),
+            (isinstance(self.variance_aware, bool), "variance_aware", "true or false"),
+            (_is_int(self.curriculum_stages) and self.curriculum_stages >= 0, "curriculum_stages", "an integer >= 0"),
+            (_is_int(self.tdc_groups) and self.tdc_groups >= 0, "tdc_groups", "an integer >= 0"),
+            (_is_num(self.tdc_start) and 0 < self.tdc_start < 1, "tdc_start", "in (0, 1)"),
+            (isinstance(self.tdc_lrs, list) and all(_is_num(v) and v > 0 for v in self.tdc_lrs)
+             and (not self.tdc_lrs or len(self.tdc_lrs) == self.tdc_groups), "tdc_lrs",
+             "a list of tdc_groups learning rates > 0, or empty"),
+            (_is_num(self.data_dropout) and 0 <= self.data_dropout < 1, "data_dropout", "in [0, 1)"),
+            (_is_int(self.early_stopping) and self.early_stopping >= 0, "early_stopping", "an integer >= 0"),
+            (isinstance(self.amp, bool), "amp", "true or false"),
+            (_is_num(self.ema_decay) and 0 <= self.ema_decay < 1, "ema_decay", "in [0, 1)"),
+        ]
+        return rows + self.sampling.checks() + self.loss.checks()
 
     def validate(self) -> "TrainConfig":
-        checks = [
-            (self.phase in (0, 1, 2, 3, 4), "phase", "0 (auto) or 1-4"),
-            (self.batch_size >= 1, "batch_size", "at least 1"),
-            (self.max_steps >= 1, "max_steps", "at least 1"),
-            (self.grad_accum >= 1, "grad_accum", "at least 1"),
-            (0.0 <= self.ema_decay < 1.0, "ema_decay", "in [0, 1)"),
-            (0.0 <= self.data_dropout < 1.0, "data_dropout", "in [0, 1)"),
-            (0.0 <= self.label_smoothing < 1.0, "label_smoothing", "in [0, 1)"),
-            (self.region_loss >= 0.0, "region_loss", "at least 0 (0 = off)"),
-            (self.region_size is None or self.region_size == 0 or self.region_size >= 4,
-             "region_size", "0 (no region reader) or at least 4 pixels"),
-            (self.sample_temperature >= 0.0, "sample_temperature", "at least 0 (0 = argmax)"),
-            (self.on_error in ("raise", "skip"), "on_error", "'raise' or 'skip'"),
-            (0.0 < self.tdc_start < 1.0, "tdc_start", "in (0, 1)"),
-        ]
-        for ok, name, rule in checks:
-            if not ok:
-                raise TrainConfigError(f"config '{name}' must be {rule}, found {getattr(self, name)!r}")
-        if self.tdc_lrs and len(self.tdc_lrs) != self.tdc_groups:
-            raise TrainConfigError(f"config 'tdc_lrs' has {len(self.tdc_lrs)} values for tdc_groups={self.tdc_groups}")
+        """Raise one TrainConfigError listing every setting that breaks its rule."""
+        from .model import model_config_errors
+
+        bad = [f"config '{name}' must be {rule}, found {_lookup(self, name)!r}"
+               for ok, name, rule in self.checks() if not ok]
+        if isinstance(self.model, dict) and isinstance(self.preset, str):
+            bad += model_config_errors(self.preset, self.model)
+        if bad:
+            raise TrainConfigError("; ".join(bad))
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +182,65 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        return cls(**{k: v for k, v in data.items() if k in {f.name for f in dataclasses.fields(cls)}})
+        cfg = TrainConfig()
+        _apply(cfg, data, "checkpoint", strict=False)
+        return cfg
+
+
+SECTIONS: dict[str, type] = {"sampling": SamplingConfig, "loss": LossConfig}
+
+
+def _lookup(cfg: TrainConfig, name: str) -> Any:
+    obj: Any = cfg
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _apply(cfg: TrainConfig, table: dict[str, Any], where: str, strict: bool = True) -> None:
+    """Set the fields of ``table`` on ``cfg`` (nested tables merge field by field)."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(table) - known)
+    if unknown and strict:
+        raise TrainConfigError(f"{where}: unknown settings {unknown}; known: {', '.join(sorted(known))}")
+    for key, value in table.items():
+        if key not in known:
+            continue
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise TrainConfigError(f"{where}: '{key}' must be a table of settings, found {value!r}")
+            sub = getattr(cfg, key)
+            names = {f.name for f in dataclasses.fields(sub)}
+            bad = sorted(set(value) - names)
+            if bad and strict:
+                raise TrainConfigError(f"{where}: unknown settings {[f'{key}.{b}' for b in bad]}; "
+                                       f"known: {', '.join(sorted(names))}")
+            for k, v in value.items():
+                if k in names:
+                    setattr(sub, k, v)
+        elif key == "model":
+            if not isinstance(value, dict):
+                raise TrainConfigError(f"{where}: 'model' must be a table of ModelConfig fields, found {value!r}")
+            cfg.model = {**cfg.model, **value}
+        else:
+            setattr(cfg, key, value)
+
+
+def parse_assignment(text: str) -> dict[str, Any]:
+    """``key=value`` (``--set``) as a nested table: ``loss.region=0.5`` -> {"loss": {"region": 0.5}}.
+    The value is read as TOML (numbers, booleans, strings, lists); a bare word is a string."""
+    if "=" not in text:
+        raise TrainConfigError(f"--set {text!r}: expected key=value, e.g. --set loss.region=0.5")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    parts = key.split(".")
+    table: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        table = {part: table}
+    return table
 
 
 def read_table(path: str | Path) -> dict[str, Any]:
@@ -106,21 +248,22 @@ def read_table(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        return json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (OSError, ValueError) as e:
         raise TrainConfigError(f"{path}: cannot read config ({e})") from None
+    if not isinstance(data, dict):
+        raise TrainConfigError(f"{path}: a config file must hold a table of settings")
+    return data
 
 
 def resolve(phase_defaults: dict[str, Any], file_table: dict[str, Any] | None,
-            flags: dict[str, Any], origin: str = "config file") -> TrainConfig:
-    """Phase defaults, then the file, then flags that are not None."""
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
+            flags: dict[str, Any], origin: str = "config file",
+            assignments: list[dict[str, Any]] | None = None) -> TrainConfig:
+    """Phase defaults, then the file, then flags that are not None, then ``--set`` assignments."""
     cfg = TrainConfig()
-    for table, where in ((phase_defaults, "phase defaults"), (file_table or {}, origin),
-                         ({k: v for k, v in flags.items() if v is not None}, "command line")):
-        unknown = set(table) - known
-        if unknown:
-            raise TrainConfigError(f"{where}: unknown settings {sorted(unknown)}")
-        for k, v in table.items():
-            setattr(cfg, k, v)
+    layers = [(phase_defaults, "phase defaults"), (file_table or {}, origin),
+              ({k: v for k, v in flags.items() if v is not None}, "command line")]
+    layers += [(a, "--set") for a in assignments or []]
+    for table, where in layers:
+        _apply(cfg, table, where)
     return cfg.validate()

@@ -1,61 +1,132 @@
-"""Using a trained checkpoint: rebuild the model, predict sections for a screenshot."""
+"""Using a trained model: ``load_model(path).predict(image)`` -> the page's sections.
+
+``load_model`` reads a training checkpoint (``RUN/best.pt``, ``RUN/last.pt``; EMA weights when
+it has them). ``predict`` accepts a file path, a PIL image or an RGB uint8 array and returns
+plain :class:`Section` objects, top to bottom, with boxes in the page's pixels.
+"""
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-import cv2
 import numpy as np
 import torch
-from torch import nn
+
+from shards.hashing import hash64
+from shards.show import PALETTE
 
 from . import checkpoint as ckpt
-from .config import TrainConfig
-from .inputs import boxes_to_pixels, letterbox
-from .objective import Objective, build_model
-from .sampling import sample
-from .vocab import PAD, Vocab
+from .config import SamplingConfig, TrainConfig
+from .data.inputs import boxes_to_pixels, collate, to_canvas
+from .data.vocab import Factors
+from .diffusion.sampling import page_generators, sample
+from .model import ModelConfig, SectionModel
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Vocab, TrainConfig]:
-    """(model in eval mode, vocab, config) from a checkpoint; EMA weights when it has them."""
+
+@dataclass(frozen=True)
+class Section:
+    """One predicted section: canonical ``token`` = ``type@role@role...``; ``box`` = (x, y, w, h)
+    in page pixels; ``score`` = the presence probability."""
+
+    type: str
+    children: tuple[str, ...]
+    token: str
+    raw_token: str
+    box: tuple[float, float, float, float]
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["children"], d["box"] = list(self.children), list(self.box)
+        return d
+
+
+def as_rgb_array(image: Any) -> np.ndarray:
+    """A path, PIL image or array -> RGB uint8 H x W x 3."""
+    if isinstance(image, (str, Path)):
+        from shards.images import read_image
+
+        return read_image(image)
+    if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image without importing PIL
+        return np.asarray(image.convert("RGB"))
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim not in (2, 3):
+        raise ValueError(f"expected an RGB uint8 array H x W x 3, found dtype {arr.dtype} and shape {arr.shape}")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    return arr[:, :, :3]
+
+
+class Predictor:
+    """A trained model with what it needs to name sections: factor tables and sampling settings."""
+
+    def __init__(self, model: SectionModel, factors: Factors, sampling: SamplingConfig | None = None,
+                 device: str | torch.device = "cpu") -> None:
+        self.model = model.to(device).eval()
+        self.factors, self.sampling = factors, sampling or SamplingConfig()
+        self.device = torch.device(device)
+
+    @torch.no_grad()
+    def predict(self, image: Any, *, seed: int = 0) -> list[Section]:
+        """The sections of one screenshot (path, PIL image or RGB array), top to bottom."""
+        return self.predict_batch([image], seed=seed)[0]
+
+    @torch.no_grad()
+    def predict_batch(self, images: Sequence[Any], *, seed: int = 0) -> list[list[Section]]:
+        cfg = self.model.cfg
+        arrays = [as_rgb_array(im) for im in images]
+        items = []
+        for arr in arrays:
+            tensor, scale, rows = to_canvas(arr, cfg.canvas_width, cfg.canvas_height)
+            items.append({"image": tensor, "rows": torch.tensor(rows), "scale": torch.tensor(scale)})
+        batch = collate(items)
+        gens = page_generators([hash64(f"{seed}:{i}") & 0x7FFFFFFFFFFFFFFF for i in range(len(items))])
+        preds = sample(self.model, batch["image"].to(self.device), batch["rows"].to(self.device), self.sampling, gens)
+        f = self.factors
+        out = []
+        for item, pred in zip(items, preds):
+            px = boxes_to_pixels(pred.boxes, float(item["scale"]), cfg.canvas_width, cfg.canvas_height)
+            out.append([Section(f.types[int(t)], f.decode_children(c), f.token(int(t), c), f.raw[int(r)],
+                                tuple(round(float(v), 1) for v in box), round(float(s), 4))
+                        for t, c, r, box, s in zip(pred.types.tolist(), pred.children.tolist(), pred.raw.tolist(),
+                                                   px, pred.scores.tolist())])
+        return out
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu",
+               sampling: SamplingConfig | None = None) -> Predictor:
+    """A :class:`Predictor` from a checkpoint; ``sampling`` defaults to the run's settings."""
     state = ckpt.load(path, device)
-    cfg, vocab = TrainConfig.from_dict(state["config"]), Vocab.from_dict(state["vocab"])
-    cfg.weights_path = None  # the checkpoint holds every weight; the backbone file is not needed
-    obj = Objective(cfg, build_model(cfg, len(vocab)))
+    cfg = TrainConfig.from_dict(state["config"])
+    model_cfg = ModelConfig.from_dict({**state["model_config"], "weights_path": None})
+    model = SectionModel(model_cfg)
     if state["tdc"]:
+        from .objective import Objective
+
+        obj = Objective(cfg, model)
         obj.start_tdc()
-    obj.load_state_dict(state["objective"])
-    model = obj.model
-    if state.get("ema"):
-        ema = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
-        model.load_state_dict(ema)
-    return model.to(device).eval(), vocab, cfg
+    weights = {k[len("model."):]: v for k, v in state["objective"].items() if k.startswith("model.")}
+    if state.get("ema"):  # evaluation used the EMA weights: so does prediction
+        weights = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise ckpt.CheckpointError(f"{path}: the weights do not fit the model its config describes "
+                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return Predictor(model, Factors.from_dict(state["factors"]), sampling or cfg.sampling, device)
 
 
-@torch.no_grad()
-def predict(model: nn.Module, vocab: Vocab, image: np.ndarray, *, steps: int = 20, guidance_scale: float = 1.0,
-            temperature: float = 0.0, seed: int = 0) -> list[dict[str, Any]]:
-    """Predicted sections of an RGB screenshot: [{"token", "box": [x, y, w, h] pixels}]."""
-    size = model.cfg.image_size
-    tensor, scale, pad = letterbox(image, size)
-    device = next(model.parameters()).device
-    out = sample(model, tensor[None].to(device), steps, guidance_scale, torch.Generator().manual_seed(seed),
-                 temperature=temperature)
-    tokens, boxes = out["tokens"][0].cpu(), out["boxes"][0].cpu()
-    keep = tokens != PAD
-    px = boxes_to_pixels(boxes[keep], scale, pad, size).tolist()
-    names = vocab.decode(tokens[keep].tolist(), strip_special=False)
-    sections = [{"token": t, "box": [round(float(v), 1) for v in b]} for t, b in zip(names, px)]
-    return sorted(sections, key=lambda s: s["box"][1])
+def draw_overlay(image: np.ndarray, sections: Sequence[Section]) -> np.ndarray:
+    """The screenshot with each section's box and token drawn on it."""
+    import cv2
 
-
-def draw_overlay(image: np.ndarray, sections: list[dict[str, Any]]) -> np.ndarray:
-    """The screenshot with each predicted section's box and token drawn on it."""
     out = image.copy()
+    scale = max(0.6, image.shape[1] / 1600)
     for i, s in enumerate(sections):
-        colour = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180)][i % 5]
-        x, y, w, h = (int(round(v)) for v in s["box"])
-        cv2.rectangle(out, (x, y), (x + w, y + h), colour, 3)
-        cv2.putText(out, s["token"], (x + 6, y + 24), cv2.FONT_HERSHEY_SIMPLEX, 0.8, colour, 2, cv2.LINE_AA)
+        colour = PALETTE[i % len(PALETTE)]
+        x, y, w, h = (int(round(v)) for v in s.box)
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, max(2, int(3 * scale)))
+        cv2.putText(out, s.token, (x + 6, y + int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, colour,
+                    max(1, int(2 * scale)), cv2.LINE_AA)
     return out

@@ -1,76 +1,140 @@
-"""What the trainer optimizes: the model plus the loss modules a config switches on.
+"""What the trainer optimizes: the model plus the loss recipe, in one place.
 
-`Objective.forward(batch, generator)` is one training forward (`training_losses`), so a
-single `DistributedDataParallel` wrapper around it sees every parameter that gets a
-gradient, learned loss weights included. `param_groups` gives the optimizer one group
-for the shared weights and, in TDC stage 2, one per denoiser copy with its own LR.
+``Objective.forward(batch, generator) -> dict`` is one training forward and returns every
+named scalar (``loss`` first), as timm's training task and nanoGPT's ``forward(idx,
+targets)`` return their loss; the trainer logs whatever it returns. The recipe:
+
+1. draw timesteps t (the timestep sampler, train.diffusion.timesteps) and which samples run
+   unconditionally (classifier-free guidance, ``cond_drop_prob``);
+2. pad each page's true boxes to the N proposals with random boxes and noise them
+   (train.diffusion.process); encode the canvases; denoise;
+3. match the proposals to the true sections one-to-one (train.losses.matching) and read each
+   matched proposal at its predicted box (train.model.reader);
+4. every loss in ``LOSSES`` whose weight (train.config.LossConfig) is above 0 scores the step;
+   a loss that returns per-sample values is weighted per sample by the sampler's importance
+   weight and its modality's mix alpha(t) (structural) or beta(t) (geometric);
+5. the weighting (sum, uncertainty or multitask; train.losses.weighting) makes one scalar.
+
+A new loss is its module, one line in ``LOSSES`` and its weight field in ``LossConfig``.
+
+A single ``DistributedDataParallel`` wrapper around this module sees every parameter that gets
+a gradient, learned loss weights included. ``param_groups`` gives the optimizer one group for
+the shared weights and, in TDC stage 2, one per denoiser copy with its own LR.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import torch
 from torch import nn
 
 from .config import TrainConfig
-from .diffusion import DiffusionSchedule, UniformTimestepSampler, training_losses
-from .losses import (ElementCombinationLoss, GeometricLoss, ModalityAwareLossWeighting,
-                     MultiScaleConsistencyLoss, MultiTaskLoss, VarianceAwareLossScheduler)
-from .model import DiffusionSectionTransformer, model_config
-from .tdc import TDCModel
+from .data.vocab import Factors
+from .diffusion.process import NoiseSchedule, corrupt, pad_targets, uniform
+from .diffusion.timesteps import TIMESTEP_SAMPLERS
+from .losses.context import StepContext
+from .losses.diversity import diversity_loss
+from .losses.element_combination import element_loss
+from .losses.geometric import geometric_loss
+from .losses.layout import layout_loss
+from .losses.matching import hungarian_match
+from .losses.multiscale import consistency_loss
+from .losses.presence import presence_loss
+from .losses.region import region_loss
+from .losses.weighting import WEIGHTINGS
+from .model import SectionModel, model_config
+from .model.denoiser import snr_groups
 
 
-def build_model(cfg: TrainConfig, vocab_size: int) -> DiffusionSectionTransformer:
-    overrides: dict[str, Any] = {"max_slots": cfg.max_slots, "encoder": cfg.encoder,
-                                 "weights_path": cfg.weights_path, "guidance_scale": cfg.guidance_scale,
-                                 "sample_steps": cfg.sample_steps}
-    if cfg.image_size is not None:
-        overrides["image_size"] = cfg.image_size
-    if cfg.dropout is not None:
-        overrides["dropout"] = cfg.dropout
-    if cfg.region_size is not None:
-        overrides["region_size"] = cfg.region_size
-    return DiffusionSectionTransformer(model_config(cfg.preset, vocab_size, **overrides))
+class LossSpec(NamedTuple):
+    fn: Callable[[StepContext], dict[str, Any]]
+    modality: str  # structural | geometric | visual (train.losses.weighting)
+
+
+LOSSES: dict[str, LossSpec] = {
+    "element": LossSpec(element_loss, "structural"),
+    "presence": LossSpec(presence_loss, "structural"),
+    "geometric": LossSpec(geometric_loss, "geometric"),
+    "region": LossSpec(region_loss, "structural"),
+    "consistency": LossSpec(consistency_loss, "visual"),
+    "layout": LossSpec(layout_loss, "geometric"),
+    "diversity": LossSpec(diversity_loss, "structural"),
+}
+
+
+def build_model(cfg: TrainConfig, factors: Factors) -> SectionModel:
+    """The model a config asks for, sized to the factor vocabularies."""
+    return SectionModel(model_config(cfg.preset, num_types=len(factors.types), num_roles=len(factors.roles),
+                                     num_raw=len(factors.raw), max_children=factors.max_children, **cfg.model))
 
 
 class Objective(nn.Module):
-    """Model + loss modules; forward returns `training_losses`' dict."""
+    """Model + the losses a config switches on; forward returns every named scalar."""
 
-    def __init__(self, cfg: TrainConfig, model: nn.Module):
+    def __init__(self, cfg: TrainConfig, model: SectionModel):
         super().__init__()
         self.cfg, self.model = cfg, model
-        self.schedule = DiffusionSchedule.from_config(model.cfg)
+        self.schedule = NoiseSchedule.from_config(model.cfg)
         T = self.schedule.num_timesteps
-        self.sampler = VarianceAwareLossScheduler(T) if cfg.variance_aware else UniformTimestepSampler(T)
-        self.element_loss = ElementCombinationLoss(label_smoothing=cfg.label_smoothing)
-        self.geometric_loss = GeometricLoss()
-        self.consistency = MultiScaleConsistencyLoss() if cfg.multiscale else None
-        self.weighting: nn.Module | None = None
-        if cfg.multitask:
-            self.weighting = MultiTaskLoss()
-        elif cfg.modality_weighting:
-            self.weighting = ModalityAwareLossWeighting()
+        self.sampler = TIMESTEP_SAMPLERS["variance_aware" if cfg.variance_aware else "uniform"](T)
+        self.active = [name for name in LOSSES if getattr(cfg.loss, name) > 0]
+        self.weighting = WEIGHTINGS[cfg.loss.weighting]({k: LOSSES[k].modality for k in self.active})
 
-    def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, Any]:
-        return training_losses(self.model, batch, generator, schedule=self.schedule, sampler=self.sampler,
-                               element_loss=self.element_loss, geometric_loss=self.geometric_loss,
-                               consistency=self.consistency, weighting=self.weighting,
-                               region_weight=self.cfg.region_loss)
+    def context(self, batch: dict[str, Any], generator: torch.Generator) -> tuple[StepContext, torch.Tensor]:
+        """Steps 1-3 of the recipe: the model's forward on a batch, matched and read."""
+        model, cfg = self.model, self.model.cfg
+        B, device = batch["boxes"].shape[0], batch["boxes"].device
+        t, importance = self.sampler.sample(B, generator, device)
+        drop = uniform((B,), generator, device) < cfg.cond_drop_prob
+        x0 = pad_targets(batch["boxes"], batch["mask"], cfg.proposals, generator)
+        noisy = corrupt(x0, t, self.schedule, generator)
+        feats = model.encode(batch["image"], batch["rows"])
+        out = model.denoise(feats, noisy, t, drop)
+        match = hungarian_match(out.boxes, out.presence, batch["boxes"], batch["mask"])
+        read = model.read(feats, out.boxes[match.batch, match.pred], match.batch, drop)
+        ctx = StepContext(model, batch, feats, t, drop, noisy, out, match, read, generator, self.cfg.loss.label_smoothing)
+        return ctx, importance
+
+    def forward(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:
+        ctx, importance = self.context(batch, generator)
+        alpha, beta = (x.to(importance.device) for x in self.sampler.mix(ctx.t))
+        mix = {"structural": alpha, "geometric": beta, "visual": torch.ones_like(alpha)}
+        parts: dict[str, torch.Tensor] = {}
+        logs: dict[str, Any] = {}
+        per_sample = torch.zeros_like(alpha)
+        for name in self.active:
+            spec, weight = LOSSES[name], getattr(self.cfg.loss, name)
+            out = spec.fn(ctx)
+            value = out["loss"]
+            if "per_sample" in out:
+                ps = out["per_sample"]
+                value = (importance * mix[spec.modality] * ps).mean() + out.get("extra", 0)
+                per_sample = per_sample + mix[spec.modality] * ps.detach()
+            parts[name] = weight * value
+            logs[name] = out["loss"].detach()
+            logs.update({f"{name}.{k}": v.detach() for k, v in out.items()
+                         if k not in ("loss", "per_sample", "extra") and torch.is_tensor(v) and v.dim() == 0})
+        combined = self.weighting(parts)
+        result: dict[str, Any] = {"loss": combined["loss"]}
+        result.update(logs)
+        result.update({k: v.detach() for k, v in combined.items() if k != "loss"})
+        result.update({"t": ctx.t, "per_sample": per_sample, "matched": torch.tensor(float(len(ctx.match.batch)))})
+        return result
 
     def start_tdc(self) -> None:
-        """Enter TDC stage 2: replace the model by per-group copies of its denoiser."""
-        if not isinstance(self.model, TDCModel):
-            self.model = TDCModel(self.model, self.cfg.tdc_groups)
+        """Enter TDC stage 2: the denoiser becomes one copy per SNR group of timesteps."""
+        self.model.start_tdc(snr_groups(self.schedule.alpha_bar_table(), self.cfg.tdc_groups))
 
     def param_groups(self) -> list[dict[str, Any]]:
         cfg = self.cfg
-        if isinstance(self.model, TDCModel):
-            lrs = cfg.tdc_lrs or [cfg.lr] * cfg.tdc_groups
-            experts = [{"params": self.model.expert_parameters(g), "lr": lrs[g]} for g in range(cfg.tdc_groups)]
-            taken = {id(p) for grp in experts for p in grp["params"]}
+        if self.model.tdc:
+            experts = self.model.denoiser.experts
+            lrs = cfg.tdc_lrs or [cfg.lr] * len(experts)
+            groups = [{"params": list(e.parameters()), "lr": lrs[g]} for g, e in enumerate(experts)]
+            taken = {id(p) for grp in groups for p in grp["params"]}
             rest = [p for p in self.parameters() if id(p) not in taken]
-            return [{"params": rest, "lr": cfg.lr}, *experts]
+            return [{"params": rest, "lr": cfg.lr}, *groups]
         return [{"params": list(self.parameters()), "lr": cfg.lr}]
 
 
@@ -83,14 +147,13 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 
 
 def make_optimizer(obj: Objective, step: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW + warmup/cosine LambdaLR positioned at `step`."""
+    """AdamW + the warmup/cosine learning-rate schedule, positioned at `step`."""
     cfg = obj.cfg
     opt = torch.optim.AdamW(obj.param_groups(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_factor(s, cfg.warmup_steps, cfg.max_steps))
+    lr_schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps, cfg.max_steps))
     if step:  # position the schedule without stepping it (it would warn: no optimizer step yet)
-        sched.last_epoch = step
-        for group, base in zip(opt.param_groups, sched.base_lrs):
+        lr_schedule.last_epoch = step
+        for group, base in zip(opt.param_groups, lr_schedule.base_lrs):
             group["lr"] = base * lr_factor(step, cfg.warmup_steps, cfg.max_steps)
-        sched._last_lr = [g["lr"] for g in opt.param_groups]
-    return opt, sched
+        lr_schedule._last_lr = [g["lr"] for g in opt.param_groups]
+    return opt, lr_schedule

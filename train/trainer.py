@@ -23,23 +23,29 @@ from shards.manifest import load_manifest
 from . import checkpoint as ckpt
 from . import distributed
 from .config import TrainConfig
-from .baseline import LayoutPrior, fit_prior
-from .data import EpochFilter, epoch_batches, sample_stream
-from .evaluate import evaluate
+from .data.epochs import EpochPlan, train_samples
+from .data.inputs import InputSpec
+from .data.stream import EpochFilter, epoch_batches, sample_stream
+from .data.vocab import Factors
+from .evaluation.evaluate import EvalSettings, evaluate
+from .evaluation.prior import LayoutPrior, fit_prior
 from .objective import Objective, build_model, make_optimizer
 from .runlog import RunLog
-from .schedule import Schedule
-from .tdc import TDCModel
 from .unfreeze import apply_freezing
-from .vocab import Vocab
 
 LOG_EVERY = 10
-LOGGED = ("loss", "structural", "geometric", "align", "token", "box_l1", "box_giou", "region")
 
 
-def train_samples(manifest: dict[str, Any], fold: int | None, folds: int) -> int:
-    n = manifest["splits"]["train"]["samples"]
-    return n if fold is None else max(1, round(n * (folds - 1) / folds))
+def factors_of(manifest: dict[str, Any], min_count: int = 2) -> Factors:
+    """The factor vocabularies of a shard directory (its manifest's raw-token counts)."""
+    return Factors.build(manifest.get("vocab", {}).get("raw_token", {}), min_count=min_count)
+
+
+def eval_settings(cfg: TrainConfig, max_sources: int | None = None) -> EvalSettings:
+    """The evaluation settings a training config implies (one place for both callers)."""
+    return EvalSettings(sampling=cfg.sampling, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
+                        max_sources=cfg.eval_sources if max_sources is None else max_sources,
+                        variants=cfg.eval_variants, fold=cfg.fold, on_error=cfg.on_error, seed=cfg.seed)
 
 
 class Trainer:
@@ -51,11 +57,11 @@ class Trainer:
         self.info = distributed.init()
         self.manifest = load_manifest(shards)
         state = ckpt.load(self.run_dir / ckpt.LAST, self.info.device) if resume else None
-        self.vocab = (Vocab.from_dict(state["vocab"]) if state else
-                      Vocab.from_counts(self.manifest["vocab"], min_count=cfg.min_count))
+        self.factors = Factors.from_dict(state["factors"]) if state else factors_of(self.manifest)
         torch.manual_seed(cfg.seed * 1000 + self.info.rank)  # dropout draws from the global stream
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + self.info.rank + 1)
-        self.obj = Objective(cfg, build_model(cfg, len(self.vocab)))
+        self.obj = Objective(cfg, build_model(cfg, self.factors))
+        self.spec = InputSpec.of(self.obj.model.cfg, self.factors)
         if state and state["tdc"]:
             self.obj.start_tdc()
         self.obj.to(self.info.device)
@@ -63,8 +69,7 @@ class Trainer:
         self.prior: LayoutPrior | None = None
         self.window: dict[str, float] = {}  # loss sums since the last log line (checkpointed)
         self.coverage: set[int] = set()  # shard indices this rank trained on (this process)
-        folds = int(self.manifest["config"].get("folds", 5))
-        self.schedule = Schedule(cfg, train_samples(self.manifest, cfg.fold, folds), self.info.world)
+        self.plan = EpochPlan(cfg, train_samples(self.manifest, cfg), self.info.world)
         self._optim(state)
         if state:
             self._restore(state)
@@ -75,7 +80,7 @@ class Trainer:
         cfg, dev = self.cfg, self.info.device
         step = state["step"] if state else 0
         apply_freezing(self.obj.model, step, cfg.unfreeze_every)
-        self.opt, self.sched = make_optimizer(self.obj, step)
+        self.opt, self.lr_schedule = make_optimizer(self.obj, step)
         self.scaler = torch.amp.GradScaler(dev.type, enabled=cfg.amp and dev.type == "cuda")
         self.ema = (AveragedModel(self.obj.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
                     if cfg.ema_decay else None)
@@ -85,7 +90,7 @@ class Trainer:
     def _restore(self, state: dict) -> None:
         self.obj.load_state_dict(state["objective"])
         self.opt.load_state_dict(state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
+        self.lr_schedule.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         if self.ema is not None and state.get("ema") is not None:
             self.ema.load_state_dict(state["ema"])
@@ -95,25 +100,24 @@ class Trainer:
 
     def state(self) -> dict[str, Any]:
         return {
-            "objective": self.obj.state_dict(), "tdc": isinstance(self.obj.model, TDCModel),
-            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "objective": self.obj.state_dict(), "tdc": self.obj.model.tdc,
+            "optimizer": self.opt.state_dict(), "scheduler": self.lr_schedule.state_dict(),
             "scaler": self.scaler.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
             "rng": ckpt.rng_state(self.generator), "step": self.step, "best": self.best,
             "bad_evals": self.bad_evals, "window": dict(self.window), "config": self.cfg.to_dict(),
-            "model_config": self.obj.model.cfg.to_dict(), "vocab": self.vocab.to_dict(),
-            "data_position": list(self.schedule.position(self.step)),
+            "model_config": self.obj.model.cfg.to_dict(), "factors": self.factors.to_dict(),
+            "data_position": list(self.plan.position(self.step)),
         }
 
     # -- data --------------------------------------------------------------------------
     def batches(self) -> Iterator[dict[str, torch.Tensor]]:
         """Micro-batches from the current step on, epoch after epoch."""
-        cfg, epoch, skip = self.cfg, *self.schedule.position(self.step)
-        while epoch < len(self.schedule.lengths):
-            ds = sample_stream(self.shards, "train", self.vocab, image_size=self.obj.model.cfg.image_size,
-                               max_slots=cfg.max_slots, seed=cfg.seed, epoch=epoch,
-                               keep=self.schedule.filter(epoch), shuffle_buffer=cfg.shuffle_buffer,
+        cfg, epoch, skip = self.cfg, *self.plan.position(self.step)
+        while epoch < len(self.plan.lengths):
+            ds = sample_stream(self.shards, "train", self.spec, seed=cfg.seed, epoch=epoch,
+                               keep=self.plan.filter(epoch), shuffle_buffer=cfg.shuffle_buffer,
                                on_error=cfg.on_error, repeat=True)
-            n = self.schedule.lengths[epoch] * cfg.grad_accum
+            n = self.plan.lengths[epoch] * cfg.grad_accum
             yield from epoch_batches(ds, cfg.batch_size, cfg.num_workers, n, skip * cfg.grad_accum,
                                      seed=cfg.seed * 7919 + epoch)
             epoch, skip = epoch + 1, 0
@@ -124,10 +128,10 @@ class Trainer:
         return torch.autocast(dev.type, dtype=torch.float16 if dev.type == "cuda" else torch.bfloat16,
                               enabled=self.cfg.amp)
 
-    def train_step(self, micro: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    def train_step(self, micro: list[dict[str, Any]]) -> dict[str, float]:
         sums: dict[str, float] = {}
         for i, batch in enumerate(micro):
-            batch = {k: v.to(self.info.device) for k, v in batch.items()}
+            batch = {k: v.to(self.info.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
             sync = contextlib.nullcontext()
             if self.info.world > 1 and i < len(micro) - 1:
                 sync = self.wrapped.no_sync()
@@ -136,14 +140,15 @@ class Trainer:
                     out = self.wrapped(batch, self.generator)
                 self.scaler.scale(out["loss"] / len(micro)).backward()
             self.obj.sampler.update(out["t"].detach().cpu(), out["per_sample"].float().cpu())
-            for k in (k for k in LOGGED if k in out):  # "region": only models with a region reader
-                sums[k] = sums.get(k, 0.0) + float(out[k].detach()) / len(micro)
+            for k, v in out.items():  # every named scalar the objective returns
+                if isinstance(v, torch.Tensor) and v.dim() == 0:
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / len(micro)
         self.scaler.unscale_(self.opt)
         torch.nn.utils.clip_grad_norm_(self.obj.parameters(), self.cfg.grad_clip)
         self.scaler.step(self.opt)
         self.scaler.update()
         self.opt.zero_grad(set_to_none=True)
-        self.sched.step()
+        self.lr_schedule.step()
         if self.ema is not None:
             self.ema.update_parameters(self.obj.model)
         return sums
@@ -158,25 +163,20 @@ class Trainer:
         split = "train" if cfg.fold is not None else "val"
         if cfg.fold is None and not self.manifest["splits"]["val"]["shards"]:
             return None
-        model = self.eval_model()
         if self.prior is None:  # fitted once per process, on the samples this run trains on
-            self.prior = fit_prior(self.shards, self.vocab, image_size=model.cfg.image_size,
-                                   max_slots=cfg.max_slots, keep=EpochFilter(fold_out=cfg.fold),
-                                   on_error=cfg.on_error)
-        return evaluate(model, self.shards, split, self.vocab, image_size=model.cfg.image_size,
-                        max_slots=cfg.max_slots, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
-                        max_samples=cfg.eval_samples, steps=cfg.sample_steps, guidance_scale=cfg.guidance_scale,
-                        temperature=cfg.sample_temperature,
-                        seed=cfg.seed, fold=cfg.fold, device=self.info.device, on_error=cfg.on_error,
-                        baseline=self.prior)
+            self.prior = fit_prior(self.shards, self.spec, on_error=cfg.on_error,
+                                   keep=EpochFilter(max_variants=cfg.max_variants, fold_out=cfg.fold))
+        return evaluate(self.eval_model(), self.shards, split, self.spec, eval_settings(cfg), prior=self.prior,
+                        device=self.info.device)
 
     def after_eval(self, metrics: dict[str, Any] | None) -> bool:
-        """Track the best held-out token accuracy; True when early stopping says stop."""
-        if metrics is None or metrics.get("token_accuracy") is None:
+        """Track the best held-out canonical-token accuracy (variant 00 pages); True when
+        early stopping says stop."""
+        if metrics is None or metrics.get("score") is None:
             return False
-        self.log.write("val", self.step, {k: v for k, v in metrics.items() if k not in ("split", "fold")})
-        if self.best is None or metrics["token_accuracy"] > self.best:
-            self.best, self.bad_evals = metrics["token_accuracy"], 0
+        self.log.write("val", self.step, {k: v for k, v in metrics.items() if k not in ("split", "fold", "sampling")})
+        if self.best is None or metrics["score"] > self.best:
+            self.best, self.bad_evals = metrics["score"], 0
             ckpt.save(self.run_dir / ckpt.BEST, self.state())
         else:
             self.bad_evals += 1
@@ -184,7 +184,7 @@ class Trainer:
 
     def maybe_start_tdc(self) -> None:
         cfg = self.cfg
-        if cfg.tdc_groups and not isinstance(self.obj.model, TDCModel) and \
+        if cfg.tdc_groups and not self.obj.model.tdc and \
                 self.step >= int(cfg.tdc_start * cfg.max_steps):
             self.obj.start_tdc()
             self.obj.to(self.info.device)
@@ -215,14 +215,14 @@ class Trainer:
             for k, v in self.train_step(micro).items():
                 self.window[k] = self.window.get(k, 0.0) + v
             self.window["steps"] = self.window.get("steps", 0) + 1
-            seen += sum(len(b["tokens"]) for b in micro) * info.world
+            seen += sum(len(b["key"]) for b in micro) * info.world
             for b in micro:
                 self.coverage.update(int(i) for i in b["shard"])
             micro, self.step = [], self.step + 1
             if self.step % LOG_EVERY == 0 or self.step == cfg.max_steps:
                 n = self.window.pop("steps")
                 row = {k: round(v / n, 6) for k, v in self.window.items()}
-                row["lr"] = self.sched.get_last_lr()[0]
+                row["lr"] = self.lr_schedule.get_last_lr()[0]
                 self.log.write("train", self.step, row)
                 bar.set_postfix(loss=f"{row['loss']:.3f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")
                 self.window = {}
@@ -241,7 +241,7 @@ class Trainer:
         atomic.write_json(self.run_dir / f"rank-{info.rank}.json", {
             "rank": info.rank, "world": info.world, "step": self.step, "shards": sorted(self.coverage)})
         distributed.barrier(info)
-        return {"step": self.step, "stopped_early": stop, "best_token_accuracy": self.best, "last_eval": last_eval,
+        return {"step": self.step, "stopped_early": stop, "best_score": self.best, "last_eval": last_eval,
                 "run_dir": str(self.run_dir)}
 
 

@@ -1,34 +1,34 @@
 """Multi-scale consistency: the same page seen at two input resolutions should get the same
-sections. With p_a, p_b the token distributions (softmax of the logits) and b_a, b_b the
-boxes predicted for one slot from the full-resolution and the rescaled image (same corrupted
-slots, same timestep):
+sections. The batch's canvases are down-sampled by ``factor`` and back (antialiased), which
+removes the detail a 1/factor smaller screenshot would lack while keeping the canvas; the
+denoiser then sees the *same* noisy proposals at the same timesteps, and with p_a, p_b the
+presence probabilities, z_a, z_b the reader's type logits at the matched proposals' boxes and
+b_a, b_b the predicted boxes from the full and the rescaled canvas:
 
-    kl   = mean over slots of 0.5 * [KL(p_a || p_b) + KL(p_b || p_a)]
-         = mean over slots of 0.5 * sum_v (p_a,v - p_b,v) (log p_a,v - log p_b,v)
-    l1   = mean over located slots of (1/4) * sum_k |b_a,k - b_b,k|
-    loss = kl + box_weight * l1
+    presence = mean over proposals of symmetric Bernoulli KL(p_a, p_b)
+    type     = mean over matched proposals of 0.5 * [KL(q_a || q_b) + KL(q_b || q_a)], q = softmax(z)
+    boxes    = mean over matched proposals of (1/4) * sum_k |b_a,k - b_b,k|
+    consistency = presence + type + boxes
 
-Symmetric, so neither resolution is the teacher (both get gradients). "Two resolutions" is
-realised by :func:`rescale_images`: down-sample by ``factor`` and back (antialiased), which
-removes the detail a 1/factor smaller screenshot would lack while keeping the tensor size
-every encoder (ViT included) expects.
+Symmetric, so neither resolution is the teacher (both get gradients).
 """
-
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .element_combination import _masked_mean
+from .context import StepContext
+
+FACTOR = 0.5
 
 
-def rescale_images(images: torch.Tensor, factor: float) -> torch.Tensor:
-    """Images [B,3,S,S] at resolution ``factor * S``, resized back to S x S."""
-    size = images.shape[-2:]
-    small = F.interpolate(images, scale_factor=factor, mode="bilinear", antialias=True,
-                          align_corners=False)
-    return F.interpolate(small, size=size, mode="bilinear", align_corners=False)
+def rescale_images(images: torch.Tensor, factor: float = FACTOR) -> torch.Tensor:
+    """uint8 canvases [B,3,H,W] at resolution ``factor``, resized back (uint8)."""
+    x = images.float()
+    small = F.interpolate(x, scale_factor=factor, mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False).round().clamp(0, 255).to(torch.uint8)
 
 
 def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
@@ -37,27 +37,15 @@ def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor
     return 0.5 * ((la.exp() - lb.exp()) * (la - lb)).sum(-1)
 
 
-class MultiScaleConsistencyLoss(nn.Module):
-    def __init__(self, box_weight: float = 1.0, factor: float = 0.5) -> None:
-        super().__init__()
-        self.box_weight, self.factor = box_weight, factor
-
-    def forward(
-        self,
-        logits_a: torch.Tensor,
-        boxes_a: torch.Tensor,
-        logits_b: torch.Tensor,
-        boxes_b: torch.Tensor,
-        slot_mask: torch.Tensor | None = None,
-        box_mask: torch.Tensor | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Logits [B,N,V], boxes [B,N,4]; ``slot_mask`` [B,N] (default: every slot, since
-        agreeing on where the page *ends* matters too); ``box_mask`` defaults to slot_mask."""
-        if slot_mask is None:
-            slot_mask = torch.ones(logits_a.shape[:2], dtype=torch.bool, device=logits_a.device)
-        if box_mask is None:
-            box_mask = slot_mask
-        kl, kl_ps = _masked_mean(symmetric_kl(logits_a, logits_b), slot_mask)
-        l1, l1_ps = _masked_mean((boxes_a.float() - boxes_b.float()).abs().mean(-1), box_mask)
-        return {"loss": kl + self.box_weight * l1, "kl": kl, "l1": l1,
-                "per_sample": kl_ps + self.box_weight * l1_ps}
+def consistency_loss(ctx: StepContext) -> dict[str, Any]:
+    model, m = ctx.model, ctx.match
+    feats = model.encode(rescale_images(ctx.batch["image"]), ctx.batch["rows"])
+    other = model.denoise(feats, ctx.noisy, ctx.t, ctx.drop)
+    two = lambda o: torch.stack([o, torch.zeros_like(o)], -1)  # noqa: E731 - Bernoulli as 2 logits
+    presence = symmetric_kl(two(ctx.out.presence), two(other.presence)).mean()
+    boxes = (ctx.out.boxes[m.batch, m.pred] - other.boxes[m.batch, m.pred]).abs().mean() if len(m.batch) else presence * 0
+    type_term = presence * 0
+    if len(m.batch):
+        read_b = model.read(feats, ctx.out.boxes[m.batch, m.pred].detach(), m.batch, ctx.drop)
+        type_term = symmetric_kl(ctx.read.type, read_b.type).mean()
+    return {"loss": presence + type_term + boxes, "presence": presence, "type": type_term, "boxes": boxes}

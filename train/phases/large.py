@@ -5,6 +5,8 @@ accumulation, an EMA of the weights (torch.optim.swa_utils) used for evaluation,
 multi-task loss (dynamic weight averaging + uncertainty weighting + layout penalties).
 """
 NAME = "large"
+MIN_SOURCES = 100_000
 PHASE = 4
-DEFAULTS = dict(preset="large", grad_accum=2, ema_decay=0.999, multitask=True, amp=True,
-                guidance_scale=7.5, label_smoothing=0.1, batch_size=64, lr=3e-4)
+DEFAULTS = dict(preset="large", grad_accum=2, ema_decay=0.999, amp=True, sampling=dict(guidance_scale=7.5),
+                loss=dict(weighting="multitask", layout=0.1, diversity=0.01, label_smoothing=0.1),
+                batch_size=64, lr=3e-4)

@@ -4,5 +4,7 @@ Full diffusion training with classifier-free guidance (scale 7.5 at sampling), m
 precision (bf16 autocast on CPU, fp16 with a GradScaler on CUDA) and label smoothing 0.1.
 """
 NAME = "medium"
+MIN_SOURCES = 25_000
 PHASE = 3
-DEFAULTS = dict(preset="medium", guidance_scale=7.5, amp=True, label_smoothing=0.1, batch_size=64, lr=3e-4)
+DEFAULTS = dict(preset="medium", sampling=dict(guidance_scale=7.5), amp=True, loss=dict(label_smoothing=0.1),
+                batch_size=64, lr=3e-4)

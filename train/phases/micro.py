@@ -6,6 +6,7 @@ is noisy), an optional pretrained backbone from a local weights file unfrozen la
 by layer group, and K-fold cross-validation by source (`--fold i|all`).
 """
 NAME = "micro"
+MIN_SOURCES = 0
 PHASE = 1
-DEFAULTS = dict(preset="micro", dropout=0.4, weight_decay=1e-4, lr=1e-3, warmup_steps=50,
+DEFAULTS = dict(preset="micro", model=dict(dropout=0.4), weight_decay=1e-4, lr=1e-3, warmup_steps=50,
                 variance_aware=True, unfreeze_every=200, batch_size=16)

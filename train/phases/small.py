@@ -7,6 +7,7 @@ shared; progressive data dropout (a shrinking random share of each epoch); modal
 uncertainty weighting; multi-scale consistency; early stopping on held-out token accuracy.
 """
 NAME = "small"
+MIN_SOURCES = 2_500
 PHASE = 2
 DEFAULTS = dict(preset="small", curriculum_stages=3, tdc_groups=2, tdc_start=0.6, data_dropout=0.2,
-                modality_weighting=True, multiscale=True, early_stopping=4, batch_size=32, lr=5e-4)
+                loss=dict(weighting="uncertainty", consistency=1.0), early_stopping=4, batch_size=32, lr=5e-4)

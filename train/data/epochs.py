@@ -1,4 +1,4 @@
-"""Where a step falls in the data: epoch lengths, curriculum stages, data dropout.
+"""The epoch plan: where a step falls in the data (epoch lengths, curriculum stages, data dropout).
 
 The run's epochs are planned up front: an epoch is one pass over the (filtered) training
 shards, cut short where a curriculum stage ends, so every stage starts a fresh epoch with
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 
-from .config import TrainConfig
-from .data import EpochFilter, steps_per_epoch
+from ..config import TrainConfig
+from .stream import EpochFilter, steps_per_epoch
 
 
-class Schedule:
+class EpochPlan:
     """Epoch plan of one run over `n_train` training samples split across `world` ranks."""
 
     def __init__(self, cfg: TrainConfig, n_train: int, world: int):
@@ -63,5 +63,20 @@ class Schedule:
         return (k + 1) / stages if stages > 1 and k < stages - 1 else None
 
     def filter(self, epoch: int) -> EpochFilter:
-        return EpochFilter(fold_out=self.cfg.fold, max_difficulty=self.max_difficulty(epoch),
+        return EpochFilter(max_variants=self.cfg.max_variants, fold_out=self.cfg.fold,
+                           max_difficulty=self.max_difficulty(epoch),
                            keep_fraction=self.keep_fraction(epoch), seed=self.cfg.seed, epoch=epoch)
+
+
+def train_samples(manifest: dict, cfg: TrainConfig) -> int:
+    """Samples one epoch of ``cfg`` passes over: the train split, less the held-out fold,
+    less the variants past ``max_variants``."""
+    split = manifest["splits"]["train"]
+    n = split["samples"]
+    if cfg.max_variants:
+        factor = int(manifest["config"].get("factor", 1)) or 1
+        n = min(n, split.get("sources", 0) * min(cfg.max_variants, factor)) or n
+    if cfg.fold is not None:
+        folds = int(manifest["config"].get("folds", 5))
+        n = max(1, round(n * (folds - 1) / folds))
+    return n

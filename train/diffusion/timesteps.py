@@ -1,4 +1,8 @@
-"""Variance-aware loss scheduling over diffusion timesteps.
+"""Timestep samplers: how training picks diffusion timesteps (registered in ``TIMESTEP_SAMPLERS``).
+
+``uniform``: t ~ U{1..T}, weight 1, structural and geometric terms mixed equally.
+
+``variance_aware``: variance-aware loss scheduling over diffusion timesteps.
 
 Importance sampling of timesteps (Nichol & Dhariwal 2021, "Improved DDPM", eq. 17-18; the
 practice LayoutDM, Inoue et al. 2023, inherits from its D3PM/DDPM code): keep a running
@@ -15,14 +19,15 @@ and, once every timestep has been seen ``warmup`` times, draw t with
 shrinks: noisy timesteps are visited more, with a smaller weight each. Until then t is
 uniform with weight 1.
 
-Time-dependent mixing of the token and box terms (coarse to fine):
+Time-dependent mixing of the structural and geometric terms (coarse to fine):
 
-    loss_t = alpha(t) * L_token + beta(t) * L_box
+    loss_t = alpha(t) * L_structural + beta(t) * L_geometric
     alpha(t) = 1 + shift * (2 t / T - 1),   beta(t) = 1 - shift * (2 t / T - 1)
 
-Near t = T the slots are nearly all masked / pure noise and what must be decided is *which*
-sections the page has, so the token term weighs more; near t = 0 the sections are known and
-what is left is refining their geometry, so the box term does. alpha + beta = 2 keeps the
+Near t = T the proposals are pure noise and what must be decided is *which* sections the page
+has, so the structural terms (presence, what each section is) weigh more; near t = 0 the
+proposals sit on the sections and what is left is refining their geometry, so the box term
+does. alpha + beta = 2 keeps the
 overall scale; ``shift=0`` gives equal weights, ``shift`` must be in [0, 1).
 
 In multi-process training, feed ``update`` the gathered losses of all ranks (or call it on
@@ -35,7 +40,7 @@ import torch
 from torch import nn
 
 
-class VarianceAwareLossScheduler(nn.Module):
+class VarianceAwareTimestepSampler(nn.Module):
     """Timestep sampler with p_t ∝ sqrt(EMA[L_t^2]) and the alpha(t)/beta(t) token/box mix.
 
     Timesteps are 1..T. State lives in buffers (CPU), so it checkpoints with ``state_dict``.
@@ -96,6 +101,32 @@ class VarianceAwareLossScheduler(nn.Module):
         self.counts += n
 
     def mix(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(alpha(t), beta(t)): the weights of the token and box terms at timesteps t."""
+        """(alpha(t), beta(t)): the weights of the structural and geometric terms at timesteps t."""
         x = self.shift * (2 * t.float() / self.num_timesteps - 1)
         return 1 + x, 1 - x
+
+
+class UniformTimestepSampler(nn.Module):
+    """t ~ U{1..T}, importance weight 1, structural and geometric terms weighted equally."""
+
+    def __init__(self, num_timesteps: int) -> None:
+        super().__init__()
+        self.num_timesteps = num_timesteps
+
+    def sample(self, batch_size: int, generator: torch.Generator,
+               device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        t = torch.randint(1, self.num_timesteps + 1, (batch_size,), generator=generator, device=generator.device)
+        return t.to(device), torch.ones(batch_size, device=device)
+
+    def update(self, t: torch.Tensor, losses: torch.Tensor) -> None:
+        pass
+
+    def mix(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        one = torch.ones_like(t, dtype=torch.float32)
+        return one, one
+
+
+TIMESTEP_SAMPLERS: dict[str, type[nn.Module]] = {
+    "uniform": UniformTimestepSampler,
+    "variance_aware": VarianceAwareTimestepSampler,
+}

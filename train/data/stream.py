@@ -1,8 +1,9 @@
 """Streaming training data: shards -> filtered, encoded, batched tensors, epoch by epoch.
 
 The `shards` reader does the streaming (shard shuffle, split by node and worker, shuffle
-buffer, decode); this module adds the trainer's per-epoch filters (K-fold, curriculum
-stage, progressive data dropout), encoding to tensors and batching in DataLoader workers.
+buffer, decode); this module adds the trainer's per-epoch filters (variants kept, K-fold,
+curriculum stage, progressive data dropout), applied to each sample's metadata *before* its
+image is decoded, encoding to tensors and batching in DataLoader workers.
 
 Every epoch has a fixed number of steps computed from the manifest, the same on every
 rank: a rank's stream repeats its own shards until it has delivered them, so distributed
@@ -10,27 +11,28 @@ ranks see disjoint shards and finish the same number of steps (DDP needs both).
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from shards.hashing import hash_unit
 from shards.reader import make_pipeline, resolve_urls
+from shards.schema import parse_key
 
-from .inputs import collate, encode_sample
-from .vocab import Vocab
+from .inputs import InputSpec, collate
 
 
 @dataclass(frozen=True)
 class EpochFilter:
     """Which samples an epoch uses; None fields mean "no filter"."""
 
+    max_variants: int = 0  # keep variants 0..k-1 of each source (0 = all): an augmentation factor
     fold_in: int | None = None  # keep only this fold (K-fold validation)
     fold_out: int | None = None  # drop this fold (K-fold training)
     max_difficulty: float | None = None  # curriculum stage
@@ -39,6 +41,8 @@ class EpochFilter:
     epoch: int = 0
 
     def __call__(self, meta: dict[str, Any]) -> bool:
+        if self.max_variants and parse_key(meta["__key__"])[1] >= self.max_variants:
+            return False
         if self.fold_in is not None and meta.get("fold") != self.fold_in:
             return False
         if self.fold_out is not None and meta.get("fold") == self.fold_out:
@@ -46,20 +50,13 @@ class EpochFilter:
         if self.max_difficulty is not None and meta.get("difficulty", 0.0) > self.max_difficulty:
             return False
         if self.keep_fraction < 1.0:
-            h = hashlib.sha256(f"{self.seed}:{self.epoch}:{meta['__key__']}".encode()).digest()
-            return int.from_bytes(h[:8], "little") / 2**64 < self.keep_fraction
+            return hash_unit(f"{self.seed}:{self.epoch}:{meta['__key__']}") < self.keep_fraction
         return True
 
 
-def _select(keep: EpochFilter, src):
+def _encode(spec: InputSpec, shard_ids: dict[str, int], src):
     for image, meta in src:
-        if keep(meta):
-            yield image, meta
-
-
-def _encode(vocab: Vocab, image_size: int, max_slots: int, shard_ids: dict[str, int], src):
-    for image, meta in src:
-        item = encode_sample(image, meta, vocab, image_size, max_slots)
+        item = spec.encode(image, meta)
         item["difficulty"] = torch.tensor(float(meta.get("difficulty", 0.0)))
         # which shard a sample came from: lets a run report each rank's data coverage
         item["shard"] = torch.tensor(shard_ids.get(Path(meta["__url__"]).name, -1))
@@ -84,10 +81,11 @@ class _Repeat(IterableDataset):
                                    "filtered out (fold, curriculum stage or data dropout) or no shard is left")
 
 
-def sample_stream(shards: str | Path, split: str, vocab: Vocab, *, image_size: int, max_slots: int,
-                  seed: int, epoch: int, keep: EpochFilter, shuffle_buffer: int, on_error: str,
+def sample_stream(shards: str | Path, split: str, spec: InputSpec, *,
+                  seed: int, epoch: int, keep: Callable[[dict[str, Any]], bool], shuffle_buffer: int, on_error: str,
                   repeat: bool, split_nodes: bool = True) -> IterableDataset:
-    """The encoded samples of one epoch (repeat=True: cycling over the rank's shards)."""
+    """The encoded samples of one epoch (repeat=True: cycling over the rank's shards); ``keep``
+    (e.g. an :class:`EpochFilter`) sees each sample's metadata before its image is decoded."""
 
     shard_ids = {Path(u).name: i for i, u in enumerate(resolve_urls(shards, split))}
 
@@ -95,9 +93,8 @@ def sample_stream(shards: str | Path, split: str, vocab: Vocab, *, image_size: i
         # the same epoch seed on every pass: a rank keeps its own shards for the whole epoch,
         # so ranks never overlap within an epoch (a repeat pass replays the same order)
         pipe = make_pipeline(shards, split, shuffle_buffer=shuffle_buffer, seed=seed,
-                             epoch=epoch, handler=on_error, split_nodes=split_nodes)
-        pipe.append(partial(_select, keep))
-        pipe.append(partial(_encode, vocab, image_size, max_slots, shard_ids))
+                             epoch=epoch, handler=on_error, split_nodes=split_nodes, select=keep)
+        pipe.append(partial(_encode, spec, shard_ids))
         return iter(pipe)
 
     return _Repeat(build, None if repeat else 1)
@@ -117,7 +114,7 @@ def steps_per_epoch(n_samples: int, batch_size: int, world: int, keep_fraction: 
 
 
 def epoch_batches(ds: IterableDataset, batch_size: int, num_workers: int, steps: int,
-                  skip: int = 0, seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
+                  skip: int = 0, seed: int = 0) -> Iterator[dict[str, Any]]:
     """Exactly `steps` batches of an endless stream, the first `skip` consumed unseen (resume)."""
     it = iter(loader(ds, batch_size, num_workers, seed))
     yield from itertools.islice(it, skip, steps)

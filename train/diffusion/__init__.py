@@ -1,0 +1,1 @@
+"""The box diffusion: noise schedule and corruption, timestep samplers, the sampler."""

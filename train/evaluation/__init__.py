@@ -1,0 +1,1 @@
+"""Held-out evaluation: metrics with intervals over sources, the layout prior, learning curves."""

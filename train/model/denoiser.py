@@ -1,0 +1,179 @@
+"""The set denoiser: N noisy section boxes + timestep -> clean boxes and "is a section" scores.
+
+As in DiffusionDet (Chen et al., ICCV 2023), the section boxes of a page are a *set* of N
+proposals that start as noise and are refined step by step: each proposal pools the fine
+feature map at its current box (``torchvision.ops.roi_align``), adds an embedding of the box
+itself, and a stack of transformer blocks lets the proposals see each other (self-attention:
+two proposals on one section learn that one of them is a duplicate) and the whole page
+(cross-attention to the encoder's tokens). Two heads give a box, as an offset of the input
+box in logit space (the iterative refinement of Deformable DETR, Zhu et al. 2021: a proposal
+already on a section only has to stay there), and a presence logit.
+
+Timestep conditioning is AdaLN-Zero (DiT, Peebles & Xie 2023): each block's LayerNorms are
+shifted/scaled, and its residual branches gated, by a projection of the timestep embedding
+initialised at zero, so every block starts as the identity.
+
+Classifier-free guidance (Ho & Salimans 2022): ``drop`` replaces a sample's image tokens and
+pooled box features by learned null embeddings, so the same network is also the
+unconditional layout model.
+
+Two-stage divide-and-conquer (TDC, arXiv 2312.13307) routes *inside* this module:
+:class:`RoutedDenoiser` holds one copy per SNR group of timesteps and sends each sample to
+the copy that owns its timestep; the model around it does not change.
+"""
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.ops import roi_align
+
+from ..geometry import inverse_sigmoid, xyxy
+from .encoders import Features
+
+
+class Denoised(NamedTuple):
+    boxes: torch.Tensor  # [B, N, 4] clean boxes, normalised cxcywh on the canvas
+    presence: torch.Tensor  # [B, N] logits of "this proposal is a section"
+    hidden: torch.Tensor  # [B, N, D] the proposals' last hidden state
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps [B] -> [B, dim] (Vaswani et al. 2017)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return F.pad(torch.cat([torch.cos(args), torch.sin(args)], dim=-1), (0, dim % 2))
+
+
+def box_embedding(boxes: torch.Tensor, freqs: int = 16) -> torch.Tensor:
+    """Sinusoidal features of normalised boxes [..., 4] -> [..., 4 * 2 * freqs] (the
+    positional encoding of coordinates used for DETR's anchor queries)."""
+    scales = 2.0 ** torch.arange(freqs, device=boxes.device, dtype=boxes.dtype) * math.pi
+    args = boxes[..., None] * scales
+    return torch.cat([args.sin(), args.cos()], dim=-1).flatten(-2)
+
+
+def pool_boxes(fine: torch.Tensor, stride: int, canvas: tuple[int, int], boxes: torch.Tensor,
+               batch_idx: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """roi_align of the fine map at normalised cxcywh ``boxes`` [K,4] of samples ``batch_idx``
+    [K] -> [K, C, rows, cols]."""
+    w, h = canvas
+    px = xyxy(boxes.detach().float()).clamp(0, 1) * torch.tensor([w, h, w, h], device=boxes.device)
+    rois = torch.cat([batch_idx[:, None].to(px.dtype), px], dim=1).to(fine.dtype)
+    return roi_align(fine, rois, output_size=size, spatial_scale=1.0 / stride, sampling_ratio=2, aligned=True)
+
+
+def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift
+
+
+class DenoiserBlock(nn.Module):
+    """Proposal self-attention, cross-attention to the image tokens, MLP; AdaLN-Zero."""
+
+    def __init__(self, d: int, heads: int, ff_mult: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False)
+        self.self_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(d)
+        self.cross_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.norm3 = nn.LayerNorm(d, elementwise_affine=False)
+        self.mlp = nn.Sequential(nn.Linear(d, ff_mult * d), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_mult * d, d))
+        self.drop = nn.Dropout(dropout)
+        self.modulation = nn.Linear(d, 6 * d)
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_pad: torch.Tensor,
+                temb: torch.Tensor) -> torch.Tensor:
+        s1, c1, g1, s2, c2, g2 = self.modulation(F.silu(temb)).unsqueeze(1).chunk(6, dim=-1)
+        h = _modulate(self.norm1(x), s1, c1)
+        x = x + g1 * self.drop(self.self_attn(h, h, h, need_weights=False)[0])
+        h = self.norm2(x)
+        x = x + self.drop(self.cross_attn(h, memory, memory, key_padding_mask=memory_pad, need_weights=False)[0])
+        h = _modulate(self.norm3(x), s2, c2)
+        return x + g2 * self.drop(self.mlp(h))
+
+
+class Denoiser(nn.Module):
+    def __init__(self, cfg: Any, fine_channels: int, fine_stride: int) -> None:
+        super().__init__()
+        d = cfg.d_model
+        self.roi_size, self.fine_stride = tuple(cfg.roi_size), fine_stride
+        rh, rw = self.roi_size
+        self.roi_in = nn.Sequential(nn.Linear(fine_channels * rh * rw, d), nn.LayerNorm(d))
+        self.box_in = nn.Sequential(nn.Linear(4 * 2 * 16, d), nn.GELU(), nn.Linear(d, d))
+        self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.null_roi = nn.Parameter(torch.randn(d) * 0.02)
+        self.null_tokens = nn.Parameter(torch.randn(d) * 0.02)
+        self.blocks = nn.ModuleList(DenoiserBlock(d, cfg.num_heads, cfg.ff_mult, cfg.dropout)
+                                    for _ in range(cfg.denoiser_layers))
+        self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
+        self.final_mod = nn.Linear(d, 2 * d)
+        nn.init.zeros_(self.final_mod.weight)
+        nn.init.zeros_(self.final_mod.bias)
+        self.box_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 4))
+        nn.init.zeros_(self.box_head[-1].weight)
+        nn.init.zeros_(self.box_head[-1].bias)
+        self.presence_head = nn.Linear(d, 1)
+        # a proposal is a section rarely at the start (a few of N): focal-loss prior (Lin et al. 2017)
+        nn.init.constant_(self.presence_head.bias, -math.log((1 - 0.1) / 0.1))
+        self.d = d
+
+    def forward(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
+                drop: torch.Tensor | None = None) -> Denoised:
+        """``boxes`` [B,N,4]: the noisy proposals as normalised cxcywh (clamped to the canvas),
+        ``t`` [B] long, ``drop`` [B] bool: run those samples unconditionally."""
+        B, N, _ = boxes.shape
+        idx = torch.arange(B, device=boxes.device).repeat_interleave(N)
+        pooled = pool_boxes(feats.fine, self.fine_stride, feats.canvas, boxes.reshape(-1, 4), idx, self.roi_size)
+        roi = self.roi_in(pooled.flatten(1)).view(B, N, self.d)
+        memory = feats.tokens
+        if drop is not None:
+            roi = torch.where(drop[:, None, None], self.null_roi.to(roi.dtype).expand_as(roi), roi)
+            memory = torch.where(drop[:, None, None], self.null_tokens.to(memory.dtype).expand_as(memory), memory)
+        temb = self.time_mlp(timestep_embedding(t, self.d).to(roi.dtype))
+        x = roi + self.box_in(box_embedding(boxes.to(roi.dtype)))
+        for block in self.blocks:
+            x = block(x, memory, feats.token_pad, temb)
+        shift, scale = self.final_mod(F.silu(temb)).unsqueeze(1).chunk(2, dim=-1)
+        h = _modulate(self.final_norm(x), shift, scale)
+        out = torch.sigmoid(inverse_sigmoid(boxes.detach().float()) + self.box_head(h).float())
+        return Denoised(out, self.presence_head(h).squeeze(-1).float(), h)
+
+
+def snr_groups(alpha_bar: torch.Tensor, groups: int) -> torch.Tensor:
+    """Group id (0..groups-1) of every timestep 0..T: equal widths of log SNR over t = 1..T,
+    group 0 the least noisy (t = 0 joins it)."""
+    ab = alpha_bar.double()
+    log_snr = torch.log(ab / (1 - ab).clamp_min(1e-12))[1:]
+    lo, hi = float(log_snr.min()), float(log_snr.max())
+    edges = torch.linspace(hi, lo, groups + 1, dtype=torch.float64)[1:-1]
+    g = torch.bucketize(-log_snr, -edges, right=True).clamp(0, groups - 1)
+    return torch.cat([torch.zeros(1, dtype=torch.long), g.long()])
+
+
+class RoutedDenoiser(nn.Module):
+    """TDC stage 2: one copy of the denoiser per SNR group of timesteps, each sample routed
+    to the copy that owns its timestep (same call signature as :class:`Denoiser`)."""
+
+    def __init__(self, base: Denoiser, group_of: torch.Tensor) -> None:
+        super().__init__()
+        groups = int(group_of.max()) + 1
+        self.experts = nn.ModuleList(copy.deepcopy(base) for _ in range(groups))
+        self.register_buffer("group_of", group_of.clone())
+
+    def forward(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
+                drop: torch.Tensor | None = None) -> Denoised:
+        group = self.group_of[t.clamp(0, len(self.group_of) - 1)]
+        parts: list[tuple[torch.Tensor, Denoised]] = []
+        for g, expert in enumerate(self.experts):
+            idx = (group == g).nonzero(as_tuple=True)[0]
+            if len(idx):
+                parts.append((idx, expert(feats.select(idx), boxes[idx], t[idx], None if drop is None else drop[idx])))
+        order = torch.cat([idx for idx, _ in parts]).argsort()
+        return Denoised(*(torch.cat([out[k] for _, out in parts])[order] for k in range(3)))

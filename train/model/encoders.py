@@ -1,0 +1,225 @@
+"""Image encoders: an aspect-true canvas [B,3,H,W] -> features for the denoiser and the reader.
+
+Every encoder returns :class:`Features`: a *fine* map at stride 4 (what the reader and the
+denoiser pool at a box, fine enough that a 17-pixel section still spans four rows) and
+*tokens* at stride 16 with a padding mask (what the denoiser cross-attends to). Canvases are
+padded below the page to the batch's tallest (train.data.inputs); the padding is masked out
+of attention and zeroed after every convolution stage, so a page's features do not depend
+on what it was batched with.
+
+- ``conv`` (default): a small CNN with batch norm (stride 2, 4, 8, 16; the stride-1 convs
+  residual), learned row and column positions, and a pre-norm transformer over the tokens.
+  Convolutions first: at 128 px a text line is 1-2 pixels tall, below any patch size.
+- ``resnet18``: torchvision's, ``weights=None`` and, when a path is given, loaded from that
+  local file (nothing is downloaded): layer1 is the fine map, layer3 the tokens.
+- ``vit_b_16``: torchvision's ViT-B/16 with its position embeddings resampled to the
+  canvas grid; the tokens double as the (stride 16) fine map. For GPUs: 86M parameters.
+
+Each encoder exposes ``groups()``: its named layer groups from input to output so a
+training strategy can freeze and unfreeze them (train.unfreeze).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import resnet18, vit_b_16
+
+
+@dataclass
+class Features:
+    fine: torch.Tensor  # [B, C, H/s, W/s] at stride ``fine_stride``
+    fine_stride: int
+    tokens: torch.Tensor  # [B, L, D]
+    token_pad: torch.Tensor  # [B, L] bool, True = padding (masked out of attention)
+    canvas: tuple[int, int]  # (width, height) of the full canvas the boxes are normalised to
+    heights: torch.Tensor  # [B] float, the page's height as a share of the canvas height
+
+    def select(self, idx: torch.Tensor) -> "Features":
+        """The features of the samples ``idx`` (a TDC group, a guidance half)."""
+        return Features(self.fine[idx], self.fine_stride, self.tokens[idx], self.token_pad[idx],
+                        self.canvas, self.heights[idx])
+
+    def repeat(self, n: int) -> "Features":
+        return Features(self.fine.repeat(n, 1, 1, 1), self.fine_stride, self.tokens.repeat(n, 1, 1),
+                        self.token_pad.repeat(n, 1), self.canvas, self.heights.repeat(n))
+
+
+def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state dict from a local file, unwrapping the usual checkpoint containers."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    return state
+
+
+def row_mask(valid_rows: torch.Tensor, rows: int) -> torch.Tensor:
+    """[B, 1, rows, 1] float: 1 on a page's rows, 0 on the padding below it."""
+    r = torch.arange(rows, device=valid_rows.device)
+    return (r[None, :] < valid_rows[:, None]).to(torch.float32)[:, None, :, None]
+
+
+def _mask(x: torch.Tensor, pixel_rows: torch.Tensor, stride: int) -> torch.Tensor:
+    rows = torch.ceil(pixel_rows / stride).long()
+    return x * row_mask(rows, x.shape[2]).to(x.dtype)
+
+
+class ConvBN(nn.Sequential):
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(cout),
+                         nn.GELU())
+
+
+class Residual(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.body = ConvBN(c, c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class GridPositions(nn.Module):
+    """Learned row + column embeddings for a token grid of up to ``rows`` x ``cols``."""
+
+    def __init__(self, rows: int, cols: int, d: int) -> None:
+        super().__init__()
+        self.row = nn.Parameter(torch.randn(rows, d) * 0.02)
+        self.col = nn.Parameter(torch.randn(cols, d) * 0.02)
+
+    def forward(self, h: int, w: int) -> torch.Tensor:
+        return (self.row[:h, None, :] + self.col[None, :w, :]).reshape(h * w, -1)
+
+
+def _tokens(x: torch.Tensor, pixel_rows: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A stride-``stride`` map [B,D,h,w] -> tokens [B, h*w, D] and their padding mask."""
+    B, _, h, w = x.shape
+    rows = torch.ceil(pixel_rows / stride).long().clamp(min=1)
+    pad = (torch.arange(h, device=x.device)[None, :] >= rows[:, None])[:, :, None].expand(B, h, w)
+    return x.flatten(2).transpose(1, 2), pad.reshape(B, h * w)
+
+
+class ConvEncoder(nn.Module):
+    def __init__(self, cfg: Any) -> None:
+        super().__init__()
+        c, d = cfg.stem_channels, cfg.d_model
+        self.stem = ConvBN(3, c, stride=2)
+        self.stage1 = nn.Sequential(ConvBN(c, 2 * c, stride=2), Residual(2 * c))  # stride 4: fine
+        self.stage2 = nn.Sequential(ConvBN(2 * c, 4 * c, stride=2), Residual(4 * c))  # stride 8
+        self.stage3 = nn.Conv2d(4 * c, d, 3, stride=2, padding=1)  # stride 16: tokens
+        self.pos = GridPositions(cfg.canvas_height // 16, cfg.canvas_width // 16, d)
+        self.blocks = nn.ModuleList(
+            nn.TransformerEncoderLayer(d, cfg.num_heads, cfg.ff_mult * d, cfg.dropout, activation="gelu",
+                                       batch_first=True, norm_first=True)
+            for _ in range(cfg.encoder_layers))
+        self.norm = nn.LayerNorm(d)
+        self.fine_channels = 2 * c
+
+    def forward(self, images: torch.Tensor, pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = _mask(self.stem(images), pixel_rows, 2)
+        fine = _mask(self.stage1(x), pixel_rows, 4)
+        x = _mask(self.stage2(fine), pixel_rows, 8)
+        x = self.stage3(x)
+        tokens, pad = _tokens(x, pixel_rows, 16)
+        tokens = tokens + self.pos(x.shape[2], x.shape[3])
+        for block in self.blocks:
+            tokens = block(tokens, src_key_padding_mask=pad)
+        return fine, self.norm(tokens), pad
+
+    def groups(self) -> dict[str, list[nn.Module | nn.Parameter]]:
+        out: dict[str, list[nn.Module | nn.Parameter]] = {"stem": [self.stem], "encoder.0": [self.stage1],
+                                                          "encoder.1": [self.stage2]}
+        out.update({f"encoder.{i + 2}": [b] for i, b in enumerate(self.blocks)})
+        out["neck"] = [self.stage3, self.pos, self.norm]
+        return out
+
+
+class ResNetEncoder(nn.Module):
+    """torchvision resnet18: layer1 (stride 4, 64 channels) is the fine map; layer3
+    (stride 16) is projected to ``d_model`` tokens with learned grid positions."""
+
+    def __init__(self, cfg: Any) -> None:
+        super().__init__()
+        net = resnet18(weights=None)
+        if cfg.weights_path:
+            net.load_state_dict(load_state_file(cfg.weights_path))
+        self.stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        self.layers = nn.ModuleList([net.layer1, net.layer2, net.layer3])
+        self.proj = nn.Conv2d(256, cfg.d_model, 1)
+        self.pos = GridPositions(cfg.canvas_height // 16, cfg.canvas_width // 16, cfg.d_model)
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.fine_channels = 64
+
+    def forward(self, images: torch.Tensor, pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = _mask(self.stem(images), pixel_rows, 4)
+        fine = x = _mask(self.layers[0](x), pixel_rows, 4)
+        x = _mask(self.layers[1](x), pixel_rows, 8)
+        x = self.proj(self.layers[2](x))
+        tokens, pad = _tokens(x, pixel_rows, 16)
+        return fine, self.norm(tokens + self.pos(x.shape[2], x.shape[3])), pad
+
+    def groups(self) -> dict[str, list[nn.Module | nn.Parameter]]:
+        out: dict[str, list[nn.Module | nn.Parameter]] = {"stem": [self.stem]}
+        out.update({f"encoder.{i}": [m] for i, m in enumerate(self.layers)})
+        out["neck"] = [self.proj, self.pos, self.norm]
+        return out
+
+
+class ViTEncoder(nn.Module):
+    """torchvision vit_b_16 on the canvas grid: its 14x14 position embeddings resampled
+    (bicubic) to the grid of each batch, padding tokens masked out of every attention."""
+
+    def __init__(self, cfg: Any) -> None:
+        super().__init__()
+        net = vit_b_16(weights=None)
+        if cfg.weights_path:
+            net.load_state_dict(load_state_file(cfg.weights_path))
+        self.conv_proj = net.conv_proj
+        self.pos_embedding = nn.Parameter(net.encoder.pos_embedding.detach()[:, 1:].clone())  # class token dropped
+        self.layers = net.encoder.layers
+        self.ln = net.encoder.ln
+        self.proj = nn.Linear(net.hidden_dim, cfg.d_model)
+        self.fine_channels = cfg.d_model
+
+    def forward(self, images: torch.Tensor, pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.conv_proj(images)
+        B, D, h, w = x.shape
+        side = int(self.pos_embedding.shape[1] ** 0.5)
+        grid = self.pos_embedding.reshape(1, side, side, D).permute(0, 3, 1, 2)
+        pos = F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False).flatten(2).transpose(1, 2)
+        tokens, pad = _tokens(x, pixel_rows, 16)
+        tokens = tokens + pos
+        for layer in self.layers:  # torchvision's EncoderBlock, with a padding mask
+            y = layer.ln_1(tokens)
+            y = layer.self_attention(y, y, y, key_padding_mask=pad, need_weights=False)[0]
+            tokens = tokens + layer.dropout(y)
+            tokens = tokens + layer.mlp(layer.ln_2(tokens))
+        tokens = self.proj(self.ln(tokens))
+        fine = tokens.masked_fill(pad[..., None], 0).transpose(1, 2).reshape(B, -1, h, w)
+        return fine, tokens, pad
+
+    def groups(self) -> dict[str, list[nn.Module | nn.Parameter]]:
+        out: dict[str, list[nn.Module | nn.Parameter]] = {"stem": [self.conv_proj, self.pos_embedding]}
+        out.update({f"encoder.{i}": [m] for i, m in enumerate(self.layers)})
+        out["neck"] = [self.ln, self.proj]
+        return out
+
+
+ENCODERS: dict[str, tuple[type[nn.Module], int]] = {
+    "conv": (ConvEncoder, 4),
+    "resnet18": (ResNetEncoder, 4),
+    "vit_b_16": (ViTEncoder, 16),
+}
+
+
+def build_encoder(cfg: Any) -> tuple[nn.Module, int]:
+    """(encoder named by ``cfg.encoder``, stride of its fine map)."""
+    if cfg.encoder not in ENCODERS:
+        raise ValueError(f"unknown encoder {cfg.encoder!r}; choose from {sorted(ENCODERS)}")
+    cls, stride = ENCODERS[cfg.encoder]
+    return cls(cfg), stride

@@ -1,0 +1,88 @@
+"""The diffusion section transformer: screenshot -> the set of its sections (box, type, roles).
+
+Three parts, each in its own module: an image encoder over the aspect-true canvas
+(train.model.encoders), the set denoiser that refines N noisy boxes into section boxes with
+a presence score (train.model.denoiser) and the reader that names each section from the
+features at its box (train.model.reader). The diffusion process and the sampler are in
+train.diffusion; the losses in train.losses and train.objective.
+
+Images enter as uint8 canvases and are normalised here (ImageNet statistics, which the
+torchvision backbones were trained with), so loaders ship a quarter of the bytes.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+from .denoiser import Denoised, Denoiser, RoutedDenoiser
+from .encoders import Features, build_encoder
+from .reader import Read, Reader
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+
+
+class SectionModel(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder, stride = build_encoder(cfg)
+        self.fine_stride = stride
+        fine = self.encoder.fine_channels
+        self.denoiser: Denoiser | RoutedDenoiser = Denoiser(cfg, fine, stride)
+        self.reader = Reader(cfg, fine, stride)
+        d, p = cfg.d_model, cfg.proj_dim
+        # pooled embeddings of the visual-structural alignment term (train.losses.element)
+        self.image_proj = nn.Linear(d, p)
+        self.type_emb = nn.Embedding(cfg.num_types, d)
+        self.role_emb = nn.Embedding(cfg.num_roles + 1, d)
+        self.struct_box = nn.Linear(4, d)
+        self.struct_proj = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, p))
+        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1) * 255, persistent=False)
+        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1) * 255, persistent=False)
+
+    def encode(self, images: torch.Tensor, rows: torch.Tensor) -> Features:
+        """uint8 canvases [B,3,H,W] whose first ``rows`` [B] pixel rows are the page."""
+        x = (images.float() - self.mean) / self.std
+        fine, tokens, pad = self.encoder(x, rows.float())
+        canvas = (self.cfg.canvas_width, self.cfg.canvas_height)
+        return Features(fine, self.fine_stride, tokens, pad, canvas, rows.float() / self.cfg.canvas_height)
+
+    def denoise(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
+                drop: torch.Tensor | None = None) -> Denoised:
+        return self.denoiser(feats, boxes, t, drop)
+
+    def read(self, feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor,
+             drop: torch.Tensor | None = None) -> Read:
+        return self.reader(feats, boxes, batch_idx, drop)
+
+    def start_tdc(self, group_of: torch.Tensor) -> None:
+        """Enter TDC stage 2: the denoiser becomes one copy per timestep group."""
+        if isinstance(self.denoiser, Denoiser):
+            self.denoiser = RoutedDenoiser(self.denoiser, group_of.to(next(self.parameters()).device))
+
+    @property
+    def tdc(self) -> bool:
+        return isinstance(self.denoiser, RoutedDenoiser)
+
+    def image_embedding(self, feats: Features) -> torch.Tensor:
+        """Mean of the page's tokens (padding excluded) -> [B, proj_dim]."""
+        keep = (~feats.token_pad).unsqueeze(-1).to(feats.tokens.dtype)
+        return self.image_proj((feats.tokens * keep).sum(1) / keep.sum(1).clamp_min(1))
+
+    def structure_embedding(self, types: torch.Tensor, children: torch.Tensor, boxes: torch.Tensor,
+                            mask: torch.Tensor) -> torch.Tensor:
+        """The true sections (type + roles + box, mean over the page's sections) -> [B, proj_dim]."""
+        x = self.type_emb(types) + self.role_emb(children).sum(2) + self.struct_box(boxes * 2 - 1)
+        w = mask.unsqueeze(-1).to(x.dtype)
+        return self.struct_proj((x * w).sum(1) / w.sum(1).clamp_min(1))
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model inside a DistributedDataParallel / DataParallel wrapper (or the model)."""
+    return getattr(model, "module", model)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
