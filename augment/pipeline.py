@@ -6,7 +6,6 @@ changes what the others draw. Variant 0 is the untouched source.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -14,6 +13,7 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
+from shards.hashing import hash64
 from shards.schema import SCHEMA_VERSION, Sample, make_key
 from shards.tokens import derive_sections
 
@@ -30,18 +30,14 @@ _ENCODE = {
 }
 
 
-def _h(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
-
-
 def op_rng(seed: int, source_id: str, variant: int, op: str) -> np.random.Generator:
     """The generator of one op in one variant: a function of its inputs alone."""
-    return np.random.default_rng([seed & 0xFFFFFFFF, _h(source_id), variant, _h(op)])
+    return np.random.default_rng([seed & 0xFFFFFFFF, hash64(source_id), variant, hash64(op)])
 
 
 def sample_seed(seed: int, source_id: str, variant: int) -> int:
     """The seed recorded in a sample: identifies its random stream."""
-    return _h(f"{seed}:{source_id}:{variant}") & 0x7FFFFFFF
+    return hash64(f"{seed}:{source_id}:{variant}") & 0x7FFFFFFF
 
 
 @contextmanager

@@ -12,11 +12,12 @@ import pytest
 
 from augment import functional as F
 from augment.ops import OPS, ORDER, apply_op
-from augment.page import Page, quad_bounds
+from augment.page import Page
 from augment.pipeline import element_records
 from augment.sources import page_from_arrays
 from augment.synth import synth_page
 from shards.htmlparse import parse_html
+from test_ops_image import xywh
 
 MIN_SIDE = 12  # px: below this, one pixel of interpolation moves IoU by more than 0.1
 DRAWS_PER_PAGE = 3
@@ -62,7 +63,7 @@ def mask_boxes(page: Page, name: str, params: dict, rows: list[int]) -> dict[int
         m.image = np.zeros_like(page.image)
         batch = rows[start:start + 3]
         for c, r in enumerate(batch):
-            x, y, w, h = np.round(quad_bounds(page.quads[r:r + 1])[0]).astype(int)
+            x, y, w, h = np.round(xywh(page.quads[r:r + 1])[0]).astype(int)
             m.image[y:y + h, x:x + w, c] = 255
         OPS[name].apply(m, p)
         for c, r in enumerate(batch):
@@ -83,7 +84,7 @@ def _rows_to_check(src: Page, out: Page, records: list[dict], params: dict) -> d
     for r, box in rows.items():
         if r >= len(src.source_xpaths) or box is None or min(box[2], box[3]) < MIN_SIDE:
             continue
-        sb = quad_bounds(src.quads[r:r + 1])[0]
+        sb = xywh(src.quads[r:r + 1])[0]
         if len(erased) and any(iou(sb, e) > 0 or _overlaps(sb, e) for e in erased):
             continue
         picked[r] = box
@@ -127,7 +128,7 @@ def test_spatial_homography_maps_source_quads_to_recorded_quads(pages):
         out = page.copy()
         apply_op(out, "spatial", params)
         x, y, cw, ch = params["crop"]
-        b = quad_bounds(page.quads)
+        b = xywh(page.quads)
         inside = (b[:, 0] >= x) & (b[:, 1] >= y) & (b[:, 0] + b[:, 2] <= x + cw) & (b[:, 1] + b[:, 3] <= y + ch)
         rows = [out.row(el) for el in out.elements() if inside[out.row(el)]]
         assert rows
