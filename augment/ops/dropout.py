@@ -136,3 +136,8 @@ def apply(page: Page, params: dict[str, Any]) -> None:
         page.image = page.image.copy()
     for (x0, y0, x1, y1), colour in zip(params["rects"], params["colours"]):
         page.image[y0:y1, x0:x1] = np.asarray(colour, dtype=page.image.dtype)
+
+
+def difficulty(params: dict[str, Any]) -> tuple[float, ...]:
+    """0.05 per dropped element, counting at most 3."""
+    return (0.05 * min(3, len(params.get("rows", []))),)

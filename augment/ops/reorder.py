@@ -136,3 +136,8 @@ def apply(page: Page, params: dict[str, Any]) -> None:
     page.quads[:, :, 1] += shift[:, None]
     page.image = permute_strips(page.image, bands)
     swap_siblings(a, b)
+
+
+def difficulty(params: dict[str, Any]) -> tuple[float, ...]:
+    """Two sections swapped: 0.1."""
+    return (0.1,)
