@@ -98,7 +98,7 @@ def depth_safe(el: Element, walk: dict[Element, tuple[str, int]], shift: int) ->
     of looked into (or counted as a section); plain wrappers decide nothing, their walked
     children are checked themselves. One level shallower, a wrapper or main/container the
     walk stopped at would be looked into and could reveal a section (or become one);
-    sections and elements above the limit keep their fate.
+    sections, and everything the walk looked into, keep their fate.
     """
     if shift not in (1, -1):
         raise ValueError(f"depth_safe: shift must be 1 or -1, found {shift!r}")
