@@ -4,6 +4,9 @@ Each backend is a context manager that makes a joblib backend current, so `job.p
 the same `Parallel(...)(delayed(build_shard)(...))` under any of them and the bytes never
 depend on the backend (a shard's content depends only on its task, config and seed).
 
+Every backend is called as `(out, backend, jobs, scheduler)`: the run options it needs
+(see `augment.run_options`), as plain values so that this module imports nothing of augment.
+
 * `loky` (default) and `threading`: joblib's own pools on this machine, `jobs` workers.
 * `dask`: joblib's Dask backend. With `scheduler` it connects to an existing cluster and
   uses all of its workers; without, it starts a `distributed.LocalCluster` of `jobs`
@@ -23,14 +26,11 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ContextManager, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from joblib import cpu_count, parallel_config
 
 from shards.atomic import TMP_PREFIX
-
-if TYPE_CHECKING:
-    from .config import AugmentConfig
 
 DASK_INSTALL = "pip install -e .[dask]"
 CONNECT_TIMEOUT = "30s"  # how long to wait for --scheduler before giving up
@@ -46,8 +46,8 @@ def worker_count(jobs: int) -> int:
 
 
 @contextlib.contextmanager
-def _joblib_pool(cfg: AugmentConfig, out: Path) -> Iterator[None]:
-    with parallel_config(backend=cfg.backend, n_jobs=cfg.jobs):
+def _joblib_pool(out: Path, backend: str, jobs: int, scheduler: str | None) -> Iterator[None]:
+    with parallel_config(backend=backend, n_jobs=jobs):
         yield
 
 
@@ -82,19 +82,19 @@ def check_shared_output(client: Any, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def _connect(cfg: AugmentConfig, distributed: Any) -> Iterator[Any]:
-    """A Dask client: to `cfg.scheduler`, or to a LocalCluster of `jobs` worker processes."""
-    if cfg.scheduler:
+def _connect(jobs: int, scheduler: str | None, distributed: Any) -> Iterator[Any]:
+    """A Dask client: to `scheduler`, or to a LocalCluster of `jobs` worker processes."""
+    if scheduler:
         logging.getLogger("distributed").setLevel(logging.ERROR)
         try:
-            client = distributed.Client(cfg.scheduler, timeout=CONNECT_TIMEOUT)
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as e:
-            raise BackendError(f"--scheduler {cfg.scheduler}: cannot connect to the Dask scheduler ({e})") from None
+            raise BackendError(f"--scheduler {scheduler}: cannot connect to the Dask scheduler ({e})") from None
         with client:
             yield client
         return
     # processes, one thread each: the work is CPU-bound Python + OpenCV, so threads would share the GIL
-    cluster = distributed.LocalCluster(n_workers=worker_count(cfg.jobs), threads_per_worker=1, processes=True,
+    cluster = distributed.LocalCluster(n_workers=worker_count(jobs), threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.ERROR)
     with cluster, distributed.Client(cluster) as client:
         yield client
@@ -127,9 +127,9 @@ def _joblib_dask_backend() -> Any:
 
 
 @contextlib.contextmanager
-def _dask(cfg: AugmentConfig, out: Path) -> Iterator[None]:
+def _dask(out: Path, backend: str, jobs: int, scheduler: str | None) -> Iterator[None]:
     distributed = _import_distributed()
-    with _connect(cfg, distributed) as client:
+    with _connect(jobs, scheduler, distributed) as client:
         check_shared_output(client, out)
         try:
             # n_jobs=-1: as many tasks in flight as the cluster has worker threads
@@ -141,13 +141,13 @@ def _dask(cfg: AugmentConfig, out: Path) -> Iterator[None]:
                                "rest") from None
 
 
-BACKENDS: dict[str, Callable[[AugmentConfig, Path], ContextManager[None]]] = {
+BACKENDS: dict[str, Callable[[Path, str, int, str | None], ContextManager[None]]] = {
     "loky": _joblib_pool,
     "threading": _joblib_pool,
     "dask": _dask,
 }
 
 
-def execution(cfg: AugmentConfig, out: Path) -> ContextManager[None]:
+def execution(out: Path, *, backend: str, jobs: int, scheduler: str | None) -> ContextManager[None]:
     """The context in which `Parallel()` runs the job's work units (see the module docstring)."""
-    return BACKENDS[cfg.backend](cfg, out)
+    return BACKENDS[backend](out, backend, jobs, scheduler)

@@ -7,6 +7,7 @@ import sys
 from .backends import BACKENDS, BackendError
 from .config import ConfigError, load_config
 from .job import JobError, run_job
+from .run_options import RunOptions, run_options
 from .sources import Reject
 
 
@@ -22,13 +23,18 @@ def _config(args: argparse.Namespace):
     return load_config(
         args.config, factor=args.factor, seed=args.seed, val_fraction=args.val_fraction, folds=args.folds,
         image_format=args.image_format, quality=args.quality, samples_per_shard=args.samples_per_shard,
+    )
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    return run_options(
         jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, strict=args.strict or None,
         overwrite=args.overwrite or None, progress=False if args.no_progress else None,
     )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    summary = run_job(args.input, args.out, _config(args))
+    summary = run_job(args.input, args.out, _config(args), _run_options(args))
     print(summary.text())
     return 0
 

@@ -2,8 +2,9 @@
 
 `AugmentConfig.ops` holds one table per registered op (`[ops.<name>]` in TOML), starting
 from each op module's DEFAULTS; the shipped `default.toml` lists every value with its
-meaning. Only fields that shape the output enter `job_dict()` (and so the manifest and
-the config hash): the number of workers or the backend never change a byte of output.
+meaning. Every field shapes the output, and all of them enter `job_dict()` (and so the
+manifest and the config hash). How a job runs (workers, backend, strictness) never changes
+a byte of output and is not configured here: see `augment.run_options`.
 """
 from __future__ import annotations
 
@@ -18,14 +19,18 @@ from typing import Any
 
 from shards.schema import IMAGE_EXTS
 
-from .backends import BACKENDS
-
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
-RUN_ONLY = ("jobs", "backend", "scheduler", "strict", "overwrite", "progress")
 
 
 class ConfigError(ValueError):
     """A config value or file that cannot be used; the message names it."""
+
+
+def check(rows: list[tuple[bool, str, str, Any]], what: str = "config") -> None:
+    """Raise one ConfigError naming every failed row (ok, setting, rule, value found)."""
+    failed = [f"{what} '{name}' must be {rule}, found {value!r}" for ok, name, rule, value in rows if not ok]
+    if failed:
+        raise ConfigError("; ".join(failed))
 
 
 def _op_defaults() -> dict[str, dict[str, Any]]:
@@ -36,7 +41,8 @@ def _op_defaults() -> dict[str, dict[str, Any]]:
 
 @dataclass
 class AugmentConfig:
-    """Everything `augment run` needs besides the input and output paths."""
+    """Every setting that shapes the output of `augment run` (the input and output paths and
+    the run options aside)."""
 
     factor: int = 50
     seed: int = 0
@@ -48,15 +54,9 @@ class AugmentConfig:
     variants_per_group: int = 10
     max_pixels: int = 40_000_000
     ops: dict[str, dict[str, Any]] = field(default_factory=_op_defaults)
-    jobs: int = 1
-    backend: str = "loky"
-    scheduler: str | None = None
-    strict: bool = False
-    overwrite: bool = False
-    progress: bool = True
 
     def validate(self) -> "AugmentConfig":
-        checks = [
+        check([
             (self.factor >= 1, "factor", "at least 1", self.factor),
             (0.0 <= self.val_fraction < 1.0, "val_fraction", "in [0, 1)", self.val_fraction),
             (self.folds >= 1, "folds", "at least 1", self.folds),
@@ -64,23 +64,14 @@ class AugmentConfig:
             (1 <= self.quality <= 100, "quality", "in 1..100", self.quality),
             (self.samples_per_shard >= 1, "samples_per_shard", "at least 1", self.samples_per_shard),
             (self.variants_per_group >= 1, "variants_per_group", "at least 1", self.variants_per_group),
-            (self.jobs != 0, "jobs", "non-zero (negative counts from the number of cores, as in joblib)", self.jobs),
-            (self.backend in BACKENDS, "backend", f"one of {sorted(BACKENDS)}", self.backend),
-            (not self.scheduler or self.backend == "dask", "scheduler",
-             f"unset unless backend is 'dask' (backend is {self.backend!r})", self.scheduler),
-        ]
-        for ok, name, rule, value in checks:
-            if not ok:
-                raise ConfigError(f"config '{name}' must be {rule}, found {value!r}")
-        for name in self.ops:
-            if not 0.0 <= float(self.ops[name].get("p", 0.0)) <= 1.0:
-                raise ConfigError(f"config 'ops.{name}.p' must be in [0, 1], found {self.ops[name]['p']!r}")
+            *((0.0 <= float(table.get("p", 0.0)) <= 1.0, f"ops.{name}.p", "in [0, 1]", table.get("p"))
+              for name, table in self.ops.items()),
+        ])
         return self
 
     def job_dict(self) -> dict[str, Any]:
         """The output-shaping settings (saved in the manifest, hashed into every sidecar)."""
-        d = dataclasses.asdict(self)
-        return {k: v for k, v in d.items() if k not in RUN_ONLY}
+        return dataclasses.asdict(self)
 
     def hash(self) -> str:
         blob = json.dumps(self.job_dict(), sort_keys=True).encode("utf-8")
@@ -91,7 +82,8 @@ def _merge(cfg: AugmentConfig, table: dict[str, Any], origin: str) -> None:
     known = {f.name for f in dataclasses.fields(AugmentConfig)}
     for key, value in table.items():
         if key not in known:
-            raise ConfigError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+            raise ConfigError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(known))} "
+                              "(how the job runs, e.g. --jobs or --backend, is set by flags only)")
         if key != "ops":
             setattr(cfg, key, value)
             continue

@@ -4,7 +4,7 @@
 any joblib backend. A rerun of the same command keeps every shard whose sidecar matches
 its bytes and the job's hash and builds only the rest; output written with another config
 or other inputs is refused unless `overwrite`. Bad sources never stop the job (unless
-`strict`): they are recorded, once, in the sidecar of the source's group-0 shard, and
+`strict`; both are `RunOptions`): they are recorded, once, in the sidecar of the source's group-0 shard, and
 gathered into `rejects.jsonl`, so sources = accepted + rejected always holds.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .backends import execution
 from .config import AugmentConfig
 from .pipeline import augment_page, build_sample
 from .plan import ShardTask, plan_tasks
+from .run_options import RunOptions
 from .sources import Reject, SourcePair, discover, load_pair
 
 REJECTS_NAME = "rejects.jsonl"
@@ -42,12 +43,12 @@ def _reject_row(source_id: str, r: Reject) -> dict[str, str]:
     return {"source": source_id, "reason": r.reason, "message": str(r)}
 
 
-def _load(task: ShardTask, cfg: AugmentConfig, stats: Counter, rejects: list) -> Iterable:
+def _load(task: ShardTask, cfg: AugmentConfig, strict: bool, stats: Counter, rejects: list) -> Iterable:
     for src in task.sources:
         try:
             page = load_pair(src.pair, cfg.max_pixels, stats if task.group == 0 else Counter())
         except Reject as r:
-            if cfg.strict:
+            if strict:
                 raise
             if task.group == 0:
                 rejects.append(_reject_row(src.pair.source_id, r))
@@ -55,14 +56,15 @@ def _load(task: ShardTask, cfg: AugmentConfig, stats: Counter, rejects: list) ->
         yield src, page
 
 
-def build_shard(task: ShardTask, cfg: AugmentConfig, out: str | Path, job_hash: str) -> dict[str, Any]:
+def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str | Path,
+                job_hash: str) -> dict[str, Any]:
     """Build one shard (variant-major order) and return its sidecar."""
-    if cfg.jobs != 1 or cfg.backend != "loky":
+    if opts.jobs != 1 or opts.backend != "loky":
         cv2.setNumThreads(1)  # one process per core already; OpenCV's own pool would oversubscribe
     stats: Counter = Counter()
     rejects: list[dict[str, str]] = []
     samples: dict[tuple[int, str], Any] = {}
-    for src, page in _load(task, cfg, stats, rejects):
+    for src, page in _load(task, cfg, opts.strict, stats, rejects):
         for v in task.variants:
             aug = augment_page(page, v, cfg)
             stats.update({f"skipped_{k}": n for k, n in aug.skipped.items()})
@@ -136,14 +138,15 @@ def _clear(out: Path, names: list[str]) -> None:
     (out / "manifest.json").unlink(missing_ok=True)
 
 
-def _run_tasks(todo: list[ShardTask], cfg: AugmentConfig, out: Path, job_hash: str) -> list[dict]:
+def _run_tasks(todo: list[ShardTask], cfg: AugmentConfig, opts: RunOptions, out: Path,
+               job_hash: str) -> list[dict]:
     if not todo:
         return []
-    bar = tqdm(total=len(todo), desc="shards", unit="shard", disable=not cfg.progress)
+    bar = tqdm(total=len(todo), desc="shards", unit="shard", disable=not opts.progress)
     results, samples, rejects, t0 = [], 0, 0, time.perf_counter()
-    with execution(cfg, out):
+    with execution(out, backend=opts.backend, jobs=opts.jobs, scheduler=opts.scheduler):
         stream = Parallel(return_as="generator_unordered")(
-            delayed(build_shard)(t, cfg, out, job_hash) for t in todo)
+            delayed(build_shard)(t, cfg, opts, out, job_hash) for t in todo)
         for info in stream:
             results.append(info)
             samples += info["samples"]
@@ -159,8 +162,10 @@ def _write_rejects(out: Path, rows: list[dict[str, str]]) -> None:
     atomic.write_bytes(out / REJECTS_NAME, text.encode("utf-8"))
 
 
-def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig) -> JobSummary:
-    """Run (or resume) `augment run`: see the module docstring."""
+def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
+            opts: RunOptions = RunOptions()) -> JobSummary:
+    """Run (or resume) `augment run` with output settings `cfg`, run as `opts` says: see the
+    module docstring."""
     t0 = time.perf_counter()
     # absolute: work units may run in processes with another working directory (Dask workers)
     input_dir, out = Path(input_dir).resolve(), Path(out).resolve()
@@ -174,7 +179,7 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig) -> JobSu
                 load_pair(p)
             except Reject as r:
                 early.append((p.source_id, r))
-    if cfg.strict and early:
+    if opts.strict and early:
         raise early[0][1]
     fingerprint = input_fingerprint(complete)
     job_hash = hashlib.sha256(f"{cfg.hash()}:{fingerprint}".encode()).hexdigest()[:16]
@@ -182,12 +187,12 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig) -> JobSu
     out.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_temps(out)
     done, conflicts = _existing_state(out, tasks, job_hash)
-    if conflicts and not cfg.overwrite:
+    if conflicts and not opts.overwrite:
         raise JobError(f"{out}: holds shards from another config or input ({', '.join(conflicts[:3])}"
                        f"{'...' if len(conflicts) > 3 else ''}); pass --overwrite to replace them or use another --out")
     _clear(out, conflicts)
     todo = [t for t in tasks if t.name not in done]
-    sidecars = list(done.values()) + _run_tasks(todo, cfg, out, job_hash)
+    sidecars = list(done.values()) + _run_tasks(todo, cfg, opts, out, job_hash)
     summary = _finish(out, cfg, sidecars, early, fingerprint, job_hash, input_dir)
     summary.built, summary.kept = len(todo), len(sidecars) - len(todo)
     summary.seconds = time.perf_counter() - t0

@@ -99,7 +99,11 @@ def box_to_quad(box: np.ndarray) -> np.ndarray:
                      np.stack([x + w, y + h], 1), np.stack([x, y + h], 1)], 1)
 
 
-def quad_bounds(quads: np.ndarray) -> np.ndarray:
-    """n x 4 x 2 corners -> n x 4 [x, y, w, h] axis-aligned bounds (NaN stays NaN)."""
-    lo, hi = quads.min(axis=1), quads.max(axis=1)
-    return np.concatenate([lo, hi - lo], axis=1)
+def quad_xyxy(quads: np.ndarray) -> np.ndarray:
+    """n x 4 x 2 corners -> n x 4 [x0, y0, x1, y1] axis-aligned bounds (NaN rows stay NaN).
+
+    The ops need the far edges themselves, and going through [x, y, w, h] and back is not
+    exact in floating point. (A sample's `box` is another thing: the bounds of the quad's
+    visible part, from `functional.clip_quads`.)
+    """
+    return np.concatenate([quads.min(axis=1), quads.max(axis=1)], axis=1)

@@ -6,7 +6,6 @@ changes what the others draw. Variant 0 is the untouched source.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -14,6 +13,7 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
+from shards.hashing import hash64
 from shards.schema import SCHEMA_VERSION, Sample, make_key
 from shards.tokens import derive_sections
 
@@ -30,18 +30,14 @@ _ENCODE = {
 }
 
 
-def _h(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
-
-
 def op_rng(seed: int, source_id: str, variant: int, op: str) -> np.random.Generator:
     """The generator of one op in one variant: a function of its inputs alone."""
-    return np.random.default_rng([seed & 0xFFFFFFFF, _h(source_id), variant, _h(op)])
+    return np.random.default_rng([seed & 0xFFFFFFFF, hash64(source_id), variant, hash64(op)])
 
 
 def sample_seed(seed: int, source_id: str, variant: int) -> int:
     """The seed recorded in a sample: identifies its random stream."""
-    return _h(f"{seed}:{source_id}:{variant}") & 0x7FFFFFFF
+    return hash64(f"{seed}:{source_id}:{variant}") & 0x7FFFFFFF
 
 
 @contextmanager
@@ -123,20 +119,15 @@ def element_records(page: Page) -> tuple[list[dict[str, Any]], dict[str, list[fl
 def difficulty(page: Page, n_sections: int) -> float:
     """A 0..1 heuristic of how hard a sample is, for phase 2's curriculum.
 
-    Sums op magnitudes (rotation, scale change, perspective, crop, photometric, dropout,
-    reordering) and page complexity (sections), each weighted to at most its share.
+    Page complexity (0.1 at 10 sections or more) plus what each applied op says it adds
+    (its optional `difficulty` hook, see `augment.ops`), term by term in the order the ops
+    were applied, capped at 1 and rounded to 4 decimals.
     """
     d = 0.1 * min(1.0, n_sections / 10)
     for rec in page.ops:
-        if rec["op"] == "spatial":
-            _, _, cw, ch = rec["crop"]
-            sw, sh = rec["source_size"]
-            d += 0.25 * abs(rec["angle"]) / 15 + 0.1 * abs(rec["scale"] - 1) / 0.2
-            d += 0.1 * float(np.abs(rec["perspective"]).max() > 0) + 0.1 * (1 - (cw * ch) / (sw * sh))
-        elif rec["op"] in ("photometric", "reorder"):
-            d += 0.1
-        elif rec["op"] == "dropout":
-            d += 0.05 * min(3, len(rec.get("rows", [])))
+        hook = getattr(OPS[rec["op"]], "difficulty", None)
+        for term in hook(rec) if hook is not None else ():
+            d += term
     return float(round(min(1.0, d), 4))
 
 

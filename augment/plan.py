@@ -9,9 +9,9 @@ copy of a validation page is ever trained on, and adding sources never moves old
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from shards.hashing import hash_unit
 from shards.writer import shard_name
 
 from .config import AugmentConfig
@@ -42,16 +42,11 @@ class ShardTask:
         return shard_name(self.split, self.index)
 
 
-def _unit(seed: int, source_id: str, salt: str) -> float:
-    digest = hashlib.sha256(f"{seed}:{salt}:{source_id}".encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "little") / 2**64
-
-
 def assign_split(source_id: str, seed: int, val_fraction: float, folds: int) -> tuple[str, int | None]:
     """('val', None) or ('train', fold in 0..folds-1), from the source id alone."""
-    if _unit(seed, source_id, "split") < val_fraction:
+    if hash_unit(f"{seed}:split:{source_id}") < val_fraction:
         return "val", None
-    return "train", int(_unit(seed, source_id, "fold") * folds)
+    return "train", int(hash_unit(f"{seed}:fold:{source_id}") * folds)
 
 
 def variant_groups(cfg: AugmentConfig) -> list[tuple[int, ...]]:

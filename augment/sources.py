@@ -24,10 +24,11 @@ from PIL import Image
 from shards.htmlparse import HtmlError, parse_html
 from shards.schema import SOURCE_ID_RE
 
+from .config import AugmentConfig
 from .page import ROW_ATTR, Page, box_to_quad
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_PIXELS = AugmentConfig.max_pixels  # the job's default, for callers without a config
 
 
 class Reject(Exception):

@@ -25,6 +25,7 @@ import cv2
 
 from augment.config import AugmentConfig, load_config
 from augment.job import run_job
+from augment.run_options import RunOptions
 from augment.pipeline import augment_page, build_sample
 from augment.sources import discover, page_from_arrays, read_boxes, read_image
 from shards.reader import make_pipeline
@@ -40,14 +41,11 @@ STAGES = ("decode", "spatial", "photometric", "structure", "encode", "write")
 TARGETS = {"ratio_vs_bare": 0.9, "ratio_vs_naive": 1.0, "parallel_efficiency": 0.9}
 
 
-def job_config(factor: int, seed: int, jobs: int) -> AugmentConfig:
-    return load_config(None, factor=factor, seed=seed, jobs=jobs, progress=False)
-
-
-def run_ours(src: Path, out: Path, cfg: AugmentConfig) -> int:
-    """One complete job from scratch (a rerun would keep finished shards); returns samples."""
+def run_ours(src: Path, out: Path, cfg: AugmentConfig, jobs: int) -> int:
+    """One complete job of `jobs` workers from scratch (a rerun would keep finished shards);
+    returns samples."""
     shutil.rmtree(out, ignore_errors=True)
-    return run_job(src, out, cfg).samples
+    return run_job(src, out, cfg, RunOptions(jobs=jobs, progress=False)).samples
 
 
 def recorded_ops(out: Path) -> dict[tuple[str, int], list[dict[str, Any]]]:
@@ -99,18 +97,18 @@ def measure(sources: int, factor: int, jobs: int, repeats: int, work: Path, seed
     cv2.setNumThreads(1)
     work.mkdir(parents=True, exist_ok=True)
     src = common.subset(common.cached_sources(work, sources, seed), sources, work / f"at-src-{sources}")
-    cfg1, cfgn = job_config(factor, seed, 1), job_config(factor, seed, jobs)
+    cfg = load_config(None, factor=factor, seed=seed)
     out = work / "at-out"
-    samples = run_ours(src, out, cfg1)  # untimed: imports and albumentations set-up happen here
+    samples = run_ours(src, out, cfg, 1)  # untimed: imports and albumentations set-up happen here
     recorded, todo = recorded_ops(out), source_list(src)
-    fmt, q = cfg1.image_format, cfg1.quality
+    fmt, q = cfg.image_format, cfg.quality
     secs, cpu = common.race({
-        "ours_jobs1": lambda: run_ours(src, out, cfg1),
+        "ours_jobs1": lambda: run_ours(src, out, cfg, 1),
         "bare": lambda: run_loop(todo, recorded, factor, work / "bare.tar", fmt, q, False),
         "naive": lambda: run_loop(todo, recorded, factor, work / "naive.tar", fmt, q, True)}, repeats)
     # untimed: starts the loky workers (each imports the library on its first task)
-    run_ours(src, out, cfgn)
-    secs[f"ours_jobs{jobs}"] = common.best_of(lambda: run_ours(src, out, cfgn), repeats)
+    run_ours(src, out, cfg, jobs)
+    secs[f"ours_jobs{jobs}"] = common.best_of(lambda: run_ours(src, out, cfg, jobs), repeats)
     rate = {k: samples / v for k, v in secs.items()}
     per_core = {k: round(r / (jobs if k == f"ours_jobs{jobs}" else 1), 3) for k, r in rate.items()}
     figures = {
@@ -122,7 +120,7 @@ def measure(sources: int, factor: int, jobs: int, repeats: int, work: Path, seed
         "ratio_vs_bare_cpu": common.ratio(cpu["bare"], cpu["ours_jobs1"]),
         "ratio_vs_naive_cpu": common.ratio(cpu["naive"], cpu["ours_jobs1"]),
         "parallel_efficiency": common.ratio(rate[f"ours_jobs{jobs}"], jobs * rate["ours_jobs1"]),
-        "breakdown_ms_per_variant": breakdown(src, cfg1, work),
+        "breakdown_ms_per_variant": breakdown(src, cfg, work),
     }
     figures["targets"] = {k: {"target": v, "measured": figures[k], "met": figures[k] is not None and figures[k] >= v}
                           for k, v in TARGETS.items()}

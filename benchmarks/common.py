@@ -193,12 +193,13 @@ def cached_shards(work: Path, sources: int, factor: int, seed: int = 0) -> Path:
     """Shards of an `augment run` over `sources` synthetic pairs, built once and reused."""
     from augment.config import load_config
     from augment.job import run_job
+    from augment.run_options import RunOptions
 
     out = work / f"shards-{sources}x{factor}-seed{seed}"
     if not (out / "manifest.json").exists():
         src = subset(cached_sources(work, sources, seed), sources, work / f"src-{sources}-seed{seed}")
         # small jobs are cut into >= 8 shards per split: enough for the readers' worker split
-        run_job(src, out, load_config(None, factor=factor, seed=seed, jobs=1, progress=False))
+        run_job(src, out, load_config(None, factor=factor, seed=seed), RunOptions(jobs=1, progress=False))
     return out
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from augment.config import load_config
 from augment.job import run_job
+from augment.run_options import RunOptions
 from augment.synth import write_synth
 from shards import Sample, build_manifest, make_key, write_manifest, write_shard
 from shards.writer import shard_name
@@ -59,6 +60,7 @@ def shards(tmp_path_factory) -> Path:
     shard): what the trainer tests train on."""
     src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("shards")
     write_synth(src, 8, seed=2, progress=False)
-    run_job(src, out, load_config(None, factor=3, val_fraction=0.25, folds=2, samples_per_shard=6, progress=False))
+    run_job(src, out, load_config(None, factor=3, val_fraction=0.25, folds=2, samples_per_shard=6),
+            RunOptions(progress=False))
     return out
 

@@ -20,6 +20,7 @@ from PIL import Image
 
 from augment.config import load_config
 from augment.job import run_job
+from augment.run_options import RunOptions
 from augment.sources import Reject, SourcePair, discover, load_pair, source_id_for
 from shards import load_manifest
 from shards.htmlparse import MAX_DEPTH, MAX_HTML_BYTES
@@ -204,7 +205,7 @@ def job(tmp_path_factory):
     src = tmp_path_factory.mktemp("corpus")
     rejected, accepted = _corpus(src)
     out = tmp_path_factory.mktemp("out")
-    summary = run_job(src, out, load_config(None, factor=2, progress=False))
+    summary = run_job(src, out, load_config(None, factor=2), RunOptions(progress=False))
     samples = {}
     for p in sorted(out.glob("*.tar")):
         with open(p, "rb") as fh:

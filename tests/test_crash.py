@@ -26,6 +26,7 @@ import shards.atomic
 import shards.writer
 from augment.config import load_config
 from augment.job import run_job
+from augment.run_options import RunOptions
 from augment.synth import write_synth
 from shards import load_manifest
 from shards.verify import verify_dir
@@ -214,7 +215,8 @@ def test_kill_at_every_event_and_random_moments(sources, cfg_file, reference, tm
 
 # --------------------------------------------------------------------------- disk full
 
-FAST = dict(factor=4, samples_per_shard=3, progress=False, val_fraction=0.3, folds=3, seed=3, jobs=1)
+FAST = dict(factor=4, samples_per_shard=3, val_fraction=0.3, folds=3, seed=3)
+ONE_QUIET = RunOptions(jobs=1, progress=False)
 
 
 def _config():
@@ -226,7 +228,7 @@ def _config():
 @pytest.fixture(scope="module")
 def inproc_reference(sources, tmp_path_factory) -> dict[str, str]:
     out = tmp_path_factory.mktemp("inproc_ref")
-    run_job(sources, out, _config())
+    run_job(sources, out, _config(), ONE_QUIET)
     return _snapshot(out)
 
 
@@ -266,12 +268,12 @@ def test_disk_full_while_writing_shards(sources, inproc_reference, tmp_path, mon
     with monkeypatch.context() as mp:
         _shard_budget_hook(mp, budget)
         with pytest.raises(OSError) as err:
-            run_job(sources, out, _config())
+            run_job(sources, out, _config(), ONE_QUIET)
     assert err.value.errno == errno.ENOSPC
     _check_after_failure(out)
     done = [n for n in os.listdir(out) if n.endswith(".tar.json")]
     assert (len(done) > 0) == (budget > 600_000)  # the big budget lets a few shards finish
-    summary = run_job(sources, out, _config())  # space freed: the hook is gone
+    summary = run_job(sources, out, _config(), ONE_QUIET)  # space freed: the hook is gone
     assert summary.kept == len(done) and summary.built == sum(n.endswith(".tar") for n in inproc_reference) - len(done)
     assert _snapshot(out) == inproc_reference
     assert verify_dir(out) == []
@@ -295,10 +297,10 @@ def test_disk_full_at_the_kth_fsync(sources, inproc_reference, tmp_path, monkeyp
     with monkeypatch.context() as mp:
         mp.setattr(shards.atomic.os, "fsync", fsync)
         with pytest.raises(OSError) as err:
-            run_job(sources, out, _config())
+            run_job(sources, out, _config(), ONE_QUIET)
     assert err.value.errno == errno.ENOSPC
     _check_after_failure(out)
-    run_job(sources, out, _config())
+    run_job(sources, out, _config(), ONE_QUIET)
     assert _snapshot(out) == inproc_reference
     assert verify_dir(out) == []
 
@@ -307,7 +309,7 @@ def test_disk_full_error_names_the_path(sources, tmp_path, monkeypatch):
     out = tmp_path / "out"
     _shard_budget_hook(monkeypatch, 100_000)
     with pytest.raises(OSError) as err:
-        run_job(sources, out, _config())
+        run_job(sources, out, _config(), ONE_QUIET)
     assert re.search(r"(train|val)-\d{6}\.tar", str(err.value)) and str(out) in str(err.value)
 
 

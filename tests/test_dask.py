@@ -23,7 +23,8 @@ import pytest
 
 from augment import backends
 from augment.backends import BackendError, check_shared_output
-from augment.config import ConfigError, load_config
+from augment.config import ConfigError
+from augment.run_options import run_options
 from augment.synth import write_synth
 from shards import load_manifest
 from shards.verify import verify_dir
@@ -82,17 +83,16 @@ def reference(sources, cfg_file, tmp_path_factory) -> dict[str, str]:
 
 def test_missing_dask_names_the_flag_and_the_install_command(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
-    cfg = load_config(None, backend="dask", jobs=2, progress=False)
     with pytest.raises(BackendError, match=r"--backend dask: .*pip install -e \.\[dask\]"):
-        with backends.execution(cfg, tmp_path):
+        with backends.execution(tmp_path, backend="dask", jobs=2, scheduler=None):
             pass
 
 
 def test_backend_and_scheduler_settings_are_checked():
     with pytest.raises(ConfigError, match=r"'backend' must be one of \['dask', 'loky', 'threading'\], found 'spark'"):
-        load_config(None, backend="spark")
+        run_options(backend="spark")
     with pytest.raises(ConfigError, match=r"'scheduler' must be unset unless backend is 'dask' \(backend is 'loky'\)"):
-        load_config(None, scheduler="tcp://127.0.0.1:8786")
+        run_options(scheduler="tcp://127.0.0.1:8786")
 
 
 class _FakeClient:
@@ -121,9 +121,8 @@ def test_unreachable_scheduler_is_named(monkeypatch, tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = load_config(None, backend="dask", scheduler=f"tcp://127.0.0.1:{port}", progress=False)
     with pytest.raises(BackendError, match=rf"--scheduler tcp://127\.0\.0\.1:{port}: cannot connect to the Dask"):
-        with backends.execution(cfg, tmp_path):
+        with backends.execution(tmp_path, backend="dask", jobs=1, scheduler=f"tcp://127.0.0.1:{port}"):
             pass
 
 

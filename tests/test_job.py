@@ -15,11 +15,13 @@ from augment.config import ConfigError, load_config
 from augment.job import JobError, run_job
 from augment.plan import assign_split
 from augment.replay import replay
+from augment.run_options import RunOptions, run_options
 from augment.synth import write_synth
 from shards import load_manifest
 from shards.verify import verify_dir
 
-FAST = dict(factor=4, samples_per_shard=6, progress=False, val_fraction=0.3, folds=3)
+FAST = dict(factor=4, samples_per_shard=6, val_fraction=0.3, folds=3)
+QUIET = RunOptions(progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def _shard_hashes(out: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def reference(sources, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ref")
-    run_job(sources, out, _config(jobs=1))
+    run_job(sources, out, _config(), RunOptions(jobs=1, progress=False))
     return out
 
 
@@ -55,7 +57,7 @@ def test_output_verifies_and_counts_add_up(reference):
 
 
 def test_jobs_1_and_2_give_identical_bytes(sources, reference, tmp_path):
-    run_job(sources, tmp_path, _config(jobs=2))
+    run_job(sources, tmp_path, _config(), RunOptions(jobs=2, progress=False))
     assert _shard_hashes(tmp_path) == _shard_hashes(reference)
     assert (tmp_path / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes()
 
@@ -79,7 +81,7 @@ def test_a_corrupted_shard_is_rebuilt(sources, reference, tmp_path):
     shutil.copytree(reference, tmp_path, dirs_exist_ok=True)
     victim = tmp_path / "train-000000.tar"
     victim.write_bytes(victim.read_bytes()[:-100])
-    summary = run_job(sources, tmp_path, _config())
+    summary = run_job(sources, tmp_path, _config(), QUIET)
     assert summary.built == 1
     assert _shard_hashes(tmp_path) == _shard_hashes(reference) and verify_dir(tmp_path) == []
 
@@ -87,8 +89,8 @@ def test_a_corrupted_shard_is_rebuilt(sources, reference, tmp_path):
 def test_changed_config_refuses_to_mix_unless_overwrite(sources, reference, tmp_path):
     shutil.copytree(reference, tmp_path, dirs_exist_ok=True)
     with pytest.raises(JobError, match="another config or input.*--overwrite"):
-        run_job(sources, tmp_path, _config(seed=9))
-    run_job(sources, tmp_path, _config(seed=9, overwrite=True))
+        run_job(sources, tmp_path, _config(seed=9), QUIET)
+    run_job(sources, tmp_path, _config(seed=9), RunOptions(overwrite=True, progress=False))
     assert verify_dir(tmp_path) == [] and load_manifest(tmp_path)["config"]["seed"] == 9
 
 
@@ -120,7 +122,7 @@ def test_variants_are_spread_and_interleaved(sources, tmp_path):
     from shards.reader import make_pipeline
 
     cfg = _config(factor=6, samples_per_shard=12)  # 2 variants per group: 3 shards per chunk
-    run_job(sources, tmp_path, cfg)
+    run_job(sources, tmp_path, cfg, QUIET)
     shards_of: dict[str, set] = {}
     for shard in sorted(tmp_path.glob("*.tar")):
         keys = [m["__key__"] for _, m in make_pipeline([str(shard)], None, shuffle_buffer=0)]
@@ -146,6 +148,37 @@ def test_config_errors_name_the_setting(tmp_path):
     bad.write_text("[ops.spatial]\nrotate = [-5, 5]\nwobble = 1\n")
     with pytest.raises(ConfigError, match=r"c.toml: \[ops.spatial\] has unknown keys \['wobble'\]"):
         load_config(bad)
+    bad.write_text("jobs = 4\n")  # a run option, not an output setting
+    with pytest.raises(ConfigError, match=r"c.toml: unknown setting 'jobs'.*--jobs .* flags only"):
+        load_config(bad)
+
+
+def test_every_invalid_setting_is_reported_at_once():
+    with pytest.raises(ConfigError, match=r"'factor' must be at least 1, found 0; config 'quality' must be in "
+                                          r"1\.\.100, found 101; config 'ops.spatial.p' must be in \[0, 1\], found 2"):
+        load_config(None, factor=0, quality=101, ops={"spatial": {"p": 2}})
+    with pytest.raises(ConfigError, match=r"'jobs' must be non-zero .*, found 0; run option 'backend' must be one of "
+                                          r"\['dask', 'loky', 'threading'\], found 'spark'"):
+        run_options(jobs=0, backend="spark")
+
+
+def test_config_hash_is_the_one_recorded_by_earlier_jobs():
+    """Output folders written before the run options left AugmentConfig stay accepted: the
+    values are those of commit f4715d8, where the run options were fields filtered out."""
+    from augment.config import AugmentConfig
+
+    assert AugmentConfig().hash() == "9454ffec60b5013a"
+    assert load_config(None, factor=6, seed=0).hash() == "b65f911243a8dd91"
+
+
+def test_config_imports_no_execution_backend():
+    code = "import augment.config, sys; print(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    loaded = done.stdout.split()
+    assert "augment.config" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("joblib", "dask", "distributed", "torch")
+            or m in ("augment.backends", "augment.run_options", "augment.job")] == []
 
 
 def test_cli_run_prints_a_summary(sources, tmp_path):

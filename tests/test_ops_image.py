@@ -18,13 +18,19 @@ import numpy as np
 import pytest
 
 from augment.ops import dropout, photometric, reorder
-from augment.page import ROW_ATTR, Page, quad_bounds
+from augment.page import ROW_ATTR, Page, quad_xyxy
 from augment.sources import page_from_arrays
 from augment.synth import synth_page
 from shards.htmlparse import parse_html
-from shards.tokens import derive_sections
+from shards.tokens import SECTION_TAGS, derive_sections
 
 SEEDS = range(10)
+
+
+def xywh(quads: np.ndarray) -> np.ndarray:
+    """[x, y, w, h] bounds of `quads`, the data contract's box form (NaN rows stay NaN)."""
+    b = quad_xyxy(quads)
+    return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
 
 
 # ---------------------------------------------------------------- test pages
@@ -50,7 +56,7 @@ def painted(source_id: str, html: str, width: int, height: int) -> Page:
     """A page from HTML with data-bbox boxes, painted box by box so every box shows a colour."""
     page = page_from_arrays(source_id, np.full((height, width, 3), 250, np.uint8), html)
     rng = np.random.default_rng(len(html))
-    b = np.nan_to_num(quad_bounds(page.quads)).astype(int)
+    b = np.nan_to_num(xywh(page.quads)).astype(int)
     for el in page.elements():  # document order: children paint over their parents
         x, y, w, h = b[page.row(el)]
         if w > 0 and h > 0:
@@ -124,7 +130,7 @@ def pages() -> Pages:
 
 def sections_of(page: Page) -> list[tuple[str, list[float] | None]]:
     """Section tokens and boxes of a page in flight, boxes taken from its quads."""
-    tree, b, located = page.root.getroottree(), quad_bounds(page.quads), page.located()
+    tree, b, located = page.root.getroottree(), xywh(page.quads), page.located()
     boxes = {tree.getpath(el): b[page.row(el)].tolist() for el in page.elements() if located[page.row(el)]}
     return [(s.token, s.box) for s in derive_sections(page.root, boxes)]
 
@@ -266,11 +272,11 @@ def test_dropout_removes_elements_and_erases_their_boxes():
         for row, rect, colour in zip(params["rows"], params["rects"], params["colours"]):
             gone = {int(e.get(ROW_ATTR)) for e in src[row].iter() if isinstance(e.tag, str)}
             assert not gone & rows_left, "the element and its subtree left the HTML"
-            assert not (src[row].tag in {"section", "header", "footer", "nav", "aside", "article"})
+            assert src[row].tag not in SECTION_TAGS
             x0, y0, x1, y1 = rect
             assert (out.image[y0:y1, x0:x1] == colour).all(), "the box is filled with the fill colour"
             assert colour == dropout.ring_colour(page.image, rect, dropout.DEFAULTS["ring"])
-            assert np.floor(quad_bounds(page.quads[[row]])[0, 0]) == x0
+            assert np.floor(xywh(page.quads[[row]])[0, 0]) == x0
             expected[y0:y1, x0:x1] = colour
         assert np.array_equal(out.image, expected), "nothing else is painted"
         assert len(rows_left) < len(list(page.elements()))
@@ -309,7 +315,7 @@ def test_reorder_swaps_bands_and_moves_boxes():
         assert np.allclose(dy[ra], b1 - a1) and np.allclose(dy[rb], a0 - b0)
         assert np.allclose(out.quads[:, :, 0], page.quads[:, :, 0], equal_nan=True), "x never changes"
         located = page.located()
-        cy = quad_bounds(page.quads)[:, 1] + quad_bounds(page.quads)[:, 3] / 2
+        cy = xywh(page.quads)[:, 1] + xywh(page.quads)[:, 3] / 2
         middle = located & (cy > a1 + 1) & (cy < b0 - 1) & (np.abs(dy[:, 0]) > 0)
         assert np.allclose(dy[middle], hb - ha)
         check_pixels_follow_boxes(page, out, params["bands"])
@@ -325,7 +331,7 @@ def test_reorder_swaps_bands_and_moves_boxes():
 def check_pixels_follow_boxes(page: Page, out: Page, bands: list[list[int]]) -> None:
     """Every located element with an integer box shows the same pixels at its new box
     (containers spanning both bands keep their box but not their content, so they are skipped)."""
-    old, new = quad_bounds(page.quads), quad_bounds(out.quads)
+    old, new = xywh(page.quads), xywh(out.quads)
     (a0, _), (_, b1) = bands
     in_tree = {out.row(e) for e in out.elements()}
     for row in np.flatnonzero(page.located()):

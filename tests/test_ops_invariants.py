@@ -7,16 +7,20 @@ element through the op with the same parameters (IoU >= 0.9).
 """
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from augment import functional as F
 from augment.ops import OPS, ORDER, apply_op
-from augment.page import Page, quad_bounds
-from augment.pipeline import element_records
+from augment.page import Page
+from augment.pipeline import difficulty, element_records
 from augment.sources import page_from_arrays
 from augment.synth import synth_page
 from shards.htmlparse import parse_html
+from test_ops_image import xywh
 
 MIN_SIDE = 12  # px: below this, one pixel of interpolation moves IoU by more than 0.1
 DRAWS_PER_PAGE = 3
@@ -62,7 +66,7 @@ def mask_boxes(page: Page, name: str, params: dict, rows: list[int]) -> dict[int
         m.image = np.zeros_like(page.image)
         batch = rows[start:start + 3]
         for c, r in enumerate(batch):
-            x, y, w, h = np.round(quad_bounds(page.quads[r:r + 1])[0]).astype(int)
+            x, y, w, h = np.round(xywh(page.quads[r:r + 1])[0]).astype(int)
             m.image[y:y + h, x:x + w, c] = 255
         OPS[name].apply(m, p)
         for c, r in enumerate(batch):
@@ -83,7 +87,7 @@ def _rows_to_check(src: Page, out: Page, records: list[dict], params: dict) -> d
     for r, box in rows.items():
         if r >= len(src.source_xpaths) or box is None or min(box[2], box[3]) < MIN_SIDE:
             continue
-        sb = quad_bounds(src.quads[r:r + 1])[0]
+        sb = xywh(src.quads[r:r + 1])[0]
         if len(erased) and any(iou(sb, e) > 0 or _overlaps(sb, e) for e in erased):
             continue
         picked[r] = box
@@ -127,7 +131,7 @@ def test_spatial_homography_maps_source_quads_to_recorded_quads(pages):
         out = page.copy()
         apply_op(out, "spatial", params)
         x, y, cw, ch = params["crop"]
-        b = quad_bounds(page.quads)
+        b = xywh(page.quads)
         inside = (b[:, 0] >= x) & (b[:, 1] >= y) & (b[:, 0] + b[:, 2] <= x + cw) & (b[:, 1] + b[:, 3] <= y + ch)
         rows = [out.row(el) for el in out.elements() if inside[out.row(el)]]
         assert rows
@@ -152,3 +156,26 @@ def test_clip_quads_matches_a_rasterized_polygon():
         if inside > 20:
             ys, xs = np.nonzero(big[600:800, 600:800])
             assert abs(xs.min() / 2 - b[0]) <= 1 and abs(ys.min() / 2 - b[1]) <= 1
+
+
+@pytest.mark.parametrize("name", [n for n in ORDER if hasattr(OPS[n], "difficulty")])
+def test_difficulty_hooks_read_recorded_params_only(name, pages):
+    seen = 0
+    for page, params in draws(name, pages):
+        out = page.copy()
+        apply_op(out, name, params)
+        terms = OPS[name].difficulty(json.loads(json.dumps(out.ops[-1])))  # what a sample records
+        assert all(isinstance(t, float) and 0.0 <= t <= 1.0 for t in terms) and 0.0 < sum(terms) <= 1.0
+        seen += 1
+    assert seen
+
+
+def test_sample_difficulty_is_unchanged_since_the_ops_own_their_terms():
+    """Pinned: the values `pipeline.difficulty` gave when it read every op's params itself
+    (commit f4715d8); structure-only ops (here wrapper) add nothing."""
+    ops = [{"op": "reorder", "rows": [1, 2]}, {"op": "dropout", "rows": [1, 2, 3, 4]},
+           {"op": "spatial", "angle": -7.3, "scale": 1.07, "perspective": [[0, 0], [0.5, 0], [0, 0], [0, 0]],
+            "crop": [0, 0, 1100, 2900], "source_size": [1280, 4000]},
+           {"op": "photometric", "seed": 1}, {"op": "wrapper", "rows": [3]}]
+    got = [difficulty(SimpleNamespace(ops=o), n) for o, n in ((ops, 7), (ops[2:3], 3), ([], 12), (ops, 12))]
+    assert got == [0.7144, 0.3244, 0.1, 0.7444]

@@ -11,9 +11,13 @@ import pytest
 
 from augment.config import load_config
 from augment.job import run_job
+from augment.run_options import RunOptions
 from augment.sources import Reject
 from augment.synth import write_synth
 from shards import load_manifest
+
+QUIET = RunOptions(progress=False)
+STRICT = RunOptions(strict=True, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +79,7 @@ def job(good, tmp_path_factory):
         shutil.copy(p, d / p.name)
     cases = _bad_cases(d)
     out = tmp_path_factory.mktemp("out")
-    run_job(d, out, load_config(None, factor=2, progress=False))
+    run_job(d, out, load_config(None, factor=2), QUIET)
     return d, out, cases
 
 
@@ -102,7 +106,7 @@ def test_oversized_image_is_rejected_before_decoding(tmp_path):
     (tmp_path / "big.png").write_bytes(_png(300, 300))
     (tmp_path / "big.html").write_bytes(HTML)
     out = tmp_path / "out"
-    run_job(tmp_path, out, load_config(None, factor=1, progress=False, max_pixels=50_000))
+    run_job(tmp_path, out, load_config(None, factor=1, max_pixels=50_000), QUIET)
     row = json.loads((out / "rejects.jsonl").read_text())
     assert row["reason"] == "image_too_large"
     assert "300x300 = 90000 pixels, above the limit of 50000" in row["message"]
@@ -111,11 +115,11 @@ def test_oversized_image_is_rejected_before_decoding(tmp_path):
 def test_strict_stops_at_the_first_bad_source(job, tmp_path):
     src, _, _ = job
     with pytest.raises(Reject, match=r"dup: several images for one id \(dup.jpg, dup.png\)"):
-        run_job(src, tmp_path / "a", load_config(None, factor=1, progress=False, strict=True))
+        run_job(src, tmp_path / "a", load_config(None, factor=1), STRICT)
     only = tmp_path / "only"
     only.mkdir()
     for p in src.glob("trunc.*"):
         shutil.copy(p, only / p.name)
     with pytest.raises(Reject, match="trunc.png: image data does not decode"):
-        run_job(only, tmp_path / "b", load_config(None, factor=1, progress=False, strict=True))
+        run_job(only, tmp_path / "b", load_config(None, factor=1), STRICT)
     assert not list((tmp_path / "b").glob("*.tar"))

@@ -14,6 +14,7 @@ import torch
 
 from augment.config import load_config
 from augment.job import run_job
+from augment.run_options import RunOptions
 from augment.synth import write_synth
 from shards.reader import ShardReadError
 from train import checkpoint as ckpt
@@ -29,7 +30,7 @@ TINY = dict(preset="micro", image_size=32, batch_size=4, max_steps=12, eval_ever
 def shards(tmp_path_factory) -> Path:
     src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("shards")
     write_synth(src, 6, seed=4, progress=False)
-    run_job(src, out, load_config(None, factor=3, val_fraction=0.2, samples_per_shard=6, progress=False))
+    run_job(src, out, load_config(None, factor=3, val_fraction=0.2, samples_per_shard=6), RunOptions(progress=False))
     return out
 
 

@@ -9,7 +9,14 @@ Each op is a small module exposing:
   (``None``: nothing to do on this page); the dict is JSON-ready and is exactly what
   gets recorded, so replay needs nothing else;
 - ``apply(page, params) -> None``: applies those parameters to every target (pixels,
-  quads, tree) in place, deterministically.
+  quads, tree) in place, deterministically;
+- optionally ``difficulty(params) -> tuple[float, ...]``: what this op adds to a
+  sample's difficulty (0..1, phase 2's curriculum), from its recorded params alone; the
+  terms are added one by one to the running total, in the order the ops were applied
+  (`pipeline.difficulty`). An op without it adds nothing (the structure-only ops).
+
+Adding an op: its module, one entry in ``OPS`` below and its ``[ops.<NAME>]`` table in
+``augment/default.toml`` (a test keeps that file equal to the DEFAULTS).
 
 ``ORDER`` fixes the order: ops that need source geometry (reordering bands, erasing
 dropped elements) run at source resolution on cheap slices first; the spatial op then

@@ -5,7 +5,8 @@ The section walk matters because several ops must leave the section tokens uncha
 `shards.tokens.find_section_elements` looks through plain wrapper ``div``s only down to
 ``MAX_WRAPPER_DEPTH``, so adding or removing a wrapper level can make a section appear or
 vanish near that limit. `section_walk` reports every element the walk visits with its depth
-and kind, so an op can check, before it draws a target, that the change stays invisible.
+and kind, and `depth_safe` checks with it, before an op draws a target, that one level more
+(wrapper injection) or less (flattening) stays invisible.
 """
 from __future__ import annotations
 
@@ -53,11 +54,6 @@ def ancestor_rows(el: Element) -> list[int]:
     return [int(a.get(ROW_ATTR)) for a in el.iterancestors() if a.get(ROW_ATTR) is not None]
 
 
-def bounds(page: Page) -> np.ndarray:
-    """n x 4 [x0, y0, x1, y1] axis-aligned bounds of every quad (NaN rows stay NaN)."""
-    return np.concatenate([page.quads.min(axis=1), page.quads.max(axis=1)], axis=1)
-
-
 def is_inside(el: Element, others: Iterable[Element]) -> bool:
     """Whether `el` is one of `others` or lies inside one of them."""
     targets = set(others)  # lxml proxies hash by identity, and stay unique while alive
@@ -90,6 +86,30 @@ def section_walk(body: Element) -> dict[Element, tuple[str, int]]:
 def walk_in_subtree(el: Element, walk: dict[Element, tuple[str, int]]) -> list[tuple[str, int]]:
     """(kind, depth) of the walked elements in `el`'s subtree, `el` included."""
     return [walk[e] for e in el.iter() if e in walk]
+
+
+def depth_safe(el: Element, walk: dict[Element, tuple[str, int]], shift: int) -> bool:
+    """Whether moving `el`'s subtree `shift` levels deeper (+1: a wrapper put above `el`) or
+    shallower (-1: `el`, a plain wrapper, removed) leaves `find_section_elements` unchanged.
+
+    The walk finds a section up to depth MAX_WRAPPER_DEPTH and looks into wrappers and
+    main/containers above that depth only. One level deeper, a section at the limit would
+    be lost and a main/container at MAX_WRAPPER_DEPTH - 1 or more would be cut off instead
+    of looked into (or counted as a section); plain wrappers decide nothing, their walked
+    children are checked themselves. One level shallower, a wrapper or main/container the
+    walk stopped at would be looked into and could reveal a section (or become one);
+    sections, and everything the walk looked into, keep their fate.
+    """
+    if shift not in (1, -1):
+        raise ValueError(f"depth_safe: shift must be 1 or -1, found {shift!r}")
+    for kind, depth in walk_in_subtree(el, walk):
+        if shift == 1 and kind == "section" and depth + 1 > MAX_WRAPPER_DEPTH:
+            return False
+        if shift == 1 and kind == "maybe" and depth + 1 >= MAX_WRAPPER_DEPTH:
+            return False
+        if shift == -1 and kind in ("wrapper", "maybe") and depth >= MAX_WRAPPER_DEPTH:
+            return False
+    return True
 
 
 def weighted_order(rng: np.random.Generator, weights: np.ndarray) -> np.ndarray:

@@ -25,8 +25,8 @@ import numpy as np
 
 from shards.tokens import SALIENT_TAGS, find_section_elements
 
-from ..page import Page
-from ._tree import (NON_CONTENT_TAGS, Element, ancestor_rows, bounds, elements_at, nested_with, subtree_rows,
+from ..page import Page, quad_xyxy
+from ._tree import (NON_CONTENT_TAGS, Element, ancestor_rows, elements_at, nested_with, subtree_rows,
                     weighted_order)
 
 NAME = "dropout"
@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
 
 def _rects(page: Page) -> np.ndarray:
     """n x 4 integer [x0, y0, x1, y1] covering each box (outward rounding), clipped to the image."""
-    b = bounds(page)
+    b = quad_xyxy(page.quads)
     w, h = page.size
     out = np.zeros(b.shape, dtype=np.int64)
     ok = np.isfinite(b).all(axis=1)
@@ -58,7 +58,7 @@ def _candidates(page: Page, cfg: dict) -> tuple[list[Element], np.ndarray]:
     """Located leaf-ish non-section elements small enough to drop, with their draw weights."""
     sections = find_section_elements(page.body)
     protected = set(sections) | {a for s in sections for a in s.iterancestors()}
-    b = bounds(page)
+    b = quad_xyxy(page.quads)
     w, h = page.size
     area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     small = page.located() & (area <= cfg["max_area"] * w * h)
@@ -107,7 +107,7 @@ def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any] | No
     k = int(rng.integers(1, int(cfg["max_k"]) + 1))
     els, weights = _candidates(page, cfg)
     order = weighted_order(rng, weights)[: int(cfg["max_tries"])]
-    rects, b = _rects(page), bounds(page)
+    rects, b = _rects(page), quad_xyxy(page.quads)
     chosen: list[Element] = []
     for i in order:
         el = els[int(i)]
@@ -136,3 +136,8 @@ def apply(page: Page, params: dict[str, Any]) -> None:
         page.image = page.image.copy()
     for (x0, y0, x1, y1), colour in zip(params["rects"], params["colours"]):
         page.image[y0:y1, x0:x1] = np.asarray(colour, dtype=page.image.dtype)
+
+
+def difficulty(params: dict[str, Any]) -> tuple[float, ...]:
+    """0.05 per dropped element, counting at most 3."""
+    return (0.05 * min(3, len(params.get("rows", []))),)

@@ -12,7 +12,7 @@ A wrapper qualifies when it is a ``div`` with no semantic class (`shards.tokens`
 element child and no text of its own (only whitespace around the child). Removing a level
 of plain wrappers can only change section tokens through the section walk's depth limit,
 so a wrapper is only drawn when nothing in its subtree was cut off by that limit (see
-`_depth_safe`).
+`_tree.depth_safe`).
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from shards.tokens import MAX_WRAPPER_DEPTH, semantic_class
+from shards.tokens import semantic_class
 
 from ..page import Page
-from ._tree import Element, elements_at, section_walk, walk_in_subtree
+from ._tree import Element, depth_safe, elements_at, section_walk
 
 NAME = "flatten"
 NEEDS_BOXES = False
@@ -40,21 +40,10 @@ def _is_plain_wrapper(el: Element) -> bool:
     return not (el.text or "").strip() and not (kids[0].tail or "").strip()
 
 
-def _depth_safe(el: Element, walk: dict[Element, tuple[str, int]]) -> bool:
-    """Whether one wrapper level less leaves `find_section_elements` unchanged.
-
-    The walk stops looking into wrappers and main/containers at MAX_WRAPPER_DEPTH; one
-    level up, such an element would be looked into and could reveal a section (or become
-    one). Only elements the walk reached at that depth can change that way.
-    """
-    return all(kind not in ("wrapper", "maybe") or depth < MAX_WRAPPER_DEPTH
-               for kind, depth in walk_in_subtree(el, walk))
-
-
 def candidates(page: Page) -> list[Element]:
     """Plain single-child wrappers that may be flattened, in document order."""
     walk = section_walk(page.body)
-    return [el for el in page.elements() if _is_plain_wrapper(el) and _depth_safe(el, walk)]
+    return [el for el in page.elements() if _is_plain_wrapper(el) and depth_safe(el, walk, -1)]
 
 
 def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any] | None:

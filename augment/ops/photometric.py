@@ -116,3 +116,8 @@ def apply(page: Page, params: dict[str, Any]) -> None:
         result = compose(image=image)
     page.image = np.ascontiguousarray(result["image"], dtype=np.uint8)
     params["applied"] = {name: _scalars(values) for name, values in result.get("applied_transforms", [])}
+
+
+def difficulty(params: dict[str, Any]) -> tuple[float, ...]:
+    """Any photometric change: 0.1."""
+    return (0.1,)

@@ -29,8 +29,8 @@ import numpy as np
 
 from shards.tokens import find_section_elements
 
-from ..page import Page
-from ._tree import Element, bounds, elements_at, subtree_rows
+from ..page import Page, quad_xyxy
+from ._tree import Element, elements_at, subtree_rows
 
 NAME = "reorder"
 NEEDS_BOXES = True
@@ -58,7 +58,7 @@ def row_shifts(page: Page, rows_a: np.ndarray, rows_b: np.ndarray, bands: list[l
     bottom edges when the caller has them already (drawing tries many pairs on one page).
     """
     edges, shifts = strip_plan(bands, page.size[1])
-    y0, y1 = ys if ys is not None else (bounds(page)[:, 1], bounds(page)[:, 3])
+    y0, y1 = ys if ys is not None else (quad_xyxy(page.quads)[:, 1], quad_xyxy(page.quads)[:, 3])
     strip = np.searchsorted(edges[1:-1], (y0 + y1) / 2, side="right")  # strip holding the centre
     inner = np.zeros(len(y0), dtype=bool)
     for rows, s in ((rows_a, 1), (rows_b, 3)):  # a section's subtree moves with its band
@@ -81,7 +81,7 @@ def _band(box: np.ndarray, width: int, cfg: dict) -> list[int] | None:
 
 def _pairs(page: Page, cfg: dict) -> list[tuple[Element, Element, list[list[int]]]]:
     """Every valid (upper, lower, bands) pair of sibling sections, in document order."""
-    b = bounds(page)
+    b = quad_xyxy(page.quads)
     ys = (b[:, 1], b[:, 3])
     sections = [(s, _band(b[page.row(s)], page.size[0], cfg)) for s in find_section_elements(page.body)]
     sections = [(s, band, subtree_rows(s)) for s, band in sections if band is not None]
@@ -136,3 +136,8 @@ def apply(page: Page, params: dict[str, Any]) -> None:
     page.quads[:, :, 1] += shift[:, None]
     page.image = permute_strips(page.image, bands)
     swap_siblings(a, b)
+
+
+def difficulty(params: dict[str, Any]) -> tuple[float, ...]:
+    """Two sections swapped: 0.1."""
+    return (0.1,)

@@ -106,3 +106,13 @@ def apply(page: Page, params: dict[str, Any]) -> None:
     page.quads = F.transform_points(page.quads, h)
     page.homography = h @ page.homography
     drop_invisible(page, params["min_visible"], prior=np.where(page.located(), crop_frac, 0.0))
+
+
+def difficulty(params: dict[str, Any]) -> tuple[float, ...]:
+    """Rotation (up to 0.25 at 15 degrees), scale change (0.1 at +-20%), perspective (0.1)
+    and the share of the page cropped away (up to 0.1): two terms, added in this grouping
+    since the sample difficulties were first recorded."""
+    _, _, cw, ch = params["crop"]
+    sw, sh = params["source_size"]
+    return (0.25 * abs(params["angle"]) / 15 + 0.1 * abs(params["scale"] - 1) / 0.2,
+            0.1 * float(np.abs(params["perspective"]).max() > 0) + 0.1 * (1 - (cw * ch) / (sw * sh)))

@@ -10,7 +10,7 @@ The wrapper has no class at all, so `shards.tokens` treats it as a transparent w
 it is not salient, not a section, and the section walk looks through it. The only way a
 wrapper can change tokens is the walk's depth limit (MAX_WRAPPER_DEPTH), so an element is
 only drawn when the extra level keeps every section it leads to within reach (see
-`_depth_safe`). Elements are chosen only where a div is valid HTML, i.e. flow content
+`_tree.depth_safe`). Elements are chosen only where a div is valid HTML, i.e. flow content
 inside a flow container (never a ``li`` in a ``ul``, a ``td`` in a ``tr`` or anything in a
 ``p``), so the page re-parses to the same tree. Chosen elements are never nested.
 """
@@ -21,10 +21,8 @@ from typing import Any
 import lxml.html
 import numpy as np
 
-from shards.tokens import MAX_WRAPPER_DEPTH
-
 from ..page import Page
-from ._tree import Element, elements_at, nested_with, section_walk, walk_in_subtree
+from ._tree import Element, depth_safe, elements_at, nested_with, section_walk
 
 NAME = "wrapper"
 NEEDS_BOXES = False
@@ -44,26 +42,11 @@ FLOW_PARENTS = frozenset({
 })
 
 
-def _depth_safe(el: Element, walk: dict[Element, tuple[str, int]]) -> bool:
-    """Whether one more wrapper level above `el` leaves `find_section_elements` unchanged.
-
-    The walk finds a section up to depth MAX_WRAPPER_DEPTH, and a main/container at depth
-    MAX_WRAPPER_DEPTH - 1 or less is still looked into; pushed one level down, each must
-    still be within those limits. Plain wrappers and other elements decide nothing.
-    """
-    for kind, depth in walk_in_subtree(el, walk):
-        if kind == "section" and depth + 1 > MAX_WRAPPER_DEPTH:
-            return False  # would fall below the last level the walk looks at
-        if kind == "maybe" and depth + 1 >= MAX_WRAPPER_DEPTH:
-            return False  # would be cut off instead of looked into (or counted as a section)
-    return True
-
-
 def candidates(page: Page) -> list[Element]:
     """Elements that may be wrapped, in document order."""
     walk = section_walk(page.body)
     return [el for el in page.elements()
-            if el.tag in WRAPPABLE and el.getparent().tag in FLOW_PARENTS and _depth_safe(el, walk)]
+            if el.tag in WRAPPABLE and el.getparent().tag in FLOW_PARENTS and depth_safe(el, walk, +1)]
 
 
 def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any] | None:

@@ -2,7 +2,7 @@
 
 Each `b_<kind>` turns a `Ctx` (the page's class vocabulary plus this section's colours and
 RNG) into the factories of one section's content; small factories (H, P, A, BTN, IMG, ...)
-build the recurring elements. They live apart from `augment.synth` so that the page
+build the recurring elements. They live apart from `augment.synth.page` so that the page
 assembler stays about choosing and placing sections, and this module about what one
 section looks like. Builders draw from `c.rng` in a fixed order: same seed, same bytes.
 """
@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from .synth_kit import BORDER, HEAD_SCALE, HREF, KIT, MUTED, PRIMARIES, WHITE, WORDS
-from .synth_layout import Color, Factory, block, button, columns, hidden, inline, stack, text
+from .kit import BORDER, HEAD_SCALE, HREF, KIT, MUTED, PRIMARIES, WHITE, WORDS
+from .layout import Color, Factory, block, button, columns, hidden, inline, stack, text
 
 @dataclass
 class Ctx:

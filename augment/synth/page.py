@@ -3,13 +3,14 @@
 Real crawled pairs are scarce and their boxes are only as good as the crawler; synthetic
 pages let tests, demos and benchmarks run with no data at all, and their boxes are exact
 because the screenshot is painted from the same layout tree that the HTML is written from
-(see `augment.synth_layout`). Pages are section-based landing pages in one of two class
+(see `augment.synth.layout`). Pages are section-based landing pages in one of two class
 vocabularies (Bootstrap-like or Tailwind-like), varied enough to give a realistic spread
 of section tokens. Everything is drawn from the RNG passed in: same seed, same bytes.
 
-This module holds the public API (`synth_page`, `write_synth`), page assembly (the look,
-which sections, their colours and wrappers, fitting the height) and file writing; what
-goes inside each section is built in `augment.synth_sections`.
+This module holds the generator's entry points (`synth_page`, `write_synth`, exported by
+`augment.synth`), page assembly (the look, which sections, their colours and wrappers,
+fitting the height) and file writing; what goes inside each section is built in
+`augment.synth.sections`.
 """
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from tqdm import tqdm
 
 from shards.atomic import dumps_json, write_bytes
 
-from .synth_layout import Color, Factory, Node, block, collect_boxes, emit_html, rasterize, stack
-from .synth_kit import KIT, PRIMARIES, WHITE, WORDS
-from .synth_sections import BUILDERS, Ctx
+from .kit import KIT, PRIMARIES, WHITE, WORDS
+from .layout import Color, Factory, Node, block, collect_boxes, emit_html, rasterize, stack
+from .sections import BUILDERS, Ctx
 
 WIDTH = 1280
 MAX_HEIGHT = 4000

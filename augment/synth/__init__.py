@@ -1,0 +1,16 @@
+"""The synthetic source-pair generator: (screenshot, HTML, boxes) pages with exact boxes.
+
+A package of its own because nothing in the augmentation pipeline needs it: only the CLI
+(`python -m augment synth`), the tests and the benchmarks draw synthetic pages. The modules,
+bottom up:
+
+- `kit`: class vocabularies (Bootstrap-like and Tailwind-like), palettes and words;
+- `layout`: the layout tree, from which the pixels, the HTML and the boxes are all emitted;
+- `sections`: one builder per section kind (what goes inside a hero, a pricing table...);
+- `page`: the look of a page, which sections it has, fitting its height, writing the files.
+
+Every page is a pure function of the RNG it is given: same seed, same bytes.
+"""
+from .page import MAX_HEIGHT, MIN_HEIGHT, WIDTH, synth_page, write_synth
+
+__all__ = ["MAX_HEIGHT", "MIN_HEIGHT", "WIDTH", "synth_page", "write_synth"]
