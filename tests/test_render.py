@@ -117,6 +117,22 @@ def test_rendering_twice_gives_identical_bytes(rendered, tmp_path):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
 
+def test_html5_void_elements_do_not_swallow_the_rest_of_the_page(tmp_path):
+    # libxml2 knows only HTML4's void elements: a bare <embed> or <source> would hold the rest
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "media.html").write_text(
+        '<!DOCTYPE html><html><body><div class="top"><p>long&shy;word<wbr>break</p>'
+        '<picture><source srcset="a.png"><img src="data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAAL'
+        'AAAAAABAAEAAAICRAEAOw==" width="20" height="20"></picture>'
+        '<video width="80" height="40"><source src="a.mp4"><track src="a.vtt"></video>'
+        '<embed src="x.swf" width="30" height="30"></div><div class="after"><h2>after</h2></div></body></html>')
+    summary = render_pages(tmp_path / "out", html_dir=pages, opts=_opts())
+    root = parse_html((tmp_path / "out" / "media.html").read_bytes())
+    assert [c.get("class") for c in root.find("body")] == ["top", "after"]
+    assert summary.xpath_rate == 1.0 and summary.elements_kept >= 8
+
+
 def test_network_requests_are_blocked_and_counted(tmp_path):
     pages = tmp_path / "pages"
     pages.mkdir()

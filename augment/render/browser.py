@@ -187,8 +187,7 @@ class Browser:
         clip = {"x": 0, "y": 0, "width": width, "height": min(int(found["height"]), max_height)}
         png = await page.screenshot(full_page=True, clip=clip, animations="disabled", caret="hide",
                                     timeout=timeout * 1000)
-        html = await page.content()
-        return RawPage(png, html, found["elements"], sorted(blocked))
+        return RawPage(png, found["html"], found["elements"], sorted(blocked))
 
 
 class BrowserGone(Exception):

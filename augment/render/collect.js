@@ -59,5 +59,48 @@
     walk(body, `/${root.localName.toLowerCase()}/${bodyStep}`);
   }
   const height = Math.max(root.scrollHeight, body ? body.scrollHeight : 0, window.innerHeight);
-  return {elements, height: Math.ceil(height)};
+  return {elements, height: Math.ceil(height), html: serialize()};
+
+  // The DOM as HTML, by the HTML5 serialization rules except that void elements are written
+  // `<source ... />`: libxml2's HTML parser does not know HTML5's new void elements (source,
+  // track, wbr, embed, keygen) and, given `<embed>`, nests the rest of the page inside it,
+  // while it closes any element written with `/>`.
+  function serialize() {
+    const VOID = new Set(["area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img",
+                          "input", "keygen", "link", "meta", "param", "source", "track", "wbr"]);
+    const RAW = new Set(["style", "script", "xmp", "iframe", "noembed", "noframes", "plaintext", "noscript"]);
+    const HTML_NS = "http://www.w3.org/1999/xhtml";
+    const text = (s) => s.replace(/&/g, "&amp;").replace(/\u00a0/g, "&nbsp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    const attr = (s) => s.replace(/&/g, "&amp;").replace(/\u00a0/g, "&nbsp;").replace(/"/g, "&quot;");
+    const out = [];
+    function children(node) {
+      const from = node.localName === "template" && node.content ? node.content : node;
+      const raw = node.nodeType === 1 && node.namespaceURI === HTML_NS && RAW.has(node.localName);
+      for (const c of from.childNodes) {
+        if (c.nodeType === 1) {
+          const tag = c.namespaceURI === HTML_NS ? c.localName : c.tagName;
+          out.push("<", tag);
+          for (const a of c.attributes) out.push(" ", a.name, '="', attr(a.value), '"');
+          if (c.namespaceURI === HTML_NS && VOID.has(tag)) {
+            out.push(" />");
+            continue;
+          }
+          out.push(">");
+          children(c);
+          out.push("</", tag, ">");
+        } else if (c.nodeType === 3) {
+          out.push(raw ? c.data : text(c.data));
+        } else if (c.nodeType === 8) {
+          out.push("<!--", c.data, "-->");
+        }
+      }
+    }
+    if (document.doctype) out.push(`<!DOCTYPE ${document.doctype.name}>\n`);
+    out.push("<", root.localName);
+    for (const a of root.attributes) out.push(" ", a.name, '="', attr(a.value), '"');
+    out.push(">");
+    children(root);
+    out.push("</", root.localName, ">\n");
+    return out.join("");
+  }
 }

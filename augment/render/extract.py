@@ -1,12 +1,14 @@
 """From what the browser gave to a source pair: keep the boxes whose xpath the project can use.
 
-collect.js writes xpaths the way lxml's `getpath` does, but lxml's HTML parser (libxml2)
-does not always build the tree Chromium built from the same HTML: it closes a <p> at a
-block child that a script put inside it, drops unknown namespaced tags (`o:p`), reads
-<noscript> content as elements. So every xpath is looked up among the getpaths of the
-project's own parse of the saved DOM (`shards.htmlparse.parse_html`, the parse `augment
-run` makes) and kept only when it names an element with the same tag, id and class;
-the others are dropped and counted (`dropped` in the boxes file's `render` record).
+collect.js writes xpaths the way lxml's `getpath` does, but lxml's HTML parser (libxml2
+2.14, HTML4 rules) does not always build the tree Chromium built: it closes a <p> at a
+<div> a script put inside it, an <a> at a nested <a>, a <b> at a <p>; every later sibling
+of the same tag then has another index. (Its other difference, HTML5's void elements,
+collect.js avoids by writing them `<source />`.) So every xpath is looked up among the
+getpaths of the project's own parse of the saved DOM (`shards.htmlparse.parse_html`, the
+parse `augment run` makes) and kept only when it names an element with the same tag, id
+and class; the others are dropped and counted (`dropped` in the boxes file's `render`
+record). On the project's page set none is dropped.
 """
 from __future__ import annotations
 
