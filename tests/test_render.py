@@ -148,6 +148,50 @@ def test_network_requests_are_blocked_and_counted(tmp_path):
     assert any(e["tag"] == "img" for e in doc["elements"])  # the page is rendered all the same
 
 
+@pytest.fixture
+def local_server(tmp_path):
+    """An HTTP server on 127.0.0.1 serving `tmp_path/site`, recording every path asked for."""
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    site, asked = tmp_path / "site", []
+    site.mkdir()
+    (site / "style.css").write_text("body { background: rgb(10, 200, 30); }")
+    (site / "page.html").write_text('<html><head><link rel="stylesheet" href="style.css"></head>'
+                                    '<body><h1>served</h1></body></html>')
+
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            asked.append(self.path)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    server.shutdown()
+
+
+def test_offline_means_not_even_a_server_that_is_up_is_asked(local_server, tmp_path):
+    base, asked = local_server
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "p.html").write_text(f'<html><head><link rel="stylesheet" href="{base}/style.css"></head>'
+                                  f'<body><h1>x</h1><img src="{base}/x.png" width="9" height="9"></body></html>')
+    summary = render_pages(tmp_path / "out", html_dir=pages, opts=_opts())
+    assert summary.blocked == 2 and asked == []
+    image = cv2.imread(str(tmp_path / "out" / "p.png"))
+    assert tuple(int(v) for v in image[-1, -1]) == (255, 255, 255)  # the stylesheet's green never applied
+
+
+def test_allow_network_renders_urls(local_server, tmp_path):
+    base, asked = local_server
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"# one page\n{base}/page.html\n")
+    summary = render_pages(tmp_path / "out", urls=urls, opts=_opts(allow_network=True))
+    assert summary.rendered == 1 and summary.blocked == 0 and "/style.css" in asked
+    (png,) = (tmp_path / "out").glob("*.png")
+    assert tuple(int(v) for v in cv2.imread(str(png))[-1, -1]) == (30, 200, 10)  # BGR of the served CSS
+
+
 @pytest.mark.slow  # ~6-10 s: a second browser start and a page that runs into --timeout
 def test_failing_pages_become_rejects_and_the_job_goes_on(tmp_path):
     pages = tmp_path / "pages"

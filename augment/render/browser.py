@@ -75,12 +75,14 @@ def find_browser(path: str | None = None) -> str:
 
 
 def _playwright():
+    """(async_playwright, Playwright's TimeoutError), or BrowserError saying how to install it."""
     try:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
         from playwright.async_api import async_playwright
     except ImportError:
         raise BrowserError("`augment render` needs Playwright, in the render extra: "
                            "pip install -e '.[render]' (the browser itself comes from the system)") from None
-    return async_playwright
+    return async_playwright, PlaywrightTimeout
 
 
 class Browser:
@@ -89,12 +91,13 @@ class Browser:
     def __init__(self, executable: str, allow_network: bool = False):
         self.executable, self.allow_network = executable, allow_network
         self.restarts = 0
-        self._pw_cm = self._pw = self._browser = None
+        self._pw_cm = self._pw = self._browser = self._timeout_error = None
         self._generation = 0
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> "Browser":
-        self._pw_cm = _playwright()()
+        start, self._timeout_error = _playwright()
+        self._pw_cm = start()
         self._pw = await self._pw_cm.__aenter__()
         await self._launch()
         return self
@@ -155,16 +158,23 @@ class Browser:
             page = await context.new_page()
             page.on("crash", lambda _: crashed.append(True))
             return await asyncio.wait_for(self._load(page, url, width, max_height, timeout, blocked), timeout)
-        except (asyncio.TimeoutError, TimeoutError):
+        except (asyncio.TimeoutError, TimeoutError, self._timeout_error):
             raise PageFailure("timeout", f"{url}: not rendered within {timeout:g} s (--timeout)") from None
         except PageFailure:
             raise
         except Exception as e:  # noqa: BLE001 - Playwright raises its own Error for every page-side failure
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            if "closed" in first.lower() or "crash" in first.lower():
+                # the error can arrive a few ms before the disconnect or crash event that explains it
+                for _ in range(25):
+                    if crashed or not self.connected:
+                        break
+                    await asyncio.sleep(0.02)
             if not self.connected:
-                raise BrowserGone(generation, str(e)) from None
+                raise BrowserGone(generation, first) from None
             if crashed:
                 raise PageFailure("page_crash", f"{url}: the page's renderer crashed") from None
-            raise PageFailure("navigation_error", f"{url}: {str(e).splitlines()[0]}") from None
+            raise PageFailure("navigation_error", f"{url}: {first}") from None
         finally:
             try:
                 await asyncio.wait_for(context.close(), 10)
