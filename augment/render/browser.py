@@ -4,7 +4,8 @@ Only a browser already on the machine is used (Debian's `chromium`, found on PAT
 `--browser PATH`); nothing is downloaded (`playwright install` is never run). Each page
 gets a fresh browser context, so no cache, cookie or storage carries from one page to the
 next, with everything that changes pixels fixed: viewport and device scale 1, light
-colour scheme, reduced motion, en-US, UTC, a fixed clock and a seeded `Math.random`.
+colour scheme, reduced motion, CSS animations ended, en-US, UTC, a fixed clock and a
+seeded `Math.random`.
 Offline by default: every request whose scheme is not file:, data: or blob: is aborted and
 counted, service workers are blocked, WebSockets are closed, and the host resolver
 resolves nothing, so a request that slipped past the router would still not leave.
@@ -20,9 +21,16 @@ from typing import Any
 COLLECT_JS = (Path(__file__).with_name("collect.js")).read_text(encoding="utf-8")
 LOCAL_SCHEMES = ("file:", "data:", "blob:")
 FIXED_TIME = "2024-01-01T00:00:00Z"
-# Math.random from a fixed xorshift32 seed: pages that shuffle or pick at random draw the same
-SEEDED_RANDOM = """(() => { let s = 0x2545f491;
-  Math.random = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; }; })();"""
+# Run in every page before its own scripts. Math.random from a fixed xorshift32 seed, so
+# pages that shuffle or pick at random draw the same. CSS animations and transitions end at
+# once (a 1 ms single run): a 2-s fade-in finished by collect.js still left its text a few
+# pixel values off in 1 of 90 renders. The sheet is adopted, so it is in no serialized DOM.
+INIT_JS = """(() => { let s = 0x2545f491;
+  Math.random = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; };
+  const still = new CSSStyleSheet();
+  still.replaceSync("*, *::before, *::after { animation-duration: 1ms !important; animation-delay: 0s !important;"
+    + " animation-iteration-count: 1 !important; transition-duration: 0s !important; transition-delay: 0s !important; }");
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, still]; })();"""
 # Debian's /usr/bin/chromium is a launcher script that adds flags from /etc/chromium.d
 # (extensions, GPU rasterization); the binary it runs is started directly instead.
 BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser",
@@ -150,7 +158,7 @@ class Browser:
         blocked: list[str] = []
         crashed = []
         try:
-            await context.add_init_script(SEEDED_RANDOM)
+            await context.add_init_script(INIT_JS)
             await context.clock.set_fixed_time(FIXED_TIME)
             if not self.allow_network:
                 await context.route("**/*", lambda route: _route(route, blocked))
@@ -191,8 +199,6 @@ class Browser:
                 await page.wait_for_load_state("networkidle", timeout=min(5.0, timeout / 2) * 1000)
             except Exception:  # noqa: BLE001 - Playwright's TimeoutError
                 pass
-        await page.evaluate("document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => "
-                            "requestAnimationFrame(r))))")
         found = await page.evaluate(COLLECT_JS)
         clip = {"x": 0, "y": 0, "width": width, "height": min(int(found["height"]), max_height)}
         png = await page.screenshot(full_page=True, clip=clip, animations="disabled", caret="hide",

@@ -4,9 +4,10 @@
 //
 // Evaluated by Playwright as a function expression (browser.py, COLLECT_JS). The Python
 // side (extract.py) checks every xpath against its own lxml parse of the saved DOM.
-() => {
-  // Animations: finite ones jump to their end state, infinite ones are cancelled, so boxes
-  // and pixels come from one still frame (Playwright's screenshot does the same).
+async () => {
+  await document.fonts.ready;
+  // Animations (CSS ones already end at once, see INIT_JS in browser.py; these are the ones
+  // scripts start): finite ones jump to their end state, infinite ones are cancelled.
   for (const a of document.getAnimations()) {
     const end = a.effect ? a.effect.getComputedTiming().endTime : Infinity;
     try {
@@ -16,6 +17,9 @@
     }
   }
   window.scrollTo(0, 0);
+  // Two frames, so the compositor drops the layers those animations had: text painted on an
+  // animated layer can differ by a few pixel values from run to run.
+  for (let i = 0; i < 2; i++) await new Promise((r) => requestAnimationFrame(r));
   const root = document.documentElement;
   const round = (v) => Math.round(v * 100) / 100;
   const elements = [];
