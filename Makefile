@@ -1,4 +1,5 @@
 # screen2section: `make demo` and `make test` work on a fresh clone with nothing installed.
+# `make demo-real` also needs the system Chromium (`make setup` says how to add it).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= demo_out
@@ -7,14 +8,22 @@ FACTOR ?= 10
 STEPS ?= 300
 EVAL_EVERY ?= 100
 
-.PHONY: setup test demo bench clean
+PAGES ?= tests/data/pages
+REAL_OUT ?= demo_real
+
+.PHONY: setup test demo demo-real bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	$(PY) -m pip install --quiet -e '.[dev,dask,render]'
 
+# the render extra drives the system Chromium; say how to add it where it is missing
 setup: $(PY)
+	@if [ ! -x /usr/lib/chromium/chromium ] && ! command -v chromium >/dev/null 2>&1 \
+	  && command -v apt-get >/dev/null 2>&1; then \
+	  echo "augment render needs Chromium, which is not installed; add it with:"; \
+	  echo "  sudo apt-get install -y chromium"; fi
 
 test: $(PY)
 	$(PY) -m pytest -q
@@ -39,8 +48,21 @@ demo: $(PY)
 	@echo "  learning curves $(OUT)/curves.png"
 	@echo "  prediction      $(OUT)/overlay.png (a held-out page)"
 
+# the project's hand-written pages -> rendered pairs -> augmented shards -> verify -> contact sheet
+demo-real: setup
+	$(PY) -m augment render --html $(PAGES) --out $(REAL_OUT)/pairs --jobs $(JOBS)
+	$(PY) -m augment run --input $(REAL_OUT)/pairs --out $(REAL_OUT)/shards --factor $(FACTOR) --jobs $(JOBS) --seed 0 --val-fraction 0
+	$(PY) -m shards verify $(REAL_OUT)/shards
+	$(PY) -m shards inspect $(REAL_OUT)/shards --head 40
+	$(PY) -m shards show $(REAL_OUT)/shards --n 7 --out $(REAL_OUT)/contact_sheet.png
+	@echo
+	@echo "demo-real outputs:"
+	@echo "  rendered pairs  $(REAL_OUT)/pairs (<id>.png, <id>.html, <id>.boxes.json, render_rejects.jsonl)"
+	@echo "  shards          $(REAL_OUT)/shards (manifest.json, rejects.jsonl)"
+	@echo "  contact sheet   $(REAL_OUT)/contact_sheet.png"
+
 bench: $(PY)
 	$(PY) -m benchmarks --quick
 
 clean:
-	rm -rf $(OUT) .pytest_cache build *.egg-info
+	rm -rf $(OUT) $(REAL_OUT) .pytest_cache build *.egg-info

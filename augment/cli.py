@@ -1,4 +1,4 @@
-"""`python -m augment` / `s2s-augment`: synth, run, replay and demo."""
+"""`python -m augment` / `s2s-augment`: synth, render, run and replay."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,8 @@ import sys
 from .backends import BACKENDS, BackendError
 from .config import ConfigError, load_config
 from .job import JobError, run_job
+from .render import BrowserError, RenderError, RenderOptions, render_pages
+from .render.browser import BROWSER_CANDIDATES
 from .run_options import RunOptions, run_options
 from .sources import Reject
 
@@ -17,6 +19,39 @@ def cmd_synth(args: argparse.Namespace) -> int:
     paths = write_synth(args.out, args.count, args.seed)
     print(f"wrote {len(paths)} source pairs to {args.out}")
     return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    opts = RenderOptions(width=args.width, height=args.height, max_height=args.max_height, jobs=args.jobs,
+                         timeout=args.timeout, allow_network=args.allow_network, browser=args.browser,
+                         progress=not args.no_progress)
+    summary = render_pages(args.out, html_dir=args.html, urls=args.urls, opts=opts)
+    print(summary.text())
+    return 0
+
+
+def add_render_flags(p: argparse.ArgumentParser) -> None:
+    d = RenderOptions()
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--html", metavar="DIR", help="render every *.html / *.htm directly in DIR (as file: URLs)")
+    src.add_argument("--urls", metavar="FILE", help="render the URLs listed in FILE, one per line (# comments)")
+    p.add_argument("--out", required=True, metavar="PAIRS", help="folder for <id>.png/.html/.boxes.json (resumable)")
+    p.add_argument("--width", type=int, default=d.width,
+                   help=f"viewport width in CSS px = image width (default {d.width})")
+    p.add_argument("--height", type=int, default=d.height,
+                   help=f"viewport height in CSS px, what 100vh means; the screenshot is the full page "
+                        f"(default {d.height})")
+    p.add_argument("--max-height", type=int, default=d.max_height,
+                   help=f"cut the full-page screenshot here (default {d.max_height})")
+    p.add_argument("--jobs", type=int, default=d.jobs, help=f"pages rendered at once in one browser (default {d.jobs})")
+    p.add_argument("--timeout", type=float, default=d.timeout,
+                   help=f"seconds per page before it is a reject (default {d.timeout:g})")
+    p.add_argument("--allow-network", action="store_true",
+                   help="fetch http(s) requests (default: offline, only file:/data:/blob: load; others are "
+                        "blocked and counted)")
+    p.add_argument("--browser", metavar="PATH",
+                   help=f"Chromium executable (default: the first found of {', '.join(BROWSER_CANDIDATES)})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _config(args: argparse.Namespace):
@@ -63,7 +98,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    help="where shards are built (default loky; dask needs `pip install -e .[dask]`)")
     p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask; "
                                        "without it a LocalCluster of --jobs workers is started)")
-    p.add_argument("--strict", action="store_true", help="stop at the first bad source")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first bad source, including one with no element box (default: record and go on)")
     p.add_argument("--overwrite", action="store_true", help="replace output from another config or input")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -76,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--count", type=int, default=200)
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synth)
+    rd = sub.add_parser("render", help="render HTML files or URLs into source pairs with headless Chromium")
+    add_render_flags(rd)
+    rd.set_defaults(func=cmd_render)
     r = sub.add_parser("run", help="expand source pairs into WebDataset shards")
     add_run_flags(r)
     r.set_defaults(func=cmd_run)
@@ -91,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, JobError, BackendError, Reject) as e:
+    except (ConfigError, JobError, BackendError, Reject, RenderError, BrowserError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # disk full, permissions: the message names the file

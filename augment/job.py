@@ -22,7 +22,7 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from shards import atomic
-from shards.manifest import build_manifest, write_manifest
+from shards.manifest import boxes_warning, build_manifest, write_manifest
 from shards.writer import ShardWriter, file_sha256, read_sidecar, sidecar_path
 
 from .backends import execution
@@ -46,7 +46,8 @@ def _reject_row(source_id: str, r: Reject) -> dict[str, str]:
 def _load(task: ShardTask, cfg: AugmentConfig, strict: bool, stats: Counter, rejects: list) -> Iterable:
     for src in task.sources:
         try:
-            page = load_pair(src.pair, cfg.max_pixels, stats if task.group == 0 else Counter())
+            page = load_pair(src.pair, cfg.max_pixels, stats if task.group == 0 else Counter(),
+                             require_boxes=strict)
         except Reject as r:
             if strict:
                 raise
@@ -113,7 +114,8 @@ class JobSummary:
                 f"samples {self.samples} in {self.built + self.kept} shards ({self.built} built, {self.kept} kept), "
                 f"{self.bytes / 1e6:.1f} MB, {self.seconds:.1f} s "
                 f"({self.samples / max(self.seconds, 1e-9):.1f} samples/s overall)\n"
-                f"output: {self.out}")
+                + (f"{warning}\n" if (warning := boxes_warning(self.manifest)) else "")
+                + f"output: {self.out}")
 
 
 def _existing_state(out: Path, tasks: list[ShardTask], job_hash: str) -> tuple[dict[str, dict], list[str]]:

@@ -147,9 +147,14 @@ def _locate(boxes: np.ndarray, size: tuple[int, int], stats: Counter) -> np.ndar
     known = ~np.isnan(boxes[:, 0])
     empty = known & ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0))
     outside = known & ~empty & ((out[:, 2] <= 0) | (out[:, 3] <= 0))
+    with np.errstate(over="ignore"):
+        crossing = (boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 0] + boxes[:, 2] > w) | (boxes[:, 1] + boxes[:, 3] > h)
+    clipped = known & ~empty & ~outside & crossing
     stats["boxes_empty"] += int(empty.sum())
     stats["boxes_outside"] += int(outside.sum())
-    stats["boxes_clipped"] += int((known & ~empty & ~outside & (out != boxes).any(1)).sum())
+    stats["boxes_clipped"] += int(clipped.sum())
+    # boxes inside keep their exact values: (x + w) - x is not always w in floating point
+    out = np.where(clipped[:, None], out, boxes)
     out[empty | outside] = np.nan
     return out
 
@@ -191,8 +196,13 @@ def page_from_arrays(source_id: str, image: np.ndarray, html: str | bytes,
 
 
 def load_pair(pair: SourcePair, max_pixels: int = DEFAULT_MAX_PIXELS,
-              stats: Counter | None = None) -> Page:
-    """Load one source pair into a Page, or raise Reject naming the file and the reason."""
+              stats: Counter | None = None, require_boxes: bool = False) -> Page:
+    """Load one source pair into a Page, or raise Reject naming the file and the reason.
+
+    A page on which no element is located (no boxes file and no `data-bbox`, or none of
+    them usable) is counted in `stats["sources_without_boxes"]`, and refused
+    (`no_boxes`) when `require_boxes`.
+    """
     if pair.image is None or pair.html is None:
         have = pair.image or pair.html or pair.boxes
         missing = "image (.png/.jpg/.webp)" if pair.image is None else ".html"
@@ -200,8 +210,17 @@ def load_pair(pair: SourcePair, max_pixels: int = DEFAULT_MAX_PIXELS,
     image = read_image(pair.image, max_pixels)
     size = (int(image.shape[1]), int(image.shape[0]))
     boxes = read_boxes(pair.boxes, size) if pair.boxes else None
+    stats = stats if stats is not None else Counter()
     try:
         html = pair.html.read_bytes()
-        return page_from_arrays(pair.source_id, image, html, boxes, stats)
+        page = page_from_arrays(pair.source_id, image, html, boxes, stats)
     except HtmlError as e:
         raise Reject("bad_html", f"{pair.html}: {e}") from None
+    stats["sources_without_boxes"] += int(not page.has_boxes())  # 0 is recorded too: "none" is an answer
+    if not page.has_boxes():
+        if require_boxes:
+            why = (f"none of the {len(boxes)} boxes in {pair.boxes.name} is usable" if boxes is not None
+                   else f"no {pair.source_id}.boxes.json and no data-bbox attributes")
+            raise Reject("no_boxes", f"{pair.html}: no element has a box ({why}), so no section would have one; "
+                                     f"render the page to get boxes: python -m augment render --html DIR --out PAIRS")
+    return page

@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .manifest import ManifestError, load_manifest
+from .manifest import ManifestError, boxes_warning, load_manifest
+from .show import MAX_OUTLINES, STRIP_HEIGHT, STRIP_WIDTH
 from .verify import verify_dir
 
 
@@ -34,6 +35,8 @@ def inspect_text(out: str | Path, head: int = 10) -> str:
     lines.append(f"vocabulary: {len(m['vocab'])} section tokens; top {head}:")
     for tok, n in sorted(m["vocab"].items(), key=lambda kv: (-kv[1], kv[0]))[:head]:
         lines.append(f"  {n:7d}  {tok}")
+    if warning := boxes_warning(m):
+        lines.append(warning)
     if m["rejects"]:
         lines.append("rejects: " + ", ".join(f"{r}={n}" for r, n in m["rejects"].items()))
     for name, value in sorted(m.get("stats", {}).items()):
@@ -49,7 +52,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from .show import contact_sheet
 
-    path = contact_sheet(args.out, split=args.split, n=args.n, dest=args.dest, seed=args.seed)
+    path = contact_sheet(args.out, split=args.split, n=args.n, dest=args.dest, seed=args.seed, width=args.width,
+                         strip_height=args.strip_height, max_outlines=args.max_outlines)
     print(f"contact sheet written to {path}")
     return 0
 
@@ -66,10 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_inspect)
     s = sub.add_parser("show", help="contact sheet: samples with boxes and tokens, beside their source")
     s.add_argument("out")
-    s.add_argument("--split", default="train")
-    s.add_argument("--n", type=int, default=16)
+    s.add_argument("--split", default="train", help="split to draw from (default train)")
+    s.add_argument("--n", type=int, default=8, help="augmented samples, one row each (default 8)")
     s.add_argument("--out", dest="dest", default=None, help="PNG path (default OUT/contact_sheet.png)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="which samples are picked (default 0)")
+    s.add_argument("--width", type=int, default=STRIP_WIDTH,
+                   help=f"page width on the sheet in px, never enlarged (default {STRIP_WIDTH})")
+    s.add_argument("--strip-height", type=int, default=STRIP_HEIGHT,
+                   help=f"tall pages are cut into columns at most this high (default {STRIP_HEIGHT})")
+    s.add_argument("--max-outlines", type=int, default=MAX_OUTLINES,
+                   help=f"element outlines drawn per image, the largest first (default {MAX_OUTLINES})")
     s.set_defaults(func=cmd_show)
     return p
 

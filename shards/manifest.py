@@ -81,6 +81,17 @@ def build_manifest(
     }
 
 
+def boxes_warning(manifest: dict[str, Any]) -> str | None:
+    """The line that says how many accepted sources have no located element, if any."""
+    n = int(manifest.get("stats", {}).get("sources_without_boxes", 0))
+    if not n:
+        return None
+    accepted = manifest.get("sources", {}).get("accepted", 0)
+    return (f"warning: {n} of {accepted} accepted sources have no element with a box (no boxes file or "
+            "data-bbox, or none usable), so their sections have no boxes; get boxes with "
+            "`python -m augment render`, or pass --strict to refuse such sources")
+
+
 def write_manifest(out: str | Path, manifest: dict[str, Any]) -> Path:
     """Write the manifest atomically into `out`; return its path."""
     path = manifest_path(out)

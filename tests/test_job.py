@@ -203,11 +203,12 @@ def test_shipped_default_toml_equals_the_code_defaults():
 def test_contact_sheet_shows_augmented_samples_beside_their_sources(reference, tmp_path):
     import cv2
 
-    from shards.show import CELL_H, _pick, contact_sheet
+    from shards.show import _pick, contact_sheet, draw_cell
 
     samples, sources = _pick(reference, "train", 3, seed=1)
     assert len(samples) == 3 and all(m["variant"] > 0 for _, m in samples)
     assert {m["source"] for _, m in samples} <= set(sources)
     path = contact_sheet(reference, n=3, dest=tmp_path / "sheet.png", seed=1)
     sheet = cv2.imread(str(path))
-    assert sheet is not None and sheet.shape[0] == 2 * CELL_H  # 3 cells in 2 columns: 2 rows
+    cells = [draw_cell(s, sources[s[1]["source"]]) for s in samples]
+    assert sheet is not None and sheet.shape[0] == sum(c.shape[0] for c in cells)  # one row per sample

@@ -1,0 +1,18 @@
+"""`augment render`: HTML files or URLs -> source pairs, through a real headless Chromium.
+
+Per page it writes `<id>.png` (the full page, up to `max_height`), `<id>.html` (the DOM
+after load) and `<id>.boxes.json` (every element whose display is not none and whose box
+is not empty, in CSS pixels = screenshot pixels, under the xpath `augment run` gives it).
+
+- `inputs.py`  what to render (a folder of HTML files or a URL list) and the ids
+- `browser.py` finding and starting the system Chromium; one page, deterministic and offline
+- `collect.js` the in-page walk that lists elements, boxes and lxml-style xpaths
+- `extract.py` checking those xpaths against the project's own parse; the boxes file
+- `job.py`     the resumable job: concurrency, restarts after a crash, rejects, summary
+"""
+from .browser import BrowserError, find_browser
+from .inputs import RenderError
+from .job import REJECTS_NAME, RenderOptions, RenderSummary, is_complete, render_pages
+
+__all__ = ["BrowserError", "REJECTS_NAME", "RenderError", "RenderOptions", "RenderSummary", "find_browser",
+           "is_complete", "render_pages"]

@@ -1,0 +1,228 @@
+"""Headless Chromium through Playwright: find the browser, start it, render one page.
+
+Only a browser already on the machine is used (Debian's `chromium`, found on PATH, or
+`--browser PATH`); nothing is downloaded (`playwright install` is never run). Each page
+gets a fresh browser context, so no cache, cookie or storage carries from one page to the
+next, with everything that changes pixels fixed: viewport and device scale 1, light
+colour scheme, reduced motion, CSS animations ended, en-US, UTC, a fixed clock and a
+seeded `Math.random`.
+Offline by default: every request whose scheme is not file:, data: or blob: is aborted and
+counted, service workers are blocked, WebSockets are closed, and the host resolver
+resolves nothing, so a request that slipped past the router would still not leave.
+"""
+from __future__ import annotations
+
+import asyncio
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+COLLECT_JS = (Path(__file__).with_name("collect.js")).read_text(encoding="utf-8")
+LOCAL_SCHEMES = ("file:", "data:", "blob:")
+FIXED_TIME = "2024-01-01T00:00:00Z"
+# Run in every page before its own scripts. Math.random from a fixed xorshift32 seed, so
+# pages that shuffle or pick at random draw the same. CSS animations and transitions end at
+# once (a 1 ms single run): a 2-s fade-in finished by collect.js still left its text a few
+# pixel values off in 1 of 90 renders. The sheet is adopted, so it is in no serialized DOM.
+INIT_JS = """(() => { let s = 0x2545f491;
+  Math.random = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; };
+  const still = new CSSStyleSheet();
+  still.replaceSync("*, *::before, *::after { animation-duration: 1ms !important; animation-delay: 0s !important;"
+    + " animation-iteration-count: 1 !important; transition-duration: 0s !important; transition-delay: 0s !important; }");
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, still]; })();"""
+# Debian's /usr/bin/chromium is a launcher script that adds flags from /etc/chromium.d
+# (extensions, GPU rasterization); the binary it runs is started directly instead.
+BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser",
+                      "google-chrome-stable", "google-chrome")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # Chromium refuses to start as root with its sandbox on
+    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-default-apps",
+    "--disable-domain-reliability", "--force-color-profile=srgb", "--font-render-hinting=none",
+    "--hide-scrollbars",
+]
+OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND"]
+INSTALL_HINT = "install it with `apt-get install -y chromium` or pass --browser PATH"
+
+
+class BrowserError(RuntimeError):
+    """No usable browser or Playwright; the message says how to get one."""
+
+
+class PageFailure(Exception):
+    """One page could not be rendered: `reason` is the reject code."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class RawPage:
+    """What the browser gives for one page, before any check on the Python side."""
+
+    png: bytes
+    html: str
+    elements: list[list[Any]]  # [xpath, tag, id, class, x, y, w, h] from collect.js
+    blocked: list[str] = field(default_factory=list)
+
+
+def find_browser(path: str | None = None) -> str:
+    """The Chromium executable to start: `path` if given, else the first candidate found."""
+    if path:
+        found = shutil.which(path) or (path if Path(path).is_file() else None)
+        if not found:
+            raise BrowserError(f"--browser {path}: no such executable; {INSTALL_HINT}")
+        return found
+    for name in BROWSER_CANDIDATES:
+        found = shutil.which(name) or (name if name.startswith("/") and Path(name).is_file() else None)
+        if found:
+            return found
+    raise BrowserError(f"no Chromium found (looked for {', '.join(BROWSER_CANDIDATES)}); {INSTALL_HINT}")
+
+
+def _playwright():
+    """(async_playwright, Playwright's TimeoutError), or BrowserError saying how to install it."""
+    try:
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+        from playwright.async_api import async_playwright
+    except ImportError:
+        raise BrowserError("`augment render` needs Playwright, in the render extra: "
+                           "pip install -e '.[render]' (the browser itself comes from the system)") from None
+    return async_playwright, PlaywrightTimeout
+
+
+class Browser:
+    """One Chromium process, restarted when it dies (`restarts` counts how often)."""
+
+    def __init__(self, executable: str, allow_network: bool = False):
+        self.executable, self.allow_network = executable, allow_network
+        self.restarts = 0
+        self._pw_cm = self._pw = self._browser = self._timeout_error = None
+        self._generation = 0
+        self._lock = asyncio.Lock()
+
+    async def __aenter__(self) -> "Browser":
+        start, self._timeout_error = _playwright()
+        self._pw_cm = start()
+        self._pw = await self._pw_cm.__aenter__()
+        await self._launch()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        try:
+            if self._browser is not None and self._browser.is_connected():
+                await asyncio.wait_for(self._browser.close(), 30)
+        finally:
+            await self._pw_cm.__aexit__(*exc)
+
+    async def _launch(self) -> None:
+        args = CHROMIUM_ARGS + ([] if self.allow_network else OFFLINE_ARGS)
+        try:
+            self._browser = await self._pw.chromium.launch(executable_path=self.executable, args=args)
+        except Exception as e:  # noqa: BLE001 - Playwright wraps every launch failure in its own Error
+            raise BrowserError(f"{self.executable}: Chromium did not start ({str(e).splitlines()[0]}); "
+                               f"{INSTALL_HINT}") from None
+        self._generation += 1
+
+    @property
+    def connected(self) -> bool:
+        return self._browser is not None and self._browser.is_connected()
+
+    async def restart(self, generation: int) -> None:
+        """Start a new browser unless another task already replaced generation `generation`."""
+        async with self._lock:
+            if generation != self._generation:
+                return
+            if self._browser is not None:
+                try:
+                    await asyncio.wait_for(self._browser.close(), 10)
+                except Exception:  # noqa: BLE001 - the old process may be gone or hung; it is replaced either way
+                    pass
+            self.restarts += 1
+            await self._launch()
+
+    async def render(self, url: str, width: int, height: int, max_height: int, timeout: float) -> RawPage:
+        """Load `url` and return its screenshot, DOM and element list, or raise PageFailure.
+
+        A dead browser raises `BrowserGone` (the caller restarts it and tries once more).
+        """
+        generation = self._generation
+        try:
+            context = await self._browser.new_context(
+                viewport={"width": width, "height": height}, device_scale_factor=1, reduced_motion="reduce",
+                color_scheme="light", locale="en-US", timezone_id="UTC", service_workers="block")
+        except Exception as e:  # noqa: BLE001
+            raise BrowserGone(generation, str(e)) from None
+        blocked: list[str] = []
+        crashed = []
+        try:
+            await context.add_init_script(INIT_JS)
+            await context.clock.set_fixed_time(FIXED_TIME)
+            if not self.allow_network:
+                await context.route("**/*", lambda route: _route(route, blocked))
+                await context.route_web_socket("**/*", lambda ws: _block_ws(ws, blocked))
+            page = await context.new_page()
+            page.on("crash", lambda _: crashed.append(True))
+            return await asyncio.wait_for(self._load(page, url, width, max_height, timeout, blocked), timeout)
+        except (asyncio.TimeoutError, TimeoutError, self._timeout_error):
+            raise PageFailure("timeout", f"{url}: not rendered within {timeout:g} s (--timeout)") from None
+        except PageFailure:
+            raise
+        except Exception as e:  # noqa: BLE001 - Playwright raises its own Error for every page-side failure
+            first = (str(e).splitlines() or [type(e).__name__])[0]
+            if "closed" in first.lower() or "crash" in first.lower():
+                # the error can arrive a few ms before the disconnect or crash event that explains it
+                for _ in range(25):
+                    if crashed or not self.connected:
+                        break
+                    await asyncio.sleep(0.02)
+            if not self.connected:
+                raise BrowserGone(generation, first) from None
+            if crashed:
+                raise PageFailure("page_crash", f"{url}: the page's renderer crashed") from None
+            raise PageFailure("navigation_error", f"{url}: {first}") from None
+        finally:
+            try:
+                await asyncio.wait_for(context.close(), 10)
+            except Exception:  # noqa: BLE001 - a hung or dead context: the next page gets a new one
+                pass
+
+    async def _load(self, page, url: str, width: int, max_height: int, timeout: float,
+                    blocked: list[str]) -> RawPage:
+        response = await page.goto(url, wait_until="load", timeout=timeout * 1000)
+        if response is not None and response.status >= 400:
+            raise PageFailure("http_error", f"{url}: HTTP {response.status}")
+        if self.allow_network:
+            try:  # let late requests settle; a page that never goes quiet is rendered as it is
+                await page.wait_for_load_state("networkidle", timeout=min(5.0, timeout / 2) * 1000)
+            except Exception:  # noqa: BLE001 - Playwright's TimeoutError
+                pass
+        found = await page.evaluate(COLLECT_JS)
+        clip = {"x": 0, "y": 0, "width": width, "height": min(int(found["height"]), max_height)}
+        png = await page.screenshot(full_page=True, clip=clip, animations="disabled", caret="hide",
+                                    timeout=timeout * 1000)
+        return RawPage(png, found["html"], found["elements"], sorted(blocked))
+
+
+class BrowserGone(Exception):
+    """The browser process died (or stopped answering) while rendering a page."""
+
+    def __init__(self, generation: int, message: str):
+        super().__init__(message)
+        self.generation = generation
+
+
+async def _route(route, blocked: list[str]) -> None:
+    url = route.request.url
+    if url.startswith(LOCAL_SCHEMES):
+        await route.continue_()
+    else:
+        blocked.append(url)
+        await route.abort("blockedbyclient")
+
+
+async def _block_ws(ws, blocked: list[str]) -> None:
+    blocked.append(ws.url)  # never connected to the server: the page sees the socket close
+    await ws.close()

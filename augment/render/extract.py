@@ -1,0 +1,75 @@
+"""From what the browser gave to a source pair: keep the boxes whose xpath the project can use.
+
+collect.js writes xpaths the way lxml's `getpath` does, but lxml's HTML parser (libxml2
+2.14, HTML4 rules) does not always build the tree Chromium built: it closes a <p> at a
+<div> a script put inside it, an <a> at a nested <a>, a <b> at a <p>; every later sibling
+of the same tag then has another index. (Its other difference, HTML5's void elements,
+collect.js avoids by writing them `<source />`.) So every xpath is looked up among the
+getpaths of the project's own parse of the saved DOM (`shards.htmlparse.parse_html`, the
+parse `augment run` makes) and kept only when it names an element with the same tag, id
+and class; the others are dropped and counted (`dropped` in the boxes file's `render`
+record). On the project's page set none is dropped.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from shards.htmlparse import parse_html
+
+
+@dataclass
+class Checked:
+    """The elements kept for the boxes file and how many collect.js found in all."""
+
+    elements: list[dict[str, Any]]
+    found: int
+
+    @property
+    def dropped(self) -> int:
+        return self.found - len(self.elements)
+
+
+def _num(v: float) -> float | int:
+    """Integral values as ints, so a box reads [0, 64, 1280, 48] and not [0.0, ...]."""
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def check_elements(html: str, found: list[list[Any]], name: str) -> Checked:
+    """Keep the collect.js rows `[xpath, tag, id, class, x, y, w, h]` whose xpath resolves.
+
+    Raises `shards.htmlparse.HtmlError` when the saved DOM does not parse.
+    """
+    root = parse_html(html, name)
+    tree = root.getroottree()
+    index = {tree.getpath(el): el for el in root.iter() if isinstance(el.tag, str)}
+    kept = []
+    for xpath, tag, el_id, el_class, x, y, w, h in found:
+        el = index.get(xpath)
+        if el is None or el.tag != tag or el.get("id") != el_id or el.get("class") != el_class:
+            continue
+        kept.append({"xpath": xpath, "tag": tag, "box": [_num(x), _num(y), _num(w), _num(h)]})
+    return Checked(kept, len(found))
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError("the browser's screenshot is not a PNG")
+    w, h = struct.unpack(">II", png[16:24])
+    return int(w), int(h)
+
+
+def boxes_json(viewport: tuple[int, int], elements: list[dict[str, Any]], render: dict[str, Any]) -> bytes:
+    """The `<id>.boxes.json` bytes: the format `augment run` reads, one element per line.
+
+    Keys are sorted and numbers written the same way every time, so the same page gives
+    the same bytes.
+    """
+    head = (f'{{"viewport": {json.dumps(list(viewport))},\n'
+            f' "render": {json.dumps(render, sort_keys=True, ensure_ascii=False)},\n'
+            ' "elements": [')
+    rows = ",\n  ".join(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in elements)
+    return (head + ("\n  " + rows + "\n ]" if rows else "]") + "}\n").encode("utf-8")

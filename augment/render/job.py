@@ -1,0 +1,192 @@
+"""The render job: every input that has no complete pair yet, `jobs` pages at a time.
+
+A page is complete when `<id>.png`, `<id>.html` and `<id>.boxes.json` exist; each is
+written atomically and the boxes file last, so a killed job leaves no pair that looks
+complete, and a rerun renders only the rest. A page that fails (timeout, navigation error,
+crashed renderer, DOM the project's parser refuses, nothing visible) is a line in
+`render_rejects.jsonl`, rewritten at the end of every run with that run's rejects; the job
+goes on. When the browser itself dies, it is restarted and the pages it held are tried
+once more.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from shards import atomic
+from shards.htmlparse import HtmlError
+
+from .browser import Browser, BrowserGone, PageFailure, RawPage, find_browser
+from .extract import boxes_json, check_elements, png_size
+from .inputs import InputReject, RenderError, RenderInput, from_html_dir, from_url_file
+
+REJECTS_NAME = "render_rejects.jsonl"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How pages are rendered; the CLI's flags, with the same defaults."""
+
+    width: int = 1280
+    height: int = 800
+    max_height: int = 4000
+    jobs: int = 2
+    timeout: float = 30.0
+    allow_network: bool = False
+    browser: str | None = None
+    progress: bool = True
+
+    def problems(self) -> list[str]:
+        """Every bad setting, each naming its flag."""
+        out = []
+        for name, flag, lo in (("width", "--width", 64), ("height", "--height", 64),
+                               ("max_height", "--max-height", 64), ("jobs", "--jobs", 1)):
+            if getattr(self, name) < lo:
+                out.append(f"{flag} {getattr(self, name)}: must be at least {lo}")
+        if not self.timeout > 0:
+            out.append(f"--timeout {self.timeout}: must be above 0 seconds")
+        return out
+
+
+@dataclass
+class RenderSummary:
+    """What a render job did; `text()` is the summary the CLI prints."""
+
+    out: Path
+    inputs: int = 0
+    rendered: int = 0
+    kept: int = 0
+    rejects: Counter = field(default_factory=Counter)
+    elements_found: int = 0
+    elements_kept: int = 0
+    blocked: int = 0
+    restarts: int = 0
+    seconds: float = 0.0
+
+    @property
+    def xpath_rate(self) -> float:
+        """Share of the elements collect.js found whose xpath resolves in the project's parse."""
+        return self.elements_kept / self.elements_found if self.elements_found else 1.0
+
+    def text(self) -> str:
+        rej = ", ".join(f"{r}={n}" for r, n in sorted(self.rejects.items())) or "none"
+        return (f"pages {self.inputs}: rendered {self.rendered}, kept {self.kept} (already complete), "
+                f"rejected {sum(self.rejects.values())} ({rej})\n"
+                f"elements {self.elements_kept} of {self.elements_found} found kept "
+                f"({100 * self.xpath_rate:.2f}% of xpaths resolve in the project's parse); "
+                f"blocked requests {self.blocked}; browser restarts {self.restarts}\n"
+                f"{self.seconds:.1f} s ({self.rendered / max(self.seconds, 1e-9):.2f} pages/s)\n"
+                f"output: {self.out} (rejects in {REJECTS_NAME})")
+
+
+def is_complete(out: Path, source_id: str) -> bool:
+    """Whether `out` holds all three files of the pair (the boxes file is written last)."""
+    return all((out / f"{source_id}{ext}").is_file() for ext in (".png", ".html", ".boxes.json"))
+
+
+def _save(item: RenderInput, raw: RawPage, out: Path) -> tuple[int, int]:
+    """Check the page's xpaths and write its pair; return (elements found, kept)."""
+    try:
+        checked = check_elements(raw.html, raw.elements, item.given)
+    except HtmlError as e:
+        raise PageFailure("bad_html", f"{e} (the DOM after load, as `augment run` would parse it)") from None
+    if not checked.elements:
+        raise PageFailure("no_elements", f"{item.given}: no element with a non-empty box after load "
+                                         f"({checked.found} found, none resolving)")
+    render = {"url": item.url, "blocked_requests": len(raw.blocked), "blocked": raw.blocked[:20],
+              "dropped": checked.dropped}
+    atomic.write_bytes(out / f"{item.source_id}.png", raw.png)
+    atomic.write_bytes(out / f"{item.source_id}.html", raw.html.encode("utf-8"))
+    atomic.write_bytes(out / f"{item.source_id}.boxes.json",
+                       boxes_json(png_size(raw.png), checked.elements, render))
+    return checked.found, len(checked.elements)
+
+
+async def _render_one(browser: Browser, item: RenderInput, out: Path, opts: RenderOptions) -> tuple:
+    """(found, kept, blocked) or a reject row; a dead browser is restarted and the page retried once."""
+    for attempt in range(2):
+        try:
+            raw = await browser.render(item.url, opts.width, opts.height, opts.max_height, opts.timeout)
+            found, kept = await asyncio.to_thread(_save, item, raw, out)
+            return found, kept, len(raw.blocked)
+        except BrowserGone as gone:
+            await browser.restart(gone.generation)
+            if attempt:
+                return _row(item, "browser_crash", f"{item.given}: the browser died twice while rendering "
+                                                   f"this page ({gone})")
+        except PageFailure as f:
+            return _row(item, f.reason, str(f))
+    raise AssertionError("unreachable")
+
+
+def _row(item: RenderInput | InputReject, reason: str, message: str) -> dict[str, str]:
+    return {"source": item.source_id, "input": item.given, "reason": reason, "message": message}
+
+
+async def _render_all(todo: list[RenderInput], out: Path, opts: RenderOptions, executable: str,
+                      summary: RenderSummary, rows: list[dict[str, str]]) -> None:
+    bar = tqdm(total=len(todo), desc="render", unit="page", disable=not opts.progress)
+    queue: asyncio.Queue = asyncio.Queue()
+    for item in todo:
+        queue.put_nowait(item)
+    t0 = time.perf_counter()
+    async with Browser(executable, opts.allow_network) as browser:
+        async def worker() -> None:
+            while not queue.empty():
+                item = queue.get_nowait()
+                result = await _render_one(browser, item, out, opts)
+                if isinstance(result, dict):
+                    rows.append(result)
+                    summary.rejects[result["reason"]] += 1
+                else:
+                    summary.rendered += 1
+                    summary.elements_found += result[0]
+                    summary.elements_kept += result[1]
+                    summary.blocked += result[2]
+                bar.set_postfix(pages_s=f"{summary.rendered / (time.perf_counter() - t0):.2f}",
+                                rejects=len(rows), blocked=summary.blocked)
+                bar.update()
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(opts.jobs, len(todo)))))
+        finally:
+            summary.restarts = browser.restarts
+            bar.close()
+
+
+def render_pages(out: str | Path, *, html_dir: str | Path | None = None, urls: str | Path | None = None,
+                 opts: RenderOptions = RenderOptions()) -> RenderSummary:
+    """Render `--html DIR` or `--urls FILE` into source pairs in `out` (see the module docstring)."""
+    t0 = time.perf_counter()
+    problems = opts.problems()
+    if (html_dir is None) == (urls is None):
+        problems.append("give exactly one of --html DIR and --urls FILE")
+    out = Path(out).resolve()
+    if html_dir is not None and Path(html_dir).resolve() == out:
+        problems.append(f"--out {out}: is the --html folder; the rendered <id>.html would replace the sources")
+    if problems:
+        raise RenderError("; ".join(problems))
+    items, early = from_html_dir(html_dir) if html_dir is not None else from_url_file(urls, opts.allow_network)
+    executable = find_browser(opts.browser)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic.remove_stale_temps(out)
+    summary = RenderSummary(out, inputs=len(items) + len(early))
+    rows = [_row(r, r.reason, r.message) for r in early]
+    summary.rejects.update(r.reason for r in early)
+    todo = [it for it in items if not is_complete(out, it.source_id)]
+    summary.kept = len(items) - len(todo)
+    try:
+        if todo:
+            asyncio.run(_render_all(todo, out, opts, executable, summary, rows))
+    finally:
+        text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n"
+                       for r in sorted(rows, key=lambda r: (r["source"], r["reason"])))
+        atomic.write_bytes(out / REJECTS_NAME, text.encode("utf-8"))
+        summary.seconds = time.perf_counter() - t0
+    return summary
