@@ -79,15 +79,15 @@ class Predictor:
         arrays = [as_rgb_array(im) for im in images]
         items = []
         for arr in arrays:
-            tensor, scale, rows = to_canvas(arr, cfg.canvas_width, cfg.canvas_height)
-            items.append({"image": tensor, "rows": torch.tensor(rows), "scale": torch.tensor(scale)})
+            tensor, _, extent = to_canvas(arr, cfg.canvas_width, cfg.canvas_height)
+            items.append({"image": tensor, "extent": torch.tensor(extent)})
         batch = collate(items)
         gens = page_generators([hash64(f"{seed}:{i}") & 0x7FFFFFFFFFFFFFFF for i in range(len(items))])
-        preds = sample(self.model, batch["image"].to(self.device), batch["rows"].to(self.device), self.sampling, gens)
+        preds = sample(self.model, batch["image"].to(self.device), batch["extent"].to(self.device), self.sampling, gens)
         f = self.factors
         out = []
-        for item, pred in zip(items, preds):
-            px = boxes_to_pixels(pred.boxes, float(item["scale"]), cfg.canvas_width, cfg.canvas_height)
+        for arr, pred in zip(arrays, preds):
+            px = boxes_to_pixels(pred.boxes, (arr.shape[1], arr.shape[0]))
             out.append([Section(f.types[int(t)], f.decode_children(c), f.token(int(t), c), f.raw[int(r)],
                                 tuple(round(float(v), 1) for v in box), round(float(s), 4))
                         for t, c, r, box, s in zip(pred.types.tolist(), pred.children.tolist(), pred.raw.tolist(),

@@ -89,7 +89,7 @@ class Objective(nn.Module):
         drop = uniform((B,), generator, device) < cfg.cond_drop_prob
         x0 = pad_targets(batch["boxes"], batch["mask"], cfg.proposals, generator)
         noisy = corrupt(x0, t, self.schedule, generator)
-        feats = model.encode(batch["image"], batch["rows"])
+        feats = model.encode(batch["image"], batch["extent"])
         out = model.denoise(feats, noisy, t, drop)
         match = hungarian_match(out.boxes, out.presence, batch["boxes"], batch["mask"])
         read = model.read(feats, out.boxes[match.batch, match.pred], match.batch, drop)

@@ -38,7 +38,7 @@ from .process import NoiseSchedule
 
 @dataclass
 class Sections:
-    """The predicted sections of one page, top to bottom (boxes: normalised canvas cxcywh)."""
+    """The predicted sections of one page, top to bottom (boxes: cxcywh normalised by the page)."""
 
     boxes: torch.Tensor  # [n, 4]
     scores: torch.Tensor  # [n] presence probability
@@ -94,10 +94,10 @@ def _noise(generators: Sequence[torch.Generator], n: int, device: torch.device |
 
 
 @torch.no_grad()
-def sample(model, images: torch.Tensor, rows: torch.Tensor, settings: SamplingConfig,
+def sample(model, images: torch.Tensor, extent: torch.Tensor, settings: SamplingConfig,
            generators: Sequence[torch.Generator]) -> list[Sections]:
-    """The sections of each canvas in ``images`` (uint8 [B,3,H,W], page rows ``rows`` [B]),
-    one generator per page (:func:`page_generators`)."""
+    """The sections of each canvas in ``images`` (uint8 [B,3,H,W], the page's (cols, rows) on
+    it ``extent`` [B,2]), one generator per page (:func:`page_generators`)."""
     model = unwrap(model)
     cfg = model.cfg
     schedule = NoiseSchedule.from_config(cfg)
@@ -107,7 +107,7 @@ def sample(model, images: torch.Tensor, rows: torch.Tensor, settings: SamplingCo
     was_training = model.training
     model.eval()
     try:
-        feats = model.encode(images, rows)
+        feats = model.encode(images, extent)
         B, N = images.shape[0], cfg.proposals
         x = _noise(generators, N, device)
         for t_now, t_next in zip(ts[:-1], ts[1:]):

@@ -128,7 +128,7 @@ def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, 
         chunk = items[start:start + settings.batch_size]
         batch = collate(chunk)
         gens = page_generators([hash64(f"{settings.seed}:{it['key']}") & 0x7FFFFFFFFFFFFFFF for it in chunk])
-        preds = sample(model, batch["image"].to(device), batch["rows"].to(device), settings.sampling, gens)
+        preds = sample(model, batch["image"].to(device), batch["extent"].to(device), settings.sampling, gens)
         for it, pred in zip(chunk, preds):
             source, variant = parse_key(it["key"])
             group = "pages" if variant == 0 else "variants"

@@ -39,7 +39,7 @@ def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor
 
 def consistency_loss(ctx: StepContext) -> dict[str, Any]:
     model, m = ctx.model, ctx.match
-    feats = model.encode(rescale_images(ctx.batch["image"]), ctx.batch["rows"])
+    feats = model.encode(rescale_images(ctx.batch["image"]), ctx.batch["extent"])
     other = model.denoise(feats, ctx.noisy, ctx.t, ctx.drop)
     two = lambda o: torch.stack([o, torch.zeros_like(o)], -1)  # noqa: E731 - Bernoulli as 2 logits
     presence = symmetric_kl(two(ctx.out.presence), two(other.presence)).mean()

@@ -37,7 +37,7 @@ from .encoders import Features
 
 
 class Denoised(NamedTuple):
-    boxes: torch.Tensor  # [B, N, 4] clean boxes, normalised cxcywh on the canvas
+    boxes: torch.Tensor  # [B, N, 4] clean boxes, cxcywh normalised by the page
     presence: torch.Tensor  # [B, N] logits of "this proposal is a section"
     hidden: torch.Tensor  # [B, N, D] the proposals' last hidden state
 
@@ -58,12 +58,11 @@ def box_embedding(boxes: torch.Tensor, freqs: int = 16) -> torch.Tensor:
     return torch.cat([args.sin(), args.cos()], dim=-1).flatten(-2)
 
 
-def pool_boxes(fine: torch.Tensor, stride: int, canvas: tuple[int, int], boxes: torch.Tensor,
-               batch_idx: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """roi_align of the fine map at normalised cxcywh ``boxes`` [K,4] of samples ``batch_idx``
-    [K] -> [K, C, rows, cols]."""
-    w, h = canvas
-    px = xyxy(boxes.detach().float()).clamp(0, 1) * torch.tensor([w, h, w, h], device=boxes.device)
+def pool_boxes(feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """roi_align of the fine map at page-normalised cxcywh ``boxes`` [K,4] of samples
+    ``batch_idx`` [K] -> [K, C, rows, cols]."""
+    fine, stride = feats.fine, feats.fine_stride
+    px = xyxy(boxes.detach().float()).clamp(0, 1) * feats.extent[batch_idx].float().repeat(1, 2)
     rois = torch.cat([batch_idx[:, None].to(px.dtype), px], dim=1).to(fine.dtype)
     return roi_align(fine, rois, output_size=size, spatial_scale=1.0 / stride, sampling_ratio=2, aligned=True)
 
@@ -120,17 +119,17 @@ class Denoiser(nn.Module):
         nn.init.zeros_(self.box_head[-1].weight)
         nn.init.zeros_(self.box_head[-1].bias)
         self.presence_head = nn.Linear(d, 1)
-        # a proposal is a section rarely at the start (a few of N): focal-loss prior (Lin et al. 2017)
-        nn.init.constant_(self.presence_head.bias, -math.log((1 - 0.1) / 0.1))
+        # about one proposal in four is a section: start the presence head at that prior
+        nn.init.constant_(self.presence_head.bias, -math.log((1 - 0.25) / 0.25))
         self.d = d
 
     def forward(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
                 drop: torch.Tensor | None = None) -> Denoised:
-        """``boxes`` [B,N,4]: the noisy proposals as normalised cxcywh (clamped to the canvas),
+        """``boxes`` [B,N,4]: the noisy proposals as page-normalised cxcywh (clamped to the page),
         ``t`` [B] long, ``drop`` [B] bool: run those samples unconditionally."""
         B, N, _ = boxes.shape
         idx = torch.arange(B, device=boxes.device).repeat_interleave(N)
-        pooled = pool_boxes(feats.fine, self.fine_stride, feats.canvas, boxes.reshape(-1, 4), idx, self.roi_size)
+        pooled = pool_boxes(feats, boxes.reshape(-1, 4), idx, self.roi_size)
         roi = self.roi_in(pooled.flatten(1)).view(B, N, self.d)
         memory = feats.tokens
         if drop is not None:

@@ -36,17 +36,21 @@ class Features:
     fine_stride: int
     tokens: torch.Tensor  # [B, L, D]
     token_pad: torch.Tensor  # [B, L] bool, True = padding (masked out of attention)
-    canvas: tuple[int, int]  # (width, height) of the full canvas the boxes are normalised to
-    heights: torch.Tensor  # [B] float, the page's height as a share of the canvas height
+    extent: torch.Tensor  # [B, 2] float: the page's (width, height) on the canvas, pixels
+    canvas: tuple[int, int]  # (width, height) of the full canvas
 
     def select(self, idx: torch.Tensor) -> "Features":
         """The features of the samples ``idx`` (a TDC group, a guidance half)."""
         return Features(self.fine[idx], self.fine_stride, self.tokens[idx], self.token_pad[idx],
-                        self.canvas, self.heights[idx])
+                        self.extent[idx], self.canvas)
 
     def repeat(self, n: int) -> "Features":
         return Features(self.fine.repeat(n, 1, 1, 1), self.fine_stride, self.tokens.repeat(n, 1, 1),
-                        self.token_pad.repeat(n, 1), self.canvas, self.heights.repeat(n))
+                        self.token_pad.repeat(n, 1), self.extent.repeat(n, 1), self.canvas)
+
+    def page_shape(self, batch_idx: torch.Tensor) -> torch.Tensor:
+        """[K, 2]: the page's width and height as shares of the canvas, for samples ``batch_idx``."""
+        return self.extent[batch_idx] / torch.tensor(self.canvas, dtype=self.extent.dtype, device=self.extent.device)
 
 
 def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:

@@ -42,12 +42,12 @@ class SectionModel(nn.Module):
         self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1) * 255, persistent=False)
         self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1) * 255, persistent=False)
 
-    def encode(self, images: torch.Tensor, rows: torch.Tensor) -> Features:
-        """uint8 canvases [B,3,H,W] whose first ``rows`` [B] pixel rows are the page."""
+    def encode(self, images: torch.Tensor, extent: torch.Tensor) -> Features:
+        """uint8 canvases [B,3,H,W] whose top-left ``extent`` [B,2] (cols, rows) pixels are the page."""
         x = (images.float() - self.mean) / self.std
-        fine, tokens, pad = self.encoder(x, rows.float())
-        canvas = (self.cfg.canvas_width, self.cfg.canvas_height)
-        return Features(fine, self.fine_stride, tokens, pad, canvas, rows.float() / self.cfg.canvas_height)
+        extent = extent.float()
+        fine, tokens, pad = self.encoder(x, extent[:, 1])
+        return Features(fine, self.fine_stride, tokens, pad, extent, (self.cfg.canvas_width, self.cfg.canvas_height))
 
     def denoise(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
                 drop: torch.Tensor | None = None) -> Denoised:

@@ -56,8 +56,8 @@ class Reader(nn.Module):
         """Logits for the sections at ``boxes`` [K,4] (normalised cxcywh) of samples
         ``batch_idx`` [K]; ``drop`` [B] bool: those samples get the null logits."""
         K = len(boxes)
-        pooled = pool_boxes(feats.fine, self.fine_stride, feats.canvas, boxes, batch_idx, self.size)
-        geom = torch.cat([boxes.detach().float(), feats.heights[batch_idx, None].float()], 1).to(pooled.dtype)
+        pooled = pool_boxes(feats, boxes, batch_idx, self.size)
+        geom = torch.cat([boxes.detach().float(), feats.page_shape(batch_idx)[:, 1:]], 1).to(pooled.dtype)
         h = self.mlp(torch.cat([self.conv(pooled), self.geom(geom)], 1))
         out = Read(self.type_head(h), self.children_head(h).view(K, self.max_children, self.num_roles + 1),
                    self.raw_head(h))
