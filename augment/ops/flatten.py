@@ -7,9 +7,10 @@ takes over the wrapper's tail text). Pixels and quads are untouched; the wrapper
 simply stays in the arrays, unused. Its box usually equals its child's, and an unstyled
 div renders nothing, so the screenshot still describes the page.
 
-A wrapper qualifies when it is a ``div`` with no semantic class (`shards.tokens`
-`semantic_class` is None, so it is neither a section nor a container), exactly one
-element child and no text of its own (only whitespace around the child). Removing a level
+A wrapper qualifies when it is a plain ``div`` (`shards.tokens.section_kind` is
+"wrapper" and no semantic class: neither a section nor a container, no landmark role)
+without an id (an id can name a section's type), exactly one element child and no text of
+its own (only whitespace around the child). Removing a level
 of plain wrappers can only change section tokens through the section walk's depth limit,
 so a wrapper is only drawn when nothing in its subtree was cut off by that limit (see
 `_tree.depth_safe`).
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from shards.tokens import semantic_class
+from shards.tokens import section_kind, semantic_class
 
 from ..page import Page
 from ._tree import Element, depth_safe, elements_at, section_walk
@@ -35,8 +36,9 @@ DEFAULTS: dict[str, Any] = {
 
 def _is_plain_wrapper(el: Element) -> bool:
     kids = [c for c in el if isinstance(c.tag, str)]
-    if el.tag != "div" or semantic_class(el) is not None or len(kids) != 1 or len(el) != 1:
-        return False  # len(el) counts comments too: they would be lost
+    if (section_kind(el) != "wrapper" or semantic_class(el) is not None or el.get("id") is not None
+            or len(kids) != 1 or len(el) != 1):
+        return False  # len(el) counts comments too: they would be lost; an id may name a type
     return not (el.text or "").strip() and not (kids[0].tail or "").strip()
 
 

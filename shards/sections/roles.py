@@ -1,0 +1,160 @@
+"""Child roles: what a section's visible building blocks are drawn as.
+
+`child_roles(section, seen)` walks the section's subtree in document order and names each
+building block by its role (`vocab.ROLES`); it does not look inside a block (a form's
+inputs belong to the form) and keeps the first `MAX_CHILDREN` distinct roles. Elements
+that draw nothing are skipped with their subtree (`Seen`: no box when the page's boxes were
+measured inside the section). The merges (why ``a.btn``, ``button`` and a padded
+``bg-*`` link are all ``btn``, why a list of logos is ``image``...) are documented in
+`shards.tokens`.
+
+The raw token of schema 1 (``section.hero@h1@p@a.btn``) is kept beside the canonical one
+for reference: `raw_token` derives it exactly as schema 1 did.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from .vocab import MAX_CHILDREN, NON_CONTENT_TAGS, SALIENT_TAGS
+from .walk import Element, elements, semantic_class
+
+TAG_ROLES: dict[str, str] = {
+    **{f"h{i}": "heading" for i in range(1, 7)},
+    "p": "text", "figcaption": "text", "pre": "text", "address": "text",
+    "button": "btn", "form": "form", "textarea": "input", "select": "input",
+    "img": "image", "picture": "image", "svg": "image", "canvas": "image", "video": "image",
+    "iframe": "image", "object": "image", "embed": "image",
+    "table": "table", "blockquote": "quote", "dl": "list",
+}
+BUTTON_INPUTS = frozenset({"submit", "button", "reset", "image"})
+_BG = re.compile(r"^bg-")
+_PAD = re.compile(r"^p[xy]?-\d")
+
+
+class Seen:
+    """Which elements are drawn: with no boxes measured inside a section (a boxes dict of
+    sections only) every element counts; otherwise an element without a box, or with an
+    empty one (0 x 0), draws nothing, and a block needs a box of positive area."""
+
+    def __init__(self, box_of: Callable[[Element], list[float] | None], measured: bool):
+        self.box_of, self.measured = box_of, measured
+
+    def shown(self, el: Element) -> bool:
+        if not self.measured:
+            return True
+        box = self.box_of(el)
+        return box is not None and (box[2] > 0 or box[3] > 0)
+
+    def drawn(self, el: Element) -> bool:
+        if not self.measured:
+            return True
+        box = self.box_of(el)
+        return box is not None and box[2] > 0 and box[3] > 0
+
+
+ALL_SEEN = Seen(lambda el: None, measured=False)
+
+
+def button_styled(el: Element) -> bool:
+    """A btn class (or synonym), ``role=button``, or a utility-styled pill: a ``bg-*``
+    background together with a ``p-*``/``px-*``/``py-*`` padding (Tailwind's buttons)."""
+    if semantic_class(el) == "btn" or (el.get("role") or "").strip().lower() == "button":
+        return True
+    classes = (el.get("class") or "").split()
+    return any(_BG.match(c) for c in classes) and any(_PAD.match(c) for c in classes)
+
+
+def _own_text(el: Element) -> bool:
+    return bool((el.text or "").strip()) or any((c.tail or "").strip() for c in el)
+
+
+def _link_role(el: Element, seen: Seen) -> str | None:
+    """btn if button-styled; image if it only wraps images; link if it holds text; None
+    (look through it) if it wraps blocks such as a whole card."""
+    if button_styled(el):
+        return "btn"
+    inner = set(child_roles(el, seen, None))
+    if not inner or inner == {"text"}:
+        return "link"
+    if inner == {"image"}:
+        return "link" if _own_text(el) else "image"
+    return None
+
+
+def _list_role(el: Element, seen: Seen) -> str | None:
+    """image / link / btn when every item is just that; list when the items are text
+    lines (links among them or not); None (look through) when items hold blocks."""
+    items = [set(child_roles(li, seen, None)) for li in elements(el) if seen.shown(li)]
+    for only in ("image", "link", "btn"):
+        if items and all(i == {only} for i in items):
+            return only
+    if all(i <= {"text", "link"} for i in items):
+        return "list"
+    return None
+
+
+def role_of(el: Element, seen: Seen = ALL_SEEN) -> str | None:
+    """The role `el` is drawn as, or None when it is no block of its own (look inside)."""
+    tag = el.tag
+    if tag in TAG_ROLES:
+        return TAG_ROLES[tag]
+    if tag == "input":
+        return "btn" if (el.get("type") or "").strip().lower() in BUTTON_INPUTS else "input"
+    if tag == "a":
+        return _link_role(el, seen)
+    if tag in ("ul", "ol"):
+        return _list_role(el, seen)
+    if (el.get("role") or "").strip().lower() == "button":
+        return "btn"
+    return None
+
+
+def child_roles(section: Element, seen: Seen = ALL_SEEN, limit: int | None = MAX_CHILDREN) -> list[str]:
+    """Distinct roles of the drawn blocks under `section`, in order of first appearance.
+
+    Text drawn outside any block (a bare text node in a div or span) counts as ``text``.
+    """
+    out: list[str] = []
+    stack = list(reversed(elements(section)))
+    while stack and (limit is None or len(out) < limit):
+        el = stack.pop()
+        if el.tag in NON_CONTENT_TAGS or not seen.shown(el):
+            continue
+        role = role_of(el, seen)
+        if role is None:
+            if _own_text(el) and seen.drawn(el) and "text" not in out:
+                out.append("text")
+            stack.extend(reversed(elements(el)))
+        elif role not in out and seen.drawn(el):
+            out.append(role)
+    return out[:limit] if limit is not None else out
+
+
+# ---------------------------------------------------------------- the raw (schema 1) token
+
+def component(el: Element) -> str:
+    """`tag` or `tag.class` (first semantic class in canonical form)."""
+    cls = semantic_class(el)
+    return f"{el.tag}.{cls}" if cls else str(el.tag)
+
+
+def salient_components(section: Element, limit: int = MAX_CHILDREN) -> list[str]:
+    """Distinct salient child components in document order of first appearance, not
+    looking inside a salient element (schema 1's rule, kept for `raw_token`)."""
+    seen: list[str] = []
+    stack = list(reversed(elements(section)))
+    while stack and len(seen) < limit:
+        el = stack.pop()
+        if el.tag in SALIENT_TAGS:
+            comp = component(el)
+            if comp not in seen:
+                seen.append(comp)
+            continue
+        stack.extend(reversed(elements(el)))
+    return seen
+
+
+def raw_token(section: Element) -> str:
+    """Schema 1's token, e.g. ``section.hero@h1@p@a.btn``."""
+    return "@".join([component(section), *salient_components(section)])
