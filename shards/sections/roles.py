@@ -33,18 +33,14 @@ _PAD = re.compile(r"^p[xy]?-\d")
 
 
 class Seen:
-    """Which elements are drawn: with no boxes measured inside a section (a boxes dict of
-    sections only) every element counts; otherwise an element without a box, or with an
-    empty one (0 x 0), draws nothing, and a block needs a box of positive area."""
+    """Which elements are drawn. With boxes measured inside a section, a block (an element
+    with a role) or a bare text's element needs a box of positive area: what is hidden
+    (display:none, an empty image) has none. Other elements are always looked into, boxed
+    or not (a crawler may box only some wrappers). With no box measured inside the section
+    (a boxes dict of sections only), everything counts."""
 
     def __init__(self, box_of: Callable[[Element], list[float] | None], measured: bool):
         self.box_of, self.measured = box_of, measured
-
-    def shown(self, el: Element) -> bool:
-        if not self.measured:
-            return True
-        box = self.box_of(el)
-        return box is not None and (box[2] > 0 or box[3] > 0)
 
     def drawn(self, el: Element) -> bool:
         if not self.measured:
@@ -65,27 +61,21 @@ def button_styled(el: Element) -> bool:
     return any(_BG.match(c) for c in classes) and any(_PAD.match(c) for c in classes)
 
 
-def _own_text(el: Element) -> bool:
-    return bool((el.text or "").strip()) or any((c.tail or "").strip() for c in el)
-
-
 def _link_role(el: Element, seen: Seen) -> str | None:
-    """btn if button-styled; image if it only wraps images; link if it holds text; None
-    (look through it) if it wraps blocks such as a whole card."""
+    """btn if button-styled; image if it only wraps images; link if it holds words (with
+    an icon or logo or not); None (look through it) if it wraps blocks such as a card."""
     if button_styled(el):
         return "btn"
     inner = set(child_roles(el, seen, None))
-    if not inner or inner == {"text"}:
-        return "link"
-    if inner == {"image"}:
-        return "link" if _own_text(el) else "image"
-    return None
+    if inner == {"image"} and not (el.text or "").strip():
+        return "image"
+    return "link" if inner <= {"image", "text"} else None  # words, with an icon or logo or not
 
 
 def _list_role(el: Element, seen: Seen) -> str | None:
     """image / link / btn when every item is just that; list when the items are text
     lines (links among them or not); None (look through) when items hold blocks."""
-    items = [set(child_roles(li, seen, None)) for li in elements(el) if seen.shown(li)]
+    items = [set(child_roles(li, seen, None)) for li in elements(el) if li.tag not in NON_CONTENT_TAGS]
     for only in ("image", "link", "btn"):
         if items and all(i == {only} for i in items):
             return only
@@ -110,25 +100,46 @@ def role_of(el: Element, seen: Seen = ALL_SEEN) -> str | None:
     return None
 
 
+def _push(stack: list, parent: Element, seen: Seen) -> None:
+    """Push `parent`'s children, each followed by a text marker where its tail is text."""
+    drawn = None
+    for c in reversed(elements(parent)):
+        if (c.tail or "").strip():
+            drawn = seen.drawn(parent) if drawn is None else drawn
+            if drawn:
+                stack.append("text")
+        stack.append(c)
+
+
 def child_roles(section: Element, seen: Seen = ALL_SEEN, limit: int | None = MAX_CHILDREN) -> list[str]:
     """Distinct roles of the drawn blocks under `section`, in order of first appearance.
 
-    Text drawn outside any block (a bare text node in a div or span) counts as ``text``.
+    Text drawn outside any block (a bare text node in the section, a div or a span)
+    counts as ``text`` where it appears.
     """
     out: list[str] = []
-    stack = list(reversed(elements(section)))
+    stack: list = []
+    _push(stack, section, seen)
+    if (section.text or "").strip() and seen.drawn(section):
+        stack.append("text")
     while stack and (limit is None or len(out) < limit):
         el = stack.pop()
-        if el.tag in NON_CONTENT_TAGS or not seen.shown(el):
+        if isinstance(el, str):
+            role = el
+        elif el.tag in NON_CONTENT_TAGS:
             continue
-        role = role_of(el, seen)
-        if role is None:
-            if _own_text(el) and seen.drawn(el) and "text" not in out:
-                out.append("text")
-            stack.extend(reversed(elements(el)))
-        elif role not in out and seen.drawn(el):
+        else:
+            role = role_of(el, seen)
+            if role is None:
+                _push(stack, el, seen)
+                if (el.text or "").strip() and seen.drawn(el):
+                    stack.append("text")
+                continue
+            if not seen.drawn(el):
+                continue
+        if role not in out:
             out.append(role)
-    return out[:limit] if limit is not None else out
+    return out
 
 
 # ---------------------------------------------------------------- the raw (schema 1) token
