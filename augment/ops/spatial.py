@@ -131,6 +131,7 @@ def apply(page: Page, params: dict[str, Any]) -> None:
     # into view (a translation can expose border there), so quads are clipped to the crop
     # first; the share cut off counts against the element's visibility. (Clipping keeps the
     # bounds, exact for the axis-aligned quads this op receives: it runs once per variant.)
+    located = page.located()
     in_crop, crop_frac = F.clip_quads(page.quads - np.array([x, y], dtype=np.float64), (cw, ch))
     clipped = box_to_quad(in_crop + np.array([x, y, 0, 0], dtype=np.float64))
     cut = crop_frac < 1.0
@@ -138,7 +139,7 @@ def apply(page: Page, params: dict[str, Any]) -> None:
     page.quads[cut] = clipped[cut]
     page.quads = F.transform_points(page.quads, h)
     page.homography = h @ page.homography
-    drop_invisible(page, params["min_visible"], prior=np.where(page.located(), crop_frac, 0.0))
+    drop_invisible(page, params["min_visible"], prior=np.where(located, crop_frac, 0.0), located=located)
 
 
 def difficulty(params: dict[str, Any]) -> tuple[float, ...]:

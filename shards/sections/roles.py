@@ -72,16 +72,24 @@ def _link_role(el: Element, seen: Seen) -> str | None:
     return "link" if inner <= {"image", "text"} else None  # words, with an icon or logo or not
 
 
+def _item_roles(li: Element, seen: Seen) -> set[str]:
+    roles = set(child_roles(li, seen, None))
+    if (li.text or "").strip() and seen.drawn(li):
+        roles.add("text")
+    return roles
+
+
 def _list_role(el: Element, seen: Seen) -> str | None:
-    """image / link / btn when every item is just that; list when the items are text
-    lines (links among them or not); None (look through) when items hold blocks."""
-    items = [set(child_roles(li, seen, None)) for li in elements(el) if li.tag not in NON_CONTENT_TAGS]
+    """image / link / btn when every drawn item is just that; list when the items are
+    text lines (links among them or not); None (look through) when items hold blocks or
+    nothing is drawn."""
+    items = [r for li in elements(el) if li.tag not in NON_CONTENT_TAGS for r in [_item_roles(li, seen)] if r]
+    if not items:
+        return None
     for only in ("image", "link", "btn"):
-        if items and all(i == {only} for i in items):
+        if all(i == {only} for i in items):
             return only
-    if all(i <= {"text", "link"} for i in items):
-        return "list"
-    return None
+    return "list" if all(i <= {"text", "link"} for i in items) else None
 
 
 def role_of(el: Element, seen: Seen = ALL_SEEN) -> str | None:
