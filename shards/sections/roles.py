@@ -21,11 +21,11 @@ from .walk import Element, elements, semantic_class
 
 TAG_ROLES: dict[str, str] = {
     **{f"h{i}": "heading" for i in range(1, 7)},
-    "p": "text", "figcaption": "text", "pre": "text", "address": "text",
+    "p": "text", "figcaption": "text", "pre": "text", "address": "text", "blockquote": "text",
     "button": "btn", "form": "form", "textarea": "input", "select": "input",
     "img": "image", "picture": "image", "svg": "image", "canvas": "image", "video": "image",
     "iframe": "image", "object": "image", "embed": "image",
-    "table": "table", "blockquote": "quote", "dl": "list",
+    "table": "table", "dl": "list",
 }
 BUTTON_INPUTS = frozenset({"submit", "button", "reset", "image"})
 _BG = re.compile(r"^bg-")

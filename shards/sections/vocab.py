@@ -18,7 +18,7 @@ SECTION_TYPES: tuple[str, ...] = (
 
 # Child roles: what a section's visible building blocks are drawn as (see shards.tokens).
 ROLES: tuple[str, ...] = (
-    "heading", "text", "btn", "link", "image", "form", "input", "list", "table", "quote",
+    "heading", "text", "btn", "link", "image", "form", "input", "list", "table",
 )
 MAX_CHILDREN = 4
 
