@@ -2,10 +2,11 @@
 
 `AugmentConfig.ops` holds one table per registered op (`[ops.<name>]` in TOML), starting
 from each op module's DEFAULTS; the shipped `default.toml` lists every base value with its
-meaning. `load_config` layers: base values -> the preset (`augment.presets`, the flag's, else
-the file's `preset`, else `DEFAULT_PRESET`) -> the TOML file -> flags. Every field shapes the output, and all of them enter `job_dict()` (and so the
-manifest and the config hash). How a job runs (workers, backend, strictness) never changes
-a byte of output and is not configured here: see `augment.run_options`.
+meaning. `load_config` layers: base values -> the preset (`augment.presets`, the flag's,
+else the file's `preset`, else `DEFAULT_PRESET`) -> the TOML file -> flags. Every field
+shapes the output, and all of them enter `job_dict()` (and so the manifest and the config
+hash). How a job runs (workers, backend, strictness) never changes a byte of output and is
+not configured here: see `augment.run_options`.
 """
 from __future__ import annotations
 

@@ -145,9 +145,10 @@ def measure(pages: int, augment_pages: int, variants: int, seed: int = 0, **_: A
         ceiling, unseen = oracle(fit, score, f)
         counts = Counter(r[f] for r in rows)
         fit_vocab = {r[f] for r in fit}
+        unseen_labels = sum(r[f] not in fit_vocab for r in score) / max(1, len(score))
         result[f] = {"ceiling": round(ceiling, 4), "unseen_signatures": round(unseen, 4),
                      "vocabulary": len(counts), **{f"coverage_{int(s * 100)}": coverage(counts, s) for s in SHARES},
-                     "heldout_unseen_labels": round(sum(r[f] not in fit_vocab for r in score) / max(1, len(score)), 4),
+                     "heldout_unseen_labels": round(unseen_labels, 4),
                      "confusions": confusions(fit, score, f)}
     result["augmented"] = augmented_changes(sources, variants, seed)
     tok = result["token"]

@@ -73,7 +73,8 @@ def crops(pages: int, seed: int) -> list[tuple[int, str, str, np.ndarray]]:
                 if box is None or box[2] < 2 or box[3] < 2:
                     continue
                 x, y, w, h = box
-                patch = cv2.resize(grey[y:y + h, x:x + w], (SIDE, SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+                patch = cv2.resize(grey[y:y + h, x:x + w], (SIDE, SIDE), interpolation=cv2.INTER_AREA)
+                patch = patch.astype(np.float32)
                 patch = (patch - patch.mean()) / (patch.std() + 1e-3)
                 out.append((i, raw_kind(el), role, np.concatenate([patch.ravel(), [np.log(w), np.log(h)]])))
     return out

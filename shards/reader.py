@@ -6,8 +6,9 @@ sample shuffle buffer -> decode to (RGB uint8 HxWx3 image, metadata dict). Nothi
 loaded beyond the shuffle buffer, so data sets larger than memory stream fine.
 
 A sample of another schema version (a version 1 shard read through its URL) is a
-failure whose message says how to rebuild. Failures go through an explicit `ErrorHandler`: mode "raise" (default) stops with the
-shard and key named; mode "skip" counts what it skipped per shard and logs each skip.
+failure whose message says how to rebuild. Failures go through an explicit
+`ErrorHandler`: mode "raise" (default) stops with the shard and key named; mode "skip"
+counts what it skipped per shard and logs each skip.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Tree helpers shared by the structure-aware ops: finding elements by row, subtree rows,
-and the depth checks against the section walk of `shards.tokens`.
+and the depth checks against the section walk of `shards.tokens` (`section_walk`, the one
+walk, which the ops import from there).
 
 The section walk matters because several ops must leave the section tokens unchanged:
 `shards.tokens.section_walk` looks through plain wrapper ``div``s only down to
@@ -15,12 +16,11 @@ from typing import Iterable
 import lxml.html
 import numpy as np
 
-from shards.tokens import MAX_WRAPPER_DEPTH, NON_CONTENT_TAGS, section_walk
+from shards.tokens import MAX_WRAPPER_DEPTH
 
 from ..page import ROW_ATTR, Page
 
 Element = lxml.html.HtmlElement
-# NON_CONTENT_TAGS and section_walk are shards.tokens' own, imported here for the ops
 
 
 def by_row(page: Page) -> dict[int, Element]:

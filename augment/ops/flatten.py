@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from shards.tokens import section_kind, semantic_class
+from shards.tokens import section_kind, section_walk, semantic_class
 
 from ..page import Page
-from ._tree import Element, depth_safe, elements_at, section_walk
+from ._tree import Element, depth_safe, elements_at
 
 NAME = "flatten"
 NEEDS_BOXES = False
