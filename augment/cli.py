@@ -7,6 +7,7 @@ import sys
 from .backends import BACKENDS, BackendError
 from .config import ConfigError, load_config
 from .job import JobError, run_job
+from .presets import DEFAULT_PRESET, PRESETS
 from .render import BrowserError, RenderError, RenderOptions, render_pages
 from .render.browser import BROWSER_CANDIDATES
 from .run_options import RunOptions, run_options
@@ -56,7 +57,7 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
 
 def _config(args: argparse.Namespace):
     return load_config(
-        args.config, factor=args.factor, seed=args.seed, val_fraction=args.val_fraction, folds=args.folds,
+        args.config, preset=args.preset, factor=args.factor, seed=args.seed, val_fraction=args.val_fraction, folds=args.folds,
         image_format=args.image_format, quality=args.quality, samples_per_shard=args.samples_per_shard,
     )
 
@@ -86,6 +87,9 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input", required=True, help="folder of <id>.png + <id>.html [+ <id>.boxes.json]")
     p.add_argument("--out", required=True, help="shard directory to write (resumable)")
     p.add_argument("--config", help="TOML config (see augment/default.toml); flags override it")
+    p.add_argument("--preset", choices=sorted(PRESETS),
+                   help=f"augmentation preset (augment/presets/NAME.toml) under --config and flags "
+                        f"(default {DEFAULT_PRESET})")
     p.add_argument("--factor", type=int, help="samples per source, variant 00 included (default 50)")
     p.add_argument("--jobs", type=int, help="parallel workers (default 1; -1 = all cores)")
     p.add_argument("--seed", type=int, help="job seed (default 0)")

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from shards import atomic
 from shards.manifest import boxes_warning, build_manifest, write_manifest
+from shards.schema import SCHEMA_VERSION
 from shards.writer import ShardWriter, file_sha256, read_sidecar, sidecar_path
 
 from .backends import execution
@@ -184,7 +185,8 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
     if opts.strict and early:
         raise early[0][1]
     fingerprint = input_fingerprint(complete)
-    job_hash = hashlib.sha256(f"{cfg.hash()}:{fingerprint}".encode()).hexdigest()[:16]
+    # the schema version too: output of another schema is never resumed into, always rebuilt
+    job_hash = hashlib.sha256(f"{cfg.hash()}:{fingerprint}:schema{SCHEMA_VERSION}".encode()).hexdigest()[:16]
     tasks = plan_tasks(complete, cfg)
     out.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_temps(out)

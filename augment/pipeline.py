@@ -141,18 +141,18 @@ def encode_image(image: np.ndarray, fmt: str, quality: int) -> bytes:
 
 def build_sample(page: Page, variant: int, cfg: AugmentConfig, split: str, fold: int | None,
                  timings: dict[str, float] | None = None) -> Sample:
-    """Serialize an augmented page into a schema-v1 Sample (`timings`: seconds under
+    """Serialize an augmented page into a Sample of the current schema (`timings`: seconds under
     "records" for the metadata and HTML, "encode" for the image)."""
     with _timed(timings, "records"):
         elements, boxes = element_records(page)
-        sections = derive_sections(page.root, boxes)
+        sections = derive_sections(page.root, boxes, page.size)
         html = page.html()
     meta = {
         "schema": SCHEMA_VERSION, "source": page.source_id, "variant": variant,
         "seed": sample_seed(cfg.seed, page.source_id, variant), "split": split, "fold": fold,
         "size": list(page.size), "homography": np.round(page.homography, 9).tolist(),
         "ops": page.ops, "elements": elements,
-        "sections": [{"token": s.token, "box": s.box, "xpath": s.xpath} for s in sections],
+        "sections": [s.record() for s in sections],
         "difficulty": difficulty(page, len(sections)),
     }
     with _timed(timings, "encode"):

@@ -1,6 +1,6 @@
 """`python -m benchmarks [--quick] [--only NAME ...]`: run the benchmarks one after another.
 
-`make bench` runs all four with --quick (about two minutes on two cores); each writes
+`make bench` runs all of them with --quick (about two minutes on two cores); each writes
 benchmarks/results/<name>.json and prints its table.
 """
 from __future__ import annotations
@@ -9,9 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import augment_throughput, common, scaling, shard_io, train_input
+from . import augment_throughput, common, label_ceiling, role_confusion, scaling, shard_io, train_input
 
-BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling)}
+BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion)}
 
 
 def main(argv: list[str] | None = None) -> int:

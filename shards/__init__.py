@@ -15,7 +15,8 @@ _EXPORTS = {
     "write_manifest": "manifest",
     "SCHEMA_VERSION": "schema", "Sample": "schema", "SchemaError": "schema", "make_key": "schema",
     "parse_key": "schema", "validate_meta": "schema",
-    "Section": "tokens", "derive_sections": "tokens",
+    "Section": "tokens", "derive_sections": "tokens", "SECTION_TYPES": "tokens", "ROLES": "tokens",
+    "MAX_CHILDREN": "tokens",
     "ShardWriter": "writer", "read_sidecar": "writer", "write_shard": "writer",
 }
 __all__ = list(_EXPORTS)

@@ -32,9 +32,10 @@ def inspect_text(out: str | Path, head: int = 10) -> str:
     for split, t in m["splits"].items():
         lines.append(f"  {split:5s}: {t['sources']} sources, {t['shards']} shards, {t['samples']} samples, "
                      f"{t['bytes'] / 1e6:.1f} MB")
-    lines.append(f"vocabulary: {len(m['vocab'])} section tokens; top {head}:")
-    for tok, n in sorted(m["vocab"].items(), key=lambda kv: (-kv[1], kv[0]))[:head]:
-        lines.append(f"  {n:7d}  {tok}")
+    for factor, counts in m["vocab"].items():
+        lines.append(f"vocabulary {factor}: {len(counts)} distinct; top {min(head, len(counts))}:")
+        for value, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:head]:
+            lines.append(f"  {n:7d}  {value}")
     if warning := boxes_warning(m):
         lines.append(warning)
     if m["rejects"]:
@@ -64,9 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="recompute hashes and counts, check every sample")
     v.add_argument("out", help="shard directory (holds manifest.json)")
     v.set_defaults(func=cmd_verify)
-    i = sub.add_parser("inspect", help="totals per split, shards, vocabulary head, rejects")
+    i = sub.add_parser("inspect", help="totals per split, shards, vocabulary head per factor, rejects")
     i.add_argument("out")
-    i.add_argument("--head", type=int, default=10, help="vocabulary entries to list (default 10)")
+    i.add_argument("--head", type=int, default=10, help="vocabulary entries to list per factor (default 10)")
     i.set_defaults(func=cmd_inspect)
     s = sub.add_parser("show", help="contact sheet: samples with boxes and tokens, beside their source")
     s.add_argument("out")

@@ -2,8 +2,10 @@
 
 The manifest is the only file the trainer needs to plan an epoch: shards with their counts,
 sizes and hashes, per-split totals, the number of source pairs (which picks the training
-phase), the section-token vocabulary with counts, reject counts, the job config and a
-fingerprint of the inputs. It is written atomically and carries a format tag and version.
+phase), the section-label vocabulary with counts per factor (``vocab``: ``token``,
+``type``, ``role``, ``raw_token``, ``tag``), reject counts, the job config and a
+fingerprint of the inputs. It is written atomically and carries a format tag, its version
+and the sample schema version; another version is refused with how to rebuild.
 """
 from __future__ import annotations
 
@@ -13,11 +15,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from . import atomic
-from .schema import SCHEMA_VERSION, SPLITS
+from .schema import REBUILD, SCHEMA_VERSION, SPLITS, VOCAB_FACTORS
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "screen2section-shards"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 
 
 class ManifestError(ValueError):
@@ -57,14 +59,15 @@ def build_manifest(
     `sources` holds `total`, `accepted`, `rejected` and per-split counts of source pairs.
     """
     sidecars = sorted(sidecars, key=lambda s: s["shard"])
-    vocab: Counter[str] = Counter()
+    vocab: dict[str, Counter[str]] = {f: Counter() for f in VOCAB_FACTORS}
     for s in sidecars:
-        vocab.update(s.get("tokens", {}))
+        for f in VOCAB_FACTORS:
+            vocab[f].update(s.get("vocab", {}).get(f, {}))
     return {
         "format": MANIFEST_FORMAT,
         "version": MANIFEST_VERSION,
         "schema": SCHEMA_VERSION,
-        "shards": [{k: v for k, v in s.items() if k != "tokens"} for s in sidecars],
+        "shards": [{k: v for k, v in s.items() if k != "vocab"} for s in sidecars],
         "splits": _split_totals(sidecars, sources),
         "totals": {
             "shards": len(sidecars),
@@ -72,7 +75,7 @@ def build_manifest(
             "bytes": sum(s["bytes"] for s in sidecars),
         },
         "sources": dict(sources),
-        "vocab": dict(sorted(vocab.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "vocab": {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in vocab.items()},
         "rejects": dict(sorted((rejects or {}).items())),
         "config": config or {},
         "config_hash": config_hash,
@@ -111,9 +114,9 @@ def load_manifest(out: str | Path) -> dict[str, Any]:
     if not isinstance(m, dict) or m.get("format") != MANIFEST_FORMAT:
         raise ManifestError(f"{path}: format tag is {m.get('format') if isinstance(m, dict) else None!r}, "
                             f"expected {MANIFEST_FORMAT!r}")
-    if m.get("version") != MANIFEST_VERSION:
-        raise ManifestError(f"{path}: manifest version {m.get('version')!r}; this build reads version "
-                            f"{MANIFEST_VERSION}; rewrite the shards with this version of `augment run`")
+    if m.get("version") != MANIFEST_VERSION or m.get("schema") != SCHEMA_VERSION:
+        raise ManifestError(f"{path}: manifest version {m.get('version')!r} (sample schema {m.get('schema')!r}); "
+                            f"this build reads manifest version {MANIFEST_VERSION}, schema {SCHEMA_VERSION}; {REBUILD}")
     return m
 
 

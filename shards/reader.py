@@ -5,8 +5,10 @@ gets equal steps) -> split by node -> split by DataLoader worker -> safe tar ite
 sample shuffle buffer -> decode to (RGB uint8 HxWx3 image, metadata dict). Nothing is
 loaded beyond the shuffle buffer, so data sets larger than memory stream fine.
 
-Failures go through an explicit `ErrorHandler`: mode "raise" (default) stops with the
-shard and key named; mode "skip" counts what it skipped per shard and logs each skip.
+A sample of another schema version (a version 1 shard read through its URL) is a
+failure whose message says how to rebuild. Failures go through an explicit
+`ErrorHandler`: mode "raise" (default) stops with the shard and key named; mode "skip"
+counts what it skipped per shard and logs each skip.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from webdataset.gopen import gopen
 from webdataset.utils import pytorch_worker_info
 
 from .manifest import load_manifest, shard_paths
-from .schema import IMAGE_EXTS
+from .schema import IMAGE_EXTS, SCHEMA_VERSION, schema_mismatch
 from .tario import iter_tar_samples
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ def sample_meta(members: dict[str, Any]) -> dict[str, Any]:
         meta = json.loads(members["json"])
         if not isinstance(meta, dict):
             raise ValueError("sample metadata is not a JSON object")
+        if meta.get("schema") != SCHEMA_VERSION:  # e.g. a version 1 shard: its labels differ
+            raise ValueError(schema_mismatch(members.get("__key__", "?"), meta.get("schema")))
         meta["__key__"], meta["__url__"] = members["__key__"], members.get("__url__", "")
         members["__meta__"] = meta
     return members["__meta__"]

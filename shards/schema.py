@@ -1,10 +1,16 @@
-"""The sample schema (version 1): what one sample in a shard is, and how it is checked.
+"""The sample schema (version 2): what one sample in a shard is, and how it is checked.
 
 A sample is three tar members sharing one key `<source id>_v<NN>` (variant 00 is the
 untouched source): the screenshot (`png`, `jpg` or `webp`), the HTML (`html`) and the
 metadata (`json`). The metadata fields are listed in `META_FIELDS`; DESIGN.md explains
-each. Validation returns messages naming the key and the field, never raises, so that
-`verify` can report every problem of a shard at once.
+each. Each entry of `sections` is ``{"type", "children", "token", "raw_token", "tag",
+"box", "xpath"}`` (`shards.tokens`); every list in the JSON holds one type of value, so
+Arrow-based readers (HuggingFace `datasets`) can load it. Validation returns messages
+naming the key and the field, never raises, so that `verify` can report every problem of
+a shard at once.
+
+Version 1 (tokens only, no type or children; mixed-type `changes` lists) is refused with
+`REBUILD`, which says how to write the shards again.
 """
 from __future__ import annotations
 
@@ -12,7 +18,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+from .sections.vocab import MAX_CHILDREN, ROLES, SECTION_TYPES
+
+SCHEMA_VERSION = 2
+REBUILD = ("rebuild the shards with this version: python -m augment run --input SOURCES --out OUT "
+           "--overwrite")
 IMAGE_EXTS = ("png", "jpg", "webp")
 MEMBER_EXTS = frozenset(IMAGE_EXTS + ("html", "json"))
 SPLITS = ("train", "val")
@@ -34,6 +44,9 @@ META_FIELDS: dict[str, type | tuple[type, ...]] = {
     "difficulty": (int, float),
 }
 ELEMENT_FIELDS = ("id", "xpath", "source_xpath", "tag", "classes", "quad", "box", "parent")
+SECTION_FIELDS = ("type", "children", "token", "raw_token", "tag", "box", "xpath")
+# The manifest's vocabulary, per factor of a section label (role: one count per child).
+VOCAB_FACTORS = ("token", "type", "role", "raw_token", "tag")
 
 
 class SchemaError(ValueError):
@@ -117,20 +130,58 @@ def _check_elements(key: str, elements: list) -> list[str]:
     return errors
 
 
-def _check_sections(key: str, sections: list) -> list[str]:
-    errors: list[str] = []
-    for i, s in enumerate(sections):
-        if not isinstance(s, dict) or not isinstance(s.get("token"), str) or not s["token"]:
-            errors.append(f"sample {key}: sections[{i}] must have a non-empty string 'token'")
-            continue
-        errors += _check_box(key, f"sections[{i}]", s.get("box"))
+def _check_section(key: str, i: int, s: Any) -> list[str]:
+    where = f"sample {key}: sections[{i}]"
+    if not isinstance(s, dict):
+        return [f"{where} must be an object"]
+    missing = [f for f in SECTION_FIELDS if f not in s]
+    if missing:
+        return [f"{where} lacks fields {missing}"]
+    errors = []
+    if s["type"] not in SECTION_TYPES:
+        errors.append(f"{where} 'type' is {s['type']!r}, not one of SECTION_TYPES")
+    kids = s["children"]
+    if not (isinstance(kids, list) and len(kids) <= MAX_CHILDREN and all(k in ROLES for k in kids)
+            and len(set(kids)) == len(kids)):
+        errors.append(f"{where} 'children' must be a list of at most {MAX_CHILDREN} distinct ROLES, found {kids!r:.80}")
+    elif s["type"] in SECTION_TYPES and s["token"] != "@".join([s["type"], *kids]):
+        errors.append(f"{where} 'token' {s['token']!r} is not type@children")
+    for name in ("raw_token", "tag", "xpath"):
+        if not isinstance(s[name], str) or not s[name]:
+            errors.append(f"{where} '{name}' must be a non-empty string")
+    if s["box"] is None:
+        errors.append(f"{where} 'box' is null: only located sections are labels")
+    else:
+        errors += _check_box(key, f"sections[{i}]", s["box"])
     return errors
 
 
+def _check_sections(key: str, sections: list) -> list[str]:
+    errors: list[str] = []
+    for i, s in enumerate(sections):
+        errors += _check_section(key, i, s)
+        if len(errors) > 20:
+            break
+    return errors
+
+
+def section_factors(section: dict[str, Any]) -> list[tuple[str, str]]:
+    """(factor, value) pairs one section adds to the vocabulary counts."""
+    return ([(f, section[f]) for f in ("token", "type", "raw_token", "tag")]
+            + [("role", r) for r in section["children"]])
+
+
+def schema_mismatch(key: str, found: Any) -> str:
+    """The message for a sample of another schema version."""
+    return f"sample {key}: schema version {found!r}, this build reads version {SCHEMA_VERSION}; {REBUILD}"
+
+
 def validate_meta(key: str, meta: Any) -> list[str]:
-    """Every way `meta` breaks schema version 1, as messages naming `key` and the field."""
+    """Every way `meta` breaks the schema, as messages naming `key` and the field."""
     if not isinstance(meta, dict):
         return [f"sample {key}: metadata must be a JSON object, found {type(meta).__name__}"]
+    if "schema" in meta and meta["schema"] != SCHEMA_VERSION:
+        return [schema_mismatch(key, meta["schema"])]
     errors = []
     for name, kind in META_FIELDS.items():
         if name not in meta:
@@ -139,8 +190,6 @@ def validate_meta(key: str, meta: Any) -> list[str]:
             errors.append(f"sample {key}: field '{name}' has type {type(meta[name]).__name__}")
     if errors:
         return errors
-    if meta["schema"] != SCHEMA_VERSION:
-        errors.append(f"sample {key}: field 'schema' is {meta['schema']}, this reader knows {SCHEMA_VERSION}")
     if meta["split"] not in SPLITS:
         errors.append(f"sample {key}: field 'split' is {meta['split']!r}, expected one of {SPLITS}")
     size = meta["size"]

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import webdataset as wds
 
 from . import atomic
-from .schema import IMAGE_EXTS, Sample, SchemaError, parse_key
+from .schema import IMAGE_EXTS, VOCAB_FACTORS, Sample, SchemaError, parse_key, section_factors
 
 TAR_MTIME = 0
 TAR_USER = TAR_GROUP = "s2s"
@@ -88,7 +88,7 @@ class ShardWriter:
         self._keyset: set[str] = set()
         self.info: dict[str, Any] | None = None
         self.sources: set[str] = set()
-        self.tokens: Counter[str] = Counter()
+        self.vocab: dict[str, Counter[str]] = {f: Counter() for f in VOCAB_FACTORS}
         self._cm = atomic.atomic_open(self.path, "wb")
         self._hashing = _HashingFile(self._cm.__enter__())
         self._tar = wds.TarWriter(
@@ -108,7 +108,9 @@ class ShardWriter:
         self.keys.append(sample.key)
         self._keyset.add(sample.key)
         self.sources.add(parse_key(sample.key)[0])
-        self.tokens.update(s["token"] for s in sample.meta.get("sections", []))
+        for section in sample.meta.get("sections", []):
+            for factor, value in section_factors(section):
+                self.vocab[factor][value] += 1
 
     def close(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Finish the tar, rename it into place, write and return the sidecar.
@@ -131,7 +133,7 @@ class ShardWriter:
             "last_key": self.keys[-1] if self.keys else None,
             "config_hash": self.config_hash,
             "sources": len(self.sources),
-            "tokens": dict(sorted(self.tokens.items())),
+            "vocab": {f: dict(sorted(c.items())) for f, c in self.vocab.items()},
             **(extra or {}),
         }
         atomic.write_json(sidecar_path(self.path), info)

@@ -11,7 +11,7 @@ from augment.config import load_config
 from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.synth import write_synth
-from shards import Sample, build_manifest, make_key, write_manifest, write_shard
+from shards import SCHEMA_VERSION, Sample, build_manifest, make_key, write_manifest, write_shard
 from shards.writer import shard_name
 
 IDENTITY = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
@@ -24,13 +24,15 @@ def make_sample(source: str, variant: int, split: str = "train", w: int = 48, h:
     ok, png = cv2.imencode(".png", img)
     assert ok
     meta = {
-        "schema": 1, "source": source, "variant": variant, "seed": 0, "split": split,
+        "schema": SCHEMA_VERSION, "source": source, "variant": variant, "seed": 0, "split": split,
         "fold": 0 if split == "train" else None, "size": [w, h], "homography": IDENTITY,
         "ops": [], "difficulty": 0.0,
         "elements": [{"id": 0, "xpath": "/html/body/section", "source_xpath": "/html/body/section",
                       "tag": "section", "classes": ["hero"], "quad": [[0, 0], [w, 0], [w, h], [0, h]],
                       "box": [0, 0, w, h], "parent": None}],
-        "sections": [{"token": "section.hero@h1", "box": [0, 0, w, h]}],
+        "sections": [{"type": "hero", "children": ["heading"], "token": "hero@heading",
+                      "raw_token": "section.hero@h1", "tag": "section", "box": [0, 0, w, h],
+                      "xpath": "/html/body/section"}],
     }
     html = "<html><body><section class='hero'><h1>x</h1></section></body></html>"
     return Sample(make_key(source, variant), png.tobytes(), "png", html, meta)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import __main__ as bench_all
-from benchmarks import augment_throughput, scaling, shard_io, train_input
+from benchmarks import augment_throughput, label_ceiling, role_confusion, scaling, shard_io, train_input
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +46,23 @@ def test_augment_throughput(dirs, capsys):
     assert d["samples"] == 4
 
 
+def test_label_ceiling(dirs, capsys):
+    d = _run(label_ceiling, ["--pages", "40", "--augment-pages", "2", "--variants", "2"], dirs, capsys)
+    for factor in label_ceiling.FACTORS:
+        assert {"ceiling", "unseen_signatures", "vocabulary", "coverage_50", "coverage_80", "coverage_90",
+                "heldout_unseen_labels", "confusions"} <= set(d[factor])
+        assert 0.0 <= d[factor]["ceiling"] <= 1.0
+    assert d["token"]["ceiling"] > d["raw_token"]["ceiling"] and d["recorded"] == 1.0
+    assert set(d["augmented"]) == {"seed", "web"} and set(d["targets"]) == set(label_ceiling.TARGETS)
+
+
+def test_role_confusion(dirs, capsys):
+    d = _run(role_confusion, ["--pages", "12", "--per-kind", "30"], dirs, capsys)
+    assert {"kinds", "pairs", "alike", "raw_kind_accuracy", "role_accuracy"} <= set(d)
+    assert d["role_accuracy"] >= d["raw_kind_accuracy"]
+    assert all(set(k) == {"role", "crops", "accuracy"} for k in d["kinds"].values())
+
+
 def test_shard_io(dirs, capsys):
     d = _run(shard_io, ["--sources", "3", "--factor", "2", "--copies", "1", "--repeats", "1"], dirs, capsys)
     assert {"mb_per_s", "write_ratio_vs_tarfile", "write_ratio_vs_tarfile_fsync", "bytes"} <= set(d["write"])
@@ -75,7 +92,8 @@ def test_scaling(dirs, capsys):
     assert {"slope", "intercept", "r2"} <= set(d["time_fit_s_per_source"]) and "rss_growth" in d
 
 
-@pytest.mark.parametrize("module", [augment_throughput, shard_io, train_input, scaling, bench_all])
+@pytest.mark.parametrize("module", [augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion,
+                                    bench_all])
 def test_help(module, capsys):
     with pytest.raises(SystemExit) as e:
         module.main(["--help"])

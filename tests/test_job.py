@@ -21,6 +21,7 @@ from shards import load_manifest
 from shards.verify import verify_dir
 
 FAST = dict(factor=4, samples_per_shard=6, val_fraction=0.3, folds=3)
+HASH_BASE, HASH_WEB = "e8ba78713c349653", "685d23f2d16928c1"
 QUIET = RunOptions(progress=False)
 
 
@@ -53,13 +54,64 @@ def test_output_verifies_and_counts_add_up(reference):
     m = load_manifest(reference)
     assert m["sources"]["total"] == m["sources"]["accepted"] + m["sources"]["rejected"] == 6
     assert m["totals"]["samples"] == 6 * 4
-    assert len(m["shards"]) >= 4 and len(m["vocab"]) > 3
+    assert len(m["shards"]) >= 4 and len(m["vocab"]["token"]) > 3 and m["config"]["preset"] == "web"
+    assert set(m["vocab"]) == {"token", "type", "role", "raw_token", "tag"}
 
 
 def test_jobs_1_and_2_give_identical_bytes(sources, reference, tmp_path):
     run_job(sources, tmp_path, _config(), RunOptions(jobs=2, progress=False))
     assert _shard_hashes(tmp_path) == _shard_hashes(reference)
     assert (tmp_path / "manifest.json").read_bytes() == (reference / "manifest.json").read_bytes()
+
+
+def test_seed_preset_is_deterministic_and_replays(sources, tmp_path):
+    """The web preset is the default (`reference`); the seed preset passes the same checks."""
+    runs = [tmp_path / "j1", tmp_path / "j2"]
+    for out, jobs in zip(runs, (1, 2)):
+        run_job(sources, out, _config(preset="seed"), RunOptions(jobs=jobs, progress=False))
+    assert _shard_hashes(runs[0]) == _shard_hashes(runs[1])
+    assert (runs[0] / "manifest.json").read_bytes() == (runs[1] / "manifest.json").read_bytes()
+    m = load_manifest(runs[0])
+    assert m["config"]["preset"] == "seed" and m["config"]["ops"]["spatial"]["mode"] == "long_side"
+    key = next(k for s in m["shards"] for k in (s["first_key"], s["last_key"]) if not k.endswith("_v00"))
+    assert replay(runs[0], key).identical
+
+
+def test_web_preset_keeps_pages_upright_full_width_and_tall(reference):
+    from shards.reader import make_pipeline
+
+    for split in ("train", "val"):
+        for _, meta in make_pipeline(reference, split, shuffle_buffer=0):
+            spatial = [o for o in meta["ops"] if o["op"] == "spatial"]
+            if not spatial:
+                continue
+            (sp,) = spatial
+            assert sp["mode"] == "width" and abs(sp["angle"]) <= 1.0 and sp["scale"] == 1.0
+            assert sp["perspective"] == [[0.0, 0.0]] * 4 and sp["translate"] == [0.0, 0.0]
+            assert sp["crop"][0] == 0 and sp["crop"][2] == sp["source_size"][0]  # full-width window
+            w, h = meta["size"]
+            assert 512 <= w <= 1280 and h <= 2048
+            assert h == max(1, round(sp["crop"][3] * w / sp["crop"][2]))  # the width sets the scale
+
+
+def test_presets_layer_under_config_and_flags(tmp_path):
+    from augment.presets import DEFAULT_PRESET, PRESETS
+
+    assert DEFAULT_PRESET == "web" and set(PRESETS) == {"seed", "web"}
+    assert load_config(None).preset == "web" and load_config(None).ops["spatial"]["rotate"] == [-1.0, 1.0]
+    seed = load_config(None, preset="seed")
+    assert seed.preset == "seed" and seed.ops["spatial"]["rotate"] == [-15.0, 15.0]
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('preset = "seed"\n[ops.spatial]\nrotate = [-2.0, 2.0]\n')
+    from_file = load_config(cfg, factor=3)
+    assert from_file.preset == "seed" and from_file.ops["spatial"]["rotate"] == [-2.0, 2.0]  # the file wins
+    assert from_file.ops["spatial"]["long_side"] == [256, 1024] and from_file.factor == 3
+    assert load_config(cfg, preset="web").ops["spatial"]["mode"] == "width"  # the flag picks the preset
+    with pytest.raises(ConfigError, match=r"preset 'phone' is unknown; known: seed, web"):
+        load_config(None, preset="phone")
+    cfg.write_text('[ops.spatial]\nmode = "height"\n')
+    with pytest.raises(ConfigError, match=r"'ops.spatial.mode' must be one of \['long_side', 'width'\], found 'height'"):
+        load_config(cfg)
 
 
 def test_killed_run_resumes_to_the_same_bytes(sources, reference, tmp_path):
@@ -162,13 +214,13 @@ def test_every_invalid_setting_is_reported_at_once():
         run_options(jobs=0, backend="spark")
 
 
-def test_config_hash_is_the_one_recorded_by_earlier_jobs():
-    """Output folders written before the run options left AugmentConfig stay accepted: the
-    values are those of commit f4715d8, where the run options were fields filtered out."""
+def test_config_hash_is_pinned():
+    """A changed hash makes every resumed job rebuild its shards: pinned since schema 2
+    (issue 13: the spatial op's sizing modes and the presets entered the config)."""
     from augment.config import AugmentConfig
 
-    assert AugmentConfig().hash() == "9454ffec60b5013a"
-    assert load_config(None, factor=6, seed=0).hash() == "b65f911243a8dd91"
+    assert AugmentConfig().hash() == HASH_BASE
+    assert load_config(None, factor=6, seed=0).hash() == HASH_WEB
 
 
 def test_config_imports_no_execution_backend():
@@ -186,12 +238,18 @@ def test_cli_run_prints_a_summary(sources, tmp_path):
                           "--factor", "2", "--no-progress"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "sources read 6, accepted 6, rejected 0" in out.stdout and "samples 12" in out.stdout
+    assert load_manifest(tmp_path)["config"]["preset"] == "web"
+    again = subprocess.run([sys.executable, "-m", "augment", "run", "--input", str(sources), "--out", str(tmp_path),
+                            "--factor", "2", "--no-progress", "--preset", "seed", "--overwrite"],
+                           capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert load_manifest(tmp_path)["config"]["preset"] == "seed"
 
 
 def test_shipped_default_toml_equals_the_code_defaults():
     from augment.config import DEFAULT_TOML, AugmentConfig
 
-    assert load_config(DEFAULT_TOML).job_dict() == AugmentConfig().job_dict()
+    assert load_config(DEFAULT_TOML).job_dict() == AugmentConfig().job_dict()  # its preset is "seed"
     import tomllib
 
     table = tomllib.loads(DEFAULT_TOML.read_text())

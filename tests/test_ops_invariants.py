@@ -1,6 +1,6 @@
 """One invariant checker, run over every registered op on random draws of synthetic pages.
 
-For each draw: the output parses, every element in the tree has a row whose quad is
+For each draw (with each preset's op settings): the output parses, every element in the tree has a row whose quad is
 either finite or unlocated, applying the same params twice gives the same bytes, and each
 surviving element's recorded box matches the box obtained by pushing a mask of that
 element through the op with the same parameters (IoU >= 0.9).
@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 
 from augment import functional as F
+from augment.config import load_config
 from augment.ops import OPS, ORDER, apply_op
 from augment.page import Page
 from augment.pipeline import difficulty, element_records
+from augment.presets import PRESETS
 from augment.sources import page_from_arrays
 from augment.synth import synth_page
 from shards.htmlparse import parse_html
@@ -35,8 +37,9 @@ def pages() -> list[Page]:
     return out
 
 
-def draws(name: str, pages: list[Page]):
-    cfg = dict(OPS[name].DEFAULTS)
+def draws(name: str, pages: list[Page], preset: str = "seed"):
+    """(page, params) of every draw of op `name` that applied, with the preset's op settings."""
+    cfg = load_config(None, preset=preset).ops[name]
     for pi, page in enumerate(pages):
         for seed in range(DRAWS_PER_PAGE):
             params = OPS[name].draw(np.random.default_rng([seed, pi, 7]), page, cfg)
@@ -117,17 +120,19 @@ def check_invariants(name: str, src: Page, params: dict) -> None:
         assert iou(box, measured[r]) >= 0.9, f"{name}: row {r} recorded {box} vs mask {measured[r]}"
 
 
+@pytest.mark.parametrize("preset", sorted(PRESETS))
 @pytest.mark.parametrize("name", ORDER)
-def test_every_op_keeps_pixels_boxes_and_html_in_agreement(name, pages):
+def test_every_op_keeps_pixels_boxes_and_html_in_agreement(name, preset, pages):
     n = 0
-    for page, params in draws(name, pages):
+    for page, params in draws(name, pages, preset):
         check_invariants(name, page, params)
         n += 1
     assert n >= 2, f"{name}: fewer than 2 of {3 * DRAWS_PER_PAGE} draws applied; the checker saw too little"
 
 
-def test_spatial_homography_maps_source_quads_to_recorded_quads(pages):
-    for page, params in draws("spatial", pages):
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_spatial_homography_maps_source_quads_to_recorded_quads(preset, pages):
+    for page, params in draws("spatial", pages, preset):
         out = page.copy()
         apply_op(out, "spatial", params)
         x, y, cw, ch = params["crop"]

@@ -12,7 +12,8 @@ from augment.ops import OPS, class_substitution, flatten, placeholder, wrapper
 from augment.page import ROW_ATTR
 from shards.htmlparse import parse_html
 from shards.tokens import CLASS_SYNONYMS, semantic_class
-from test_ops_image import check_op, outline, pages, runs, sections_of
+from test_ops_image import check_op, outline, pages, painted, runs, sections_of
+from test_tokens import DATA
 
 STRUCTURE_OPS = [class_substitution, wrapper, flatten, placeholder]
 
@@ -42,7 +43,8 @@ def _by_row(page):
 def test_class_substitution_swaps_within_synonym_groups():
     for page, out, params in runs(class_substitution):
         before, after = _by_row(page), _by_row(out)
-        for row, old, new in params["changes"]:
+        for change in params["changes"]:
+            row, old, new = change["row"], change["old"], change["new"]
             assert old != new and CLASS_SYNONYMS[old.lower()] == CLASS_SYNONYMS[new.lower()]
             old_cls, new_cls = before[row].get("class").split(), after[row].get("class").split()
             i = old_cls.index(old)
@@ -102,7 +104,7 @@ def test_placeholder_keeps_whitespace_and_length():
     assert all(len(placeholder.lorem(n)) == n and not placeholder.lorem(n).endswith(" ") for n in range(1, 400))
 
 
-DEEP_TOKENS = ["section.hero@h2@p", "section.cards@h2@p", "main@p", "main@p", "section.faq@h2@p"]
+DEEP_TOKENS = ["hero@heading@text", "cards@heading@text", "main@text", "main@text", "faq@heading@text"]
 
 
 @pytest.mark.parametrize("mod", [wrapper, flatten], ids=lambda m: m.NAME)
@@ -166,3 +168,21 @@ def test_structure_ops_chain(seed):
         if params is not None:
             m.apply(page, params)
     assert sections_of(page) == tokens and page.image.tobytes() == image
+
+
+@pytest.mark.parametrize("name", ["docs", "blog", "dashboard", "landing"])
+def test_structure_ops_keep_the_labels_of_div_only_pages(name):
+    """The visual blocks of pages with too few semantic sections survive wrappers added,
+    wrappers flattened and classes swapped: same tokens, same boxes."""
+    html = (DATA / f"{name}.html").read_text(encoding="utf-8")
+    page = painted(name, html, 1280, 2600)
+    before = sections_of(page)
+    assert before and len(before) >= 4
+    applied = 0
+    for mod in (wrapper, flatten, class_substitution):
+        for seed in range(6):
+            r = check_op(mod, page, seed, {"max_k": 6, "rate": 0.9})
+            if r is not None:
+                applied += 1
+                assert sections_of(r[0]) == before, (mod.NAME, seed)
+    assert applied >= 6

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -32,7 +33,8 @@ def test_writer_is_byte_deterministic(tmp_path):
     assert a["sha256"] == b["sha256"] == file_sha256(tmp_path / "a" / "train-000000.tar")[0]
     assert (tmp_path / "a" / "train-000000.tar").read_bytes() == (tmp_path / "b" / "train-000000.tar").read_bytes()
     assert a["samples"] == 6 and a["first_key"] == "p0_v00" and a["last_key"] == "p2_v01"
-    assert a["tokens"] == {"section.hero@h1": 6}
+    assert a["vocab"] == {"token": {"hero@heading": 6}, "type": {"hero": 6}, "role": {"heading": 6},
+                          "raw_token": {"section.hero@h1": 6}, "tag": {"section": 6}}
 
 
 def test_tar_members_have_fixed_owner_and_mtime(tmp_path):
@@ -86,11 +88,49 @@ def test_manifest_totals_and_version_check(shard_dir):
     m = load_manifest(shard_dir)
     assert m["totals"] == {"shards": 3, "samples": 15, "bytes": sum(s["bytes"] for s in m["shards"])}
     assert m["splits"]["train"]["samples"] == 15 and m["splits"]["val"]["samples"] == 0
-    assert m["vocab"] == {"section.hero@h1": 15}
+    assert m["schema"] == 2 and m["vocab"] == {
+        "token": {"hero@heading": 15}, "type": {"hero": 15}, "role": {"heading": 15},
+        "raw_token": {"section.hero@h1": 15}, "tag": {"section": 15}}
     m["version"] = 99
     write_manifest(shard_dir, m)
     with pytest.raises(ManifestError, match="manifest version 99"):
         load_manifest(shard_dir)
+
+
+def _as_version_1(shard_dir: Path) -> None:
+    """Rewrite the directory as schema 1 wrote it: manifest v1, token-only sections."""
+    for path in sorted(shard_dir.glob("*.tar")):
+        with tarfile.open(path) as tar:
+            members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+        with tarfile.open(path, "w") as tar:
+            for info, data in members:
+                if info.name.endswith(".json"):
+                    meta = json.loads(data)
+                    meta["schema"] = 1
+                    meta["sections"] = [{"token": s["raw_token"], "box": s["box"]} for s in meta["sections"]]
+                    data = json.dumps(meta).encode()
+                    info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    m = json.loads((shard_dir / "manifest.json").read_text())
+    m["version"], m["schema"], m["vocab"] = 1, 1, {"section.hero@h1": 15}
+    (shard_dir / "manifest.json").write_text(json.dumps(m))
+
+
+def test_version_1_shards_are_refused_with_how_to_rebuild(shard_dir):
+    _as_version_1(shard_dir)
+    rebuild = "python -m augment run --input SOURCES --out OUT --overwrite"
+    with pytest.raises(ManifestError, match="manifest version 1 .*schema 1.*" + re.escape(rebuild)):
+        load_manifest(shard_dir)
+    with pytest.raises(ShardReadError, match=r"train-000000.tar sample page-0-0_v00: .*schema version 1.*"
+                                             + re.escape(rebuild)):
+        next(iter(make_pipeline(sorted(map(str, shard_dir.glob("*.tar"))), shuffle_buffer=0)))
+    for cmd in ("verify", "inspect"):
+        out = subprocess.run([sys.executable, "-m", "shards", cmd, str(shard_dir)], capture_output=True, text=True)
+        assert out.returncode != 0 and rebuild in out.stdout + out.stderr, cmd
+    meta = json.loads(json.dumps(make_sample("p", 1).meta))
+    meta["schema"] = 1
+    assert validate_meta("p_v01", meta) == [f"sample p_v01: schema version 1, this build reads version 2; "
+                                            f"rebuild the shards with this version: {rebuild}"]
 
 
 def test_verify_passes_on_a_good_directory(shard_dir):
@@ -148,7 +188,10 @@ def test_cli_verify_exit_codes(shard_dir):
 def test_cli_inspect(shard_dir):
     out = subprocess.run([sys.executable, "-m", "shards", "inspect", str(shard_dir)], capture_output=True, text=True)
     assert out.returncode == 0
-    assert "train: 9 sources, 3 shards, 15 samples" in out.stdout and "section.hero@h1" in out.stdout
+    assert "train: 9 sources, 3 shards, 15 samples" in out.stdout
+    for line in ("vocabulary token: 1 distinct", "hero@heading", "vocabulary type: 1", "vocabulary role: 1",
+                 "vocabulary raw_token: 1", "section.hero@h1", "vocabulary tag: 1"):
+        assert line in out.stdout, line
 
 
 def test_meta_validation_names_key_and_field():
@@ -160,6 +203,26 @@ def test_meta_validation_names_key_and_field():
     assert errors == ["sample p_v03: missing field 'split'"]
     meta["split"] = "train"
     assert validate_meta("p_v03", meta)[0].startswith("sample p_v03: field 'homography' must be a 3x3")
+
+
+def test_section_validation_checks_type_children_token_and_box():
+    meta = make_sample("p", 3).meta
+    meta["sections"] = [
+        {**meta["sections"][0], "type": "banner"},
+        {**meta["sections"][0], "children": ["heading", "h1"]},
+        {**meta["sections"][0], "token": "hero@text"},
+        {**meta["sections"][0], "box": None},
+        {**meta["sections"][0], "box": [0, 0, 4]},
+        {"token": "hero"},
+    ]
+    assert validate_meta("p_v03", meta) == [
+        "sample p_v03: sections[0] 'type' is 'banner', not one of SECTION_TYPES",
+        "sample p_v03: sections[1] 'children' must be a list of at most 4 distinct ROLES, found ['heading', 'h1']",
+        "sample p_v03: sections[2] 'token' 'hero@text' is not type@children",
+        "sample p_v03: sections[3] 'box' is null: only located sections are labels",
+        "sample p_v03: sections[4] 'box' must be [x, y, w, h] numbers or null, found [0, 0, 4]",
+        "sample p_v03: sections[5] lacks fields ['type', 'children', 'raw_token', 'tag', 'box', 'xpath']",
+    ]
 
 
 def _identity(x):

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from pathlib import Path
 
 import cv2
 import lxml.html
@@ -9,7 +11,10 @@ import numpy as np
 import pytest
 
 from augment.synth import MAX_HEIGHT, WIDTH, synth_page, write_synth
-from shards.tokens import derive_sections
+from augment.synth.layout import collect_boxes
+from augment.synth.page import layout_html, synth_layout
+from augment.synth.signature import section_signatures
+from shards.tokens import SECTION_TYPES, derive_sections
 
 N_PAGES = 24
 UNBOXED = {"script", "head", "meta", "title"}
@@ -149,3 +154,41 @@ def test_both_vocabularies_and_main_wrapper_occur(pages):
     htmls = [html for _, html, _ in pages]
     assert any("col-md-" in h for h in htmls) and any("px-4" in h for h in htmls)
     assert any("<main>" in h for h in htmls)
+
+
+def _layouts(n: int, seed: int = 0):
+    for i in range(n):
+        layout = synth_layout(f"page-{i:05d}", np.random.default_rng([seed, i]))
+        boxes = {e["xpath"]: e["box"] for e in collect_boxes(layout.root)}
+        yield layout, derive_sections(layout_html(layout), boxes, layout.size)
+
+
+def test_every_painted_section_is_found_as_a_band_with_its_type():
+    kinds = set()
+    for layout, sections in _layouts(60):
+        painted = section_signatures(layout)
+        assert {s.xpath: s.type for s in sections} == {xp: kind for xp, (kind, _) in painted.items()}
+        assert all(s.box[0] == 0 and s.box[2] == WIDTH for s in sections)  # the band, not an inner container
+        kinds |= {s.type for s in sections}
+    assert {"table", "blog", "navbar", "footer", "hero"} <= kinds and kinds <= set(SECTION_TYPES)
+
+
+def test_what_is_painted_decides_the_label():
+    """Markup choices with no pixel trace (tag, class or id, a.btn or button, ul or div...)
+    never enter the canonical token: one painted signature, one token."""
+    tokens: dict[tuple, set[str]] = defaultdict(set)
+    raw: dict[tuple, set[str]] = defaultdict(set)
+    for layout, sections in _layouts(150, seed=3):
+        painted = section_signatures(layout)
+        for s in sections:
+            tokens[painted[s.xpath]].add(s.token)
+            raw[painted[s.xpath]].add(s.raw_token)
+    assert {sig: t for sig, t in tokens.items() if len(t) > 1} == {}
+    assert sum(len(t) > 1 for t in raw.values()) > 10  # while schema 1's token varies with the markup
+
+
+def test_the_generator_reads_the_type_tables_of_shards_tokens():
+    from augment.synth import page
+
+    src = Path(page.__file__).read_text()
+    assert "TYPE_CLASSES" in src and '"jumbotron"' not in src and '"call-to-action"' not in src

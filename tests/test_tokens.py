@@ -1,5 +1,16 @@
-"""The section-token rule on hand-written pages."""
-from shards.tokens import derive_sections
+"""Section labels on hand-written pages: types, children roles, the merges, visual blocks."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from shards.htmlparse import parse_html
+from shards.tokens import (MAX_CHILDREN, ROLES, SECTION_TYPES, derive_sections, find_section_elements,
+                           section_walk)
+
+DATA = Path(__file__).parent / "data" / "sections"
 
 PAGE = """<!DOCTYPE html><html><head><title>t</title></head><body>
 <nav class="navbar navbar-expand px-4"><a class="navbar-brand" href="#">Acme</a>
@@ -9,8 +20,8 @@ PAGE = """<!DOCTYPE html><html><head><title>t</title></head><body>
 <main>
  <section class="features py-16"><div class="container"><h2>Why</h2>
    <div class="row"><div class="col-md-4 card"><h3>A</h3><p>a</p><a>more</a></div>
-   <div class="col-md-4 card"><h3>B</h3><p>b</p><a>more</a></div></div></div></section>
- <section class="contact"><h2>Write</h2><form><input name="e"><button>Send</button></form></section>
+   <div class="col-md-4 card"><h4>B</h4><p>b</p><a>more</a></div></div></div></section>
+ <section id="contact-us"><h2>Write</h2><form><input name="e"><button>Send</button></form></section>
 </main>
 <footer class="site-footer"><p>(c)</p><ul><li><a>x</a></li></ul></footer>
 <script>var x = 1;</script>
@@ -25,52 +36,178 @@ BOXES = {
 }
 
 
-def tokens(html, boxes=BOXES):
-    return [s.token for s in derive_sections(html, boxes)]
+def sections(html, boxes=BOXES, page_size=None):
+    return derive_sections(html, boxes, page_size)
 
 
-def test_tokens_on_a_hand_written_page():
-    assert tokens(PAGE) == [
-        "nav.navbar@a.logo@ul",          # navbar-brand -> logo; we do not look inside ul
-        "div.hero@h1@p@a.btn@img",        # jumbotron -> hero; btn-primary is not semantic
-        "section.features@h2@h3@p@a",     # distinct components, first appearance, max 4
-        "section.contact@h2@form",        # the form's input and button belong to the form
-        "footer.footer@p@ul",             # site-footer -> footer
+def tokens(html, boxes=BOXES, page_size=None):
+    return [s.token for s in sections(html, boxes, page_size)]
+
+
+def data_page(name: str) -> tuple[str, dict[str, list[float]]]:
+    """A page of tests/data/sections and its hand-written boxes (data-bbox attributes)."""
+    html = (DATA / f"{name}.html").read_text(encoding="utf-8")
+    root = lxml.html.document_fromstring(html)
+    tree = root.getroottree()
+    return html, {tree.getpath(el): [float(v) for v in el.get("data-bbox").split(",")]
+                  for el in root.iter() if isinstance(el.tag, str) and el.get("data-bbox")}
+
+
+def test_types_children_tokens_and_raw_tokens():
+    got = sections(PAGE)
+    assert [s.token for s in got] == [
+        "navbar@link",                      # brand and nav links are all links
+        "hero@heading@text@btn@image",      # jumbotron -> hero; a.btn -> btn
+        "features@heading@text@link",       # h3 and h4 are both headings; the cards are looked through
+        "contact@heading@form",             # typed by its id; the form's input and button are the form's
+        "footer@text@link",                 # site-footer -> footer; a list of links is a link
     ]
+    assert [s.raw_token for s in got] == ["nav.navbar@a.logo@ul", "div.hero@h1@p@a.btn@img",
+                                          "section.features@h2@h3@p@a", "section@h2@form", "footer.footer@p@ul"]
+    assert [s.type for s in got] == ["navbar", "hero", "features", "contact", "footer"]
+    assert [s.tag for s in got] == ["nav", "div", "section", "section", "footer"]
+    assert all(s.token == "@".join([s.type, *s.children]) and len(s.children) <= MAX_CHILDREN for s in got)
+    assert all(s.type in SECTION_TYPES and set(s.children) <= set(ROLES) for s in got)
+
+
+def test_children_in_order_of_first_appearance_at_most_four():
+    html = ("<html><body><section class='cards'><h2>a</h2><div><img><h3>b</h3><p>c</p>"
+            "<a class='btn'>d</a><table></table></div></section></body></html>")
+    assert tokens(html, {"/html/body/section": [0, 0, 100, 100]}) == ["cards@heading@image@text@btn"]
 
 
 def test_sections_sort_top_to_bottom_by_box():
     swapped = dict(BOXES)
-    swapped["/html/body/main/section[1]"], swapped["/html/body/main/section[2]"] = [0, 960, 1, 1], [0, 560, 1, 1]
-    got = tokens(PAGE, swapped)
-    assert got.index("section.contact@h2@form") < got.index("section.features@h2@h3@p@a")
+    swapped["/html/body/main/section[1]"], swapped["/html/body/main/section[2]"] = [0, 960, 9, 9], [0, 560, 9, 9]
+    types = [s.type for s in sections(PAGE, swapped)]
+    assert types.index("contact") < types.index("features")
 
 
-def test_unlocated_sections_keep_document_position_and_have_no_box():
-    secs = derive_sections(PAGE, {"/html/body/footer": [0, 10, 5, 5]})
-    assert [s.box for s in secs[:-1]] == [None] * 4
-    assert secs[-1].token.startswith("footer")
-    assert secs[-1].box == [0.0, 10.0, 5.0, 5.0]
+def test_only_located_sections_inside_the_page_are_labels():
+    boxes = {**BOXES, "/html/body/div": [0, 0, 0, 0]}  # a zero box (display:none): not drawn
+    del boxes["/html/body/nav"]  # no box at all: hidden
+    got = sections(PAGE, boxes, page_size=(1280, 1300))
+    assert [s.type for s in got] == ["features", "contact", "footer"]
+    assert got[-1].box == [0.0, 1260.0, 1280.0, 40.0]  # cut to the page
+    assert all(s.box is not None and s.box[2] > 0 and s.box[3] > 0 for s in got)
+    assert sections(PAGE, {**BOXES, "/html/body/footer": [0, 1400, 1280, 100]}, (1280, 1300))[-1].type == "contact"
+    assert sections(PAGE, {}) == [] and sections(PAGE, None) == []
 
 
-def test_synonyms_never_change_a_token():
+def test_hidden_children_are_not_children_when_boxes_were_measured_inside():
+    html = ("<html><body><header class='navbar'><a href='#'>Home</a>"
+            "<ul class='mobile'><li><a>x</a></li></ul><button class='btn'>Menu</button></header></body></html>")
+    boxes = {"/html/body/header": [0, 0, 100, 40], "/html/body/header/a": [0, 0, 40, 20],
+             "/html/body/header/button": [60, 0, 30, 20]}  # the ul is display:none
+    assert tokens(html, boxes) == ["navbar@link@btn"]
+    assert tokens(html, {"/html/body/header": [0, 0, 100, 40]}) == ["navbar@link@btn"]  # nothing measured inside
+
+
+@pytest.mark.parametrize("markup,role", [
+    ("<a class='btn btn-primary' href='#'>Go</a>", "btn"),
+    ("<a class='button' href='#'>Go</a>", "btn"),
+    ("<button type='submit'>Go</button>", "btn"),
+    ("<input type='submit' value='Go'>", "btn"),
+    ("<a class='inline-flex px-5 py-3 rounded-md bg-blue-600 text-white' href='#'>Go</a>", "btn"),
+    ("<span role='button'>Go</span>", "btn"),
+    ("<a href='#'>Go</a>", "link"),
+    ("<a href='#'><img src='x'></a>", "image"),
+    ("<ul><li><img src='a'></li><li><a href='#'><img src='b'></a></li></ul>", "image"),
+    ("<div><img src='a'><img src='b'></div>", "image"),
+    ("<ul><li><a href='#'>a</a></li><li><a href='#'>b</a></li></ul>", "link"),
+    ("<ul><li>one</li><li><span>two</span></li></ul>", "list"),
+    ("<h4>Q</h4>", "heading"),
+    ("<blockquote><p>q</p></blockquote>", "text"),
+    ("<table><tr><td>1</td></tr></table>", "table"),
+    ("<video src='v'></video>", "image"),
+    ("<textarea></textarea>", "input"),
+    ("<figcaption>x</figcaption>", "text"),
+    ("<div>bare text</div>", "text"),
+])
+def test_roles_merge_what_is_drawn_alike(markup, role):
+    html = f"<html><body><section>{markup}</section></body></html>"
+    assert sections(html, {"/html/body/section": [0, 0, 10, 10]})[0].children == (role,)
+
+
+def test_looked_through_figure_card_link_and_block_lists():
+    box = {"/html/body/section": [0, 0, 10, 10]}
+    quote = "<div><blockquote><p>q</p></blockquote><p class='author'>A</p></div>"
+    figure = "<figure><blockquote><p>q</p></blockquote><figcaption>A</figcaption></figure>"
+    children = lambda inner: sections(f"<html><body><section>{inner}</section></body></html>", box)[0].children  # noqa: E731
+    assert children(quote) == children(figure) == ("text",)  # a blockquote is drawn as text
+    assert children("<figure><img src='x'><figcaption>c</figcaption></figure>") == ("image", "text")
+    assert children("<a href='#'><img src='x'><h3>t</h3><p>p</p></a>") == ("image", "heading", "text")
+    assert children("<ul><li><h4>Q</h4><p>A</p></li><li><h4>Q</h4><p>A</p></li></ul>") == ("heading", "text")
+
+
+def test_synonyms_ids_and_landmarks_type_a_section():
     a = tokens(PAGE)
-    b = tokens(PAGE.replace('class="jumbotron', 'class="banner').replace("btn btn-primary", "button"))
+    b = tokens(PAGE.replace('class="jumbotron', 'class="banner').replace("btn btn-primary", "button")
+               .replace('id="contact-us"', 'class="get-in-touch"'))
     assert a == b
+    html = ("<html><body><div role='banner'><h1>x</h1></div><div role='navigation'><a>y</a></div>"
+            "<div id='pricing-section'>z</div><aside><p>w</p></aside><div role='contentinfo'><p>v</p></div>"
+            "</body></html>")
+    boxes = {"/html/body/div[1]": [0, 0, 10, 10], "/html/body/div[2]": [0, 10, 10, 10],
+             "/html/body/aside": [0, 30, 10, 10], "/html/body/div[4]": [0, 40, 10, 10]}
+    # div#pricing-section is no section (an id types, it does not make one): a plain wrapper
+    assert [s.type for s in sections(html, boxes)] == ["header", "navbar", "sidebar", "footer"]
 
 
 def test_wrappers_are_transparent_and_main_without_sections_is_one():
     html = ("<html><body><div id=root><div class='app'><header><h1>x</h1></header>"
             "<div class='container'><section><p>y</p></section></div></div></div>"
             "<main><h2>z</h2><p>w</p></main></body></html>")
-    assert tokens(html, {}) == ["header@h1", "section@p", "main@h2@p"]
+    boxes = {"/html/body/div/div/header": [0, 0, 10, 10], "/html/body/div/div/div/section": [0, 10, 10, 10],
+             "/html/body/main": [0, 20, 10, 10]}
+    assert tokens(html, boxes) == ["header@heading", "other@text", "main@heading@text"]
 
 
-def test_at_most_four_children_and_utility_classes_ignored():
-    html = ("<html><body><section class='py-8 bg-white'><h2 class='text-lg'>a</h2><p>b</p><img>"
-            "<ul><li>c</li></ul><table></table><blockquote></blockquote></section></body></html>")
-    assert tokens(html, {}) == ["section@h2@p@img@ul"]
+def test_section_walk_is_the_one_walk():
+    body = parse_html(PAGE).find("body")
+    walk = section_walk(body)
+    assert [el for el, (kind, _) in walk.items() if kind == "section"] == find_section_elements(body)
+    assert {kind for kind, _ in walk.values()} == {"section", "maybe", "other"}
+    assert all(depth == 0 for el, (_, depth) in walk.items() if el.getparent() is body)
 
 
-def test_page_without_sections_gives_none():
-    assert tokens("<html><body><p>just text</p></body></html>", {}) == []
+# ---------------------------------------------------------------- pages with too few semantic sections
+
+SHAPES = {
+    "docs": ["header@link@input", "sidebar@heading@link", "main@heading@text", "footer@text"],
+    "blog": ["header@heading@link", "sidebar@heading@link", "blog@heading@text@image@link", "blog@heading@text",
+             "other@text"],
+    "dashboard": ["sidebar@image@link", "other@heading@input@image", "stats@text@heading", "other@heading@image",
+                  "other@heading@table"],
+    "landing": ["other@image@link@btn", "other@heading@text@btn", "other@heading@image@text", "other@text",
+                "signup@heading@form", "footer@text"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_every_page_shape_gets_located_sections(name):
+    html, boxes = data_page(name)
+    got = derive_sections(html, boxes, (1280, max(b[1] + b[3] for b in boxes.values())))
+    assert [s.token for s in got] == SHAPES[name]
+    assert all(s.box is not None and s.box[2] > 0 and s.box[3] > 0 for s in got)
+    assert all(s.xpath in boxes for s in got)
+    tops = [s.box[1] for s in got]
+    assert tops == sorted(tops)
+
+
+def test_blocks_need_size_and_hidden_elements_are_never_sections():
+    html, boxes = data_page("landing")
+    got = derive_sections(html, boxes)
+    assert "/html/body/nav" not in {s.xpath for s in got}  # the hidden mobile navbar
+    thin = {**boxes, "/html/body/div/div[4]": [0, 1380, 1280, 10]}  # under 16 px: a rule, not a block
+    assert len(derive_sections(html, thin)) == len(got) - 1
+
+
+def test_semantic_sections_that_cover_the_page_keep_blocks_out():
+    html = ("<html><body><div class='promo-strip'><p>x</p></div><section class='hero'><h1>a</h1></section>"
+            "<section class='cta'><a class='btn'>b</a></section></body></html>")
+    boxes = {"/html/body/div": [0, 0, 100, 20], "/html/body/section[1]": [0, 20, 100, 60],
+             "/html/body/section[2]": [0, 80, 100, 20]}
+    assert tokens(html, boxes) == ["hero@heading", "cta@btn"]
+    boxes["/html/body/section[1]"] = [0, 20, 100, 20]  # now they cover 40%: the strip is a block too
+    assert tokens(html, boxes) == ["other@text", "hero@heading", "cta@btn"]

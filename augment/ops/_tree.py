@@ -1,11 +1,12 @@
 """Tree helpers shared by the structure-aware ops: finding elements by row, subtree rows,
-and the section walk of `shards.tokens` seen with its depths.
+and the depth checks against the section walk of `shards.tokens` (`section_walk`, the one
+walk, which the ops import from there).
 
 The section walk matters because several ops must leave the section tokens unchanged:
-`shards.tokens.find_section_elements` looks through plain wrapper ``div``s only down to
+`shards.tokens.section_walk` looks through plain wrapper ``div``s only down to
 ``MAX_WRAPPER_DEPTH``, so adding or removing a wrapper level can make a section appear or
-vanish near that limit. `section_walk` reports every element the walk visits with its depth
-and kind, and `depth_safe` checks with it, before an op draws a target, that one level more
+vanish near that limit. The walk reports every element it visits with its depth and kind,
+and `depth_safe` checks with it, before an op draws a target, that one level more
 (wrapper injection) or less (flattening) stays invisible.
 """
 from __future__ import annotations
@@ -15,14 +16,11 @@ from typing import Iterable
 import lxml.html
 import numpy as np
 
-from shards.tokens import MAX_WRAPPER_DEPTH, section_kind
+from shards.tokens import MAX_WRAPPER_DEPTH
 
 from ..page import ROW_ATTR, Page
 
 Element = lxml.html.HtmlElement
-
-# Elements that carry no rendered content of their own; ops never target them.
-NON_CONTENT_TAGS = frozenset({"script", "style", "noscript", "template", "meta", "link", "base", "title", "head"})
 
 
 def by_row(page: Page) -> dict[int, Element]:
@@ -63,24 +61,6 @@ def is_inside(el: Element, others: Iterable[Element]) -> bool:
 def nested_with(el: Element, others: list[Element]) -> bool:
     """Whether `el` is one of `others`, lies inside one, or contains one."""
     return is_inside(el, others) or any(is_inside(o, [el]) for o in others)
-
-
-def section_walk(body: Element) -> dict[Element, tuple[str, int]]:
-    """el -> (kind, depth) for every element `find_section_elements` visits.
-
-    Mirrors `shards.tokens._collect`: body children have depth 0; sections and "other"
-    elements end the walk; wrappers and main/containers are looked through unless their
-    depth has reached MAX_WRAPPER_DEPTH.
-    """
-    seen: dict[Element, tuple[str, int]] = {}
-    stack = [(c, 0) for c in body if isinstance(c.tag, str)]
-    while stack:
-        el, depth = stack.pop()
-        kind = section_kind(el)
-        seen[el] = (kind, depth)
-        if kind in ("wrapper", "maybe") and depth < MAX_WRAPPER_DEPTH:
-            stack.extend((c, depth + 1) for c in el if isinstance(c.tag, str))
-    return seen
 
 
 def walk_in_subtree(el: Element, walk: dict[Element, tuple[str, int]]) -> list[tuple[str, int]]:

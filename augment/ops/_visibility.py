@@ -25,10 +25,15 @@ def visible_rows(page: Page, min_visible: float, prior: np.ndarray | None = None
     return page.located() & (frac >= min_visible)
 
 
-def drop_invisible(page: Page, min_visible: float, prior: np.ndarray | None = None) -> int:
-    """Remove invisible elements (see module docstring); return how many subtrees left."""
+def drop_invisible(page: Page, min_visible: float, prior: np.ndarray | None = None,
+                   located: np.ndarray | None = None) -> int:
+    """Remove invisible elements (see module docstring); return how many subtrees left.
+
+    `located`: which rows had a box before the op (default: which have one now); an
+    element a crop cut off entirely has none left, yet it was on the page and is gone.
+    """
     visible = visible_rows(page, min_visible, prior)
-    located = page.located()
+    located = page.located() if located is None else located
     shown: dict[int, bool] = {}  # row -> anything visible in its subtree
     has_box: dict[int, bool] = {}  # row -> anything located in its subtree
     els = list(page.elements())

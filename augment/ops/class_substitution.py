@@ -9,7 +9,8 @@ that the vocabulary of class names varies while the sections stay the same.
 
 Each element with at least one synonym-table class is chosen with probability `rate`; one
 of its table classes (uniformly) is replaced by another member of the same group that the
-element does not already carry.
+element does not already carry. Recorded as ``changes``: ``[{"row", "old", "new"}, ...]``
+(objects, not mixed-type lists, so Arrow-based readers can load the sample JSON).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _alternatives(cls: str, present: set[str]) -> list[str]:
 
 def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any] | None:
     cfg = {**DEFAULTS, **cfg}
-    changes: list[list[Any]] = []
+    changes: list[dict[str, Any]] = []
     for el in page.elements():
         classes = (el.get("class") or "").split()
         present = {c.lower() for c in classes}
@@ -47,7 +48,7 @@ def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any] | No
         if not options or rng.random() >= cfg["rate"]:
             continue
         old, alts = options[int(rng.integers(len(options)))]
-        changes.append([page.row(el), old, alts[int(rng.integers(len(alts)))]])
+        changes.append({"row": page.row(el), "old": old, "new": alts[int(rng.integers(len(alts)))]})
     return {"changes": changes} if changes else None
 
 
@@ -59,6 +60,6 @@ def replace_class(value: str, old: str, new: str) -> str:
 
 
 def apply(page: Page, params: dict[str, Any]) -> None:
-    rows = [c[0] for c in params["changes"]]
-    for el, (_, old, new) in zip(elements_at(page, rows), params["changes"]):
-        el.set("class", replace_class(el.get("class") or "", old, new))
+    changes = params["changes"]
+    for el, change in zip(elements_at(page, [c["row"] for c in changes]), changes):
+        el.set("class", replace_class(el.get("class") or "", change["old"], change["new"]))

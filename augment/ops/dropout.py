@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from shards.tokens import SALIENT_TAGS, find_section_elements
+from shards.tokens import NON_CONTENT_TAGS, SALIENT_TAGS, find_section_elements
 
 from ..page import Page, quad_xyxy
-from ._tree import (NON_CONTENT_TAGS, Element, ancestor_rows, elements_at, nested_with, subtree_rows,
+from ._tree import (Element, ancestor_rows, elements_at, nested_with, subtree_rows,
                     weighted_order)
 
 NAME = "dropout"

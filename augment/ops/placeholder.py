@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from shards.tokens import NON_CONTENT_TAGS
+
 from ..page import Page
-from ._tree import NON_CONTENT_TAGS, Element, elements_at
+from ._tree import Element, elements_at
 
 NAME = "placeholder"
 NEEDS_BOXES = False

@@ -2,7 +2,10 @@
 
 Targets: pixels, every element quad, and the tree (elements that end up mostly outside
 the image leave the HTML). The parameters are drawn once; the composite 3x3 homography
-(source pixels -> output pixels) is recorded on the page.
+(source pixels -> output pixels) is recorded on the page. The output is sized by the
+long side (`mode = "long_side"`, the seed's) or by the page width (`"width"`, the web
+preset's: a tall page stays tall, up to `max_height`); see `SIZING`. Only the drawn crop
+and output size are recorded, so replay does not depend on the mode.
 
 Why not a chain of albumentations geometric transforms: each would warp the full
 1280x4000 screenshot and be thrown away by the final rescale to <= 1024 px, and their box
@@ -25,7 +28,10 @@ NAME = "spatial"
 NEEDS_BOXES = False
 DEFAULTS: dict[str, Any] = {
     "p": 1.0,
+    "mode": "long_side",  # how the output is sized: a key of SIZING
     "long_side": [256, 1024],
+    "width": [512, 1280],
+    "max_height": 2048,
     "rotate": [-15.0, 15.0],
     "scale": [0.8, 1.2],
     "translate": 0.1,
@@ -53,16 +59,43 @@ def _border_colour(image: np.ndarray) -> list[int]:
     return [int(v) for v in np.median(ring, axis=0)]
 
 
-def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any]:
-    crop = _draw_crop(rng, page.size, cfg)
+def _by_long_side(rng: np.random.Generator, crop: list[int], cfg: dict) -> tuple[list[int], list[int]]:
+    """The seed's sizing: the output's long side is drawn from `long_side`."""
     long_side = int(rng.integers(cfg["long_side"][0], cfg["long_side"][1] + 1))
     s = long_side / max(crop[2], crop[3])
-    out = [max(1, int(round(crop[2] * s))), max(1, int(round(crop[3] * s)))]
+    return crop, [max(1, int(round(crop[2] * s))), max(1, int(round(crop[3] * s)))]
+
+
+def _by_width(rng: np.random.Generator, crop: list[int], cfg: dict) -> tuple[list[int], list[int]]:
+    """A browser's sizing: the output's width is drawn from `width` and the height follows,
+    so a tall page stays tall; an output taller than `max_height` is cut to a scroll
+    window of the crop that fits (its top drawn uniformly)."""
+    width = int(rng.integers(cfg["width"][0], cfg["width"][1] + 1))
+    s = width / crop[2]
+    fits = max(1, int(cfg["max_height"] / s))  # source rows under the cap
+    if crop[3] > fits:
+        crop = [crop[0], crop[1] + int(rng.integers(0, crop[3] - fits + 1)), crop[2], fits]
+    return crop, [width, max(1, int(round(crop[3] * s)))]
+
+
+SIZING = {"long_side": _by_long_side, "width": _by_width}
+
+
+def check(cfg: dict) -> list[tuple[bool, str, str, Any]]:
+    """Config rows (ok, setting, rule, value) for `config.check`."""
+    return [(cfg.get("mode") in SIZING, "ops.spatial.mode", f"one of {sorted(SIZING)}", cfg.get("mode")),
+            (int(cfg.get("max_height", 0)) >= 16, "ops.spatial.max_height", "at least 16 px", cfg.get("max_height"))]
+
+
+def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any]:
+    cfg = {**DEFAULTS, **cfg}
+    crop, out = SIZING[cfg["mode"]](rng, _draw_crop(rng, page.size, cfg), cfg)
     offsets = [[0.0, 0.0]] * 4
     if rng.random() < cfg["perspective_p"]:
         mag = cfg["perspective"] * np.array(out, dtype=np.float64)
         offsets = (rng.uniform(-1.0, 1.0, (4, 2)) * mag).round(3).tolist()
     return {
+        "mode": cfg["mode"],
         "source_size": list(page.size),
         "crop": crop,
         "out_size": out,
@@ -98,6 +131,7 @@ def apply(page: Page, params: dict[str, Any]) -> None:
     # into view (a translation can expose border there), so quads are clipped to the crop
     # first; the share cut off counts against the element's visibility. (Clipping keeps the
     # bounds, exact for the axis-aligned quads this op receives: it runs once per variant.)
+    located = page.located()
     in_crop, crop_frac = F.clip_quads(page.quads - np.array([x, y], dtype=np.float64), (cw, ch))
     clipped = box_to_quad(in_crop + np.array([x, y, 0, 0], dtype=np.float64))
     cut = crop_frac < 1.0
@@ -105,7 +139,7 @@ def apply(page: Page, params: dict[str, Any]) -> None:
     page.quads[cut] = clipped[cut]
     page.quads = F.transform_points(page.quads, h)
     page.homography = h @ page.homography
-    drop_invisible(page, params["min_visible"], prior=np.where(page.located(), crop_frac, 0.0))
+    drop_invisible(page, params["min_visible"], prior=np.where(located, crop_frac, 0.0), located=located)
 
 
 def difficulty(params: dict[str, Any]) -> tuple[float, ...]:

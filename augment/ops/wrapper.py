@@ -21,8 +21,10 @@ from typing import Any
 import lxml.html
 import numpy as np
 
+from shards.tokens import section_walk
+
 from ..page import Page
-from ._tree import Element, depth_safe, elements_at, nested_with, section_walk
+from ._tree import Element, depth_safe, elements_at, nested_with
 
 NAME = "wrapper"
 NEEDS_BOXES = False

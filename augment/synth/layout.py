@@ -222,15 +222,19 @@ def walk(node: Node) -> Iterator[Node]:
         yield from walk(c)
 
 
-def collect_boxes(node: Node, path: str = "/html") -> list[dict]:
-    """Boxes keyed by lxml `getpath` xpaths (an index only where a tag repeats among siblings)."""
-    out = [{"xpath": path, "box": list(node.box)}] if node.box is not None else []
+def node_paths(node: Node, path: str = "/html") -> Iterator[tuple[Node, str]]:
+    """(node, lxml `getpath` xpath) pairs, pre-order (an index only where a tag repeats)."""
+    yield node, path
     counts = Counter(c.tag for c in node.children)
     seen: Counter = Counter()
     for c in node.children:
         seen[c.tag] += 1
-        out += collect_boxes(c, f"{path}/{c.tag}" + (f"[{seen[c.tag]}]" if counts[c.tag] > 1 else ""))
-    return out
+        yield from node_paths(c, f"{path}/{c.tag}" + (f"[{seen[c.tag]}]" if counts[c.tag] > 1 else ""))
+
+
+def collect_boxes(node: Node, path: str = "/html") -> list[dict]:
+    """Boxes keyed by lxml `getpath` xpaths, for every node that has one."""
+    return [{"xpath": p, "box": list(n.box)} for n, p in node_paths(node, path) if n.box is not None]
 
 
 def emit_html(node: Node, out: list[str]) -> None:

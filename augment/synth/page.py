@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from shards.atomic import dumps_json, write_bytes
+from shards.tokens import TYPE_CLASSES
 
 from .kit import KIT, PRIMARIES, WHITE, WORDS
 from .layout import Color, Factory, Node, block, collect_boxes, emit_html, rasterize, stack
@@ -37,21 +38,13 @@ PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 3] + (
 DARKS = ((33, 37, 41), (17, 24, 39), (30, 41, 59))
 TW_BUTTONS = ("btn px-4 py-2 rounded text-white", "button inline-block px-6 py-3 rounded-lg",
               "inline-flex px-5 py-3 rounded-md bg-blue-600 text-white")
-SECTION_TAGS = {  # kind -> candidate tags; a div always carries its semantic class
-    "nav": ("header", "nav", "div"), "hero": ("section", "header", "div"), "footer": ("footer", "div"),
+SECTION_TAGS = {  # type -> candidate tags; any tag the same pixels (the tag is not in the token)
+    "navbar": ("header", "nav", "div"), "hero": ("section", "header", "div"), "footer": ("footer", "div"),
     "cta": ("section", "div", "aside"), "signup": ("section", "div", "aside"),
-    "testimonials": ("section", "div", "aside"), "blog": ("article", "section"),
+    "testimonials": ("section", "div", "aside"), "blog": ("article", "section", "div"),
     "table": ("div", "section"), "faq": ("section", "div", "article"),
 }
-SEMANTIC = {
-    "nav": ("navbar", "header", "topbar"), "hero": ("hero", "jumbotron", "banner"),
-    "features": ("features", "benefits"), "cards": ("cards", "card-deck"),
-    "pricing": ("pricing", "plans"), "testimonials": ("testimonials", "reviews"),
-    "gallery": ("gallery", "portfolio"), "cta": ("cta", "call-to-action", "promo"),
-    "contact": ("contact",), "signup": ("signup", "newsletter"), "stats": ("stats", "metrics"),
-    "team": ("team",), "faq": ("faq",), "logos": ("logos", "clients", "partners"),
-    "footer": ("footer", "site-footer"), "blog": (), "table": ("container",),
-}
+ID_P = 0.2  # share of non-div sections whose type is written as an id instead of a class
 MIDDLE = ("features", "cards", "pricing", "testimonials", "gallery", "cta", "contact", "signup",
           "stats", "team", "faq", "logos", "blog", "table")
 MIDDLE_P = np.array([12, 10, 8, 8, 7, 9, 6, 5, 6, 6, 6, 6, 5, 4], float) / 98
@@ -95,27 +88,35 @@ def section_ctx(rng: np.random.Generator, look: Look, kind: str, index: int) -> 
     return c
 
 
+def type_markup(c: Ctx, kind: str) -> tuple[list[str], dict[str, str]]:
+    """(classes, attrs) that record the section's type: a class name of its group in
+    `shards.tokens.TYPE_CLASSES` (always on a div, which is a section only through it),
+    else sometimes an id naming it. Which name and where is invisible: never in the token."""
+    name = c.pick(TYPE_CLASSES[kind])
+    if c.tag != "div" and c.chance(ID_P):
+        return [], {"id": c.pick((name, f"{name}-section", f"section-{name}"))}
+    return [name], {}
+
+
 def build_section(rng: np.random.Generator, look: Look, kind: str, index: int) -> Factory:
     c = section_ctx(rng, look, kind, index)
-    names = SEMANTIC[kind]
-    sem = [c.pick(names)] if names and (c.tag == "div" or c.chance(0.85)) else []
-    if c.tag == "div" and not sem:
-        c.tag = "section"
+    sem, attrs = type_markup(c, kind)
     items = BUILDERS[kind](c)
     if c.chance(0.1):
         items.append(block("div", 0, cls=("clearfix",)))  # real pages carry zero-height boxes
-    pad_y = int(c.rng.integers(12, 21)) if kind == "nav" else int(c.rng.integers(5, 13)) * 8
-    gap = 16 if kind == "nav" else int(c.rng.integers(2, 5)) * 8
+    pad_y = int(c.rng.integers(12, 21)) if kind == "navbar" else int(c.rng.integers(5, 13)) * 8
+    gap = 16 if kind == "navbar" else int(c.rng.integers(2, 5)) * 8
     if c.chance(0.75):
         inner = [stack("div", items, cls=c.k("container"), gap=gap, max_w=1140, pad=(0, 16, 0, 16))]
-        return stack(c.tag, inner, cls=sem + c.k("pad"), pad=(pad_y, 0, pad_y, 0), paint="bg", color=c.bg)
+        return stack(c.tag, inner, cls=sem + c.k("pad"), pad=(pad_y, 0, pad_y, 0), paint="bg", color=c.bg,
+                     attrs=attrs)
     return stack(c.tag, items, cls=sem + c.k("pad"), pad=(pad_y, 70, pad_y, 70), gap=gap,
-                 paint="bg", color=c.bg)
+                 paint="bg", color=c.bg, attrs=attrs)
 
 
 def choose_kinds(rng: np.random.Generator) -> list[str]:
     n = int(rng.integers(3, 11))
-    head = ["nav"] if rng.random() < 0.88 else []
+    head = ["navbar"] if rng.random() < 0.88 else []
     tail = ["footer"] if rng.random() < 0.88 else []
     hero = ["hero"] if rng.random() < 0.75 else []
     m = max(0, n - len(head) - len(tail) - len(hero))
@@ -153,7 +154,7 @@ def fit_height(rng: np.random.Generator, look: Look, kinds: list[str], secs: lis
 def assemble(rng: np.random.Generator, kinds: list[str], nodes: list[Node], page_title: str) -> Node:
     """Body children: sections, sometimes the middle ones inside <main>, then a script."""
     height = nodes[-1].box[1] + nodes[-1].box[3]
-    lo = 1 if kinds[0] == "nav" else 0
+    lo = 1 if kinds[0] == "navbar" else 0
     hi = len(nodes) - (1 if kinds[-1] == "footer" else 0)
     kids = list(nodes)
     if hi - lo >= 2 and rng.random() < 0.3:
@@ -166,23 +167,45 @@ def assemble(rng: np.random.Generator, kinds: list[str], nodes: list[Node], page
     return Node("html", attrs={"lang": "en"}, children=[head, body], box=(0, 0, WIDTH, height))
 
 
-def synth_page(source_id: str, rng: np.random.Generator) -> tuple[np.ndarray, str, dict]:
-    """One synthetic page: (RGB uint8 screenshot, HTML document, boxes dict).
+@dataclass
+class SynthLayout:
+    """One laid-out page before painting: the tree, and its sections as (type, node)."""
 
-    The boxes dict has the source-pair layout ({"viewport": [w, h], "elements": [...]});
-    every boxed element's xpath is what lxml's `getpath` gives for the returned HTML.
-    """
+    root: Node
+    sections: list[tuple[str, Node]]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return WIDTH, self.root.box[3]
+
+
+def synth_layout(source_id: str, rng: np.random.Generator) -> SynthLayout:
+    """The layout tree of one synthetic page (what `synth_page` paints and writes)."""
     look = new_look(rng)
     kinds = choose_kinds(rng)
     secs = [build_section(rng, look, k, i) for i, k in enumerate(kinds)]
     nodes = fit_height(rng, look, kinds, secs)
     page_title = " ".join(WORDS[int(i)] for i in rng.integers(0, len(WORDS), 3)).title()
     root = assemble(rng, kinds, nodes, f"{page_title} | {source_id}")
-    height = root.box[3]
+    return SynthLayout(root, list(zip(kinds, nodes)))
+
+
+def layout_html(layout: SynthLayout) -> str:
     parts: list[str] = ["<!DOCTYPE html>\n"]
-    emit_html(root, parts)
-    boxes = {"viewport": [WIDTH, height], "elements": collect_boxes(root)}
-    return rasterize(root, WIDTH, height), "".join(parts) + "\n", boxes
+    emit_html(layout.root, parts)
+    return "".join(parts) + "\n"
+
+
+def synth_page(source_id: str, rng: np.random.Generator) -> tuple[np.ndarray, str, dict]:
+    """One synthetic page: (RGB uint8 screenshot, HTML document, boxes dict).
+
+    The boxes dict has the source-pair layout ({"viewport": [w, h], "elements": [...]});
+    every boxed element's xpath is what lxml's `getpath` gives for the returned HTML.
+    """
+    layout = synth_layout(source_id, rng)
+    width, height = layout.size
+    boxes = {"viewport": [width, height], "elements": collect_boxes(layout.root)}
+    return rasterize(layout.root, width, height), layout_html(layout), boxes
 
 
 def write_synth(out: str | Path, count: int, seed: int, progress: bool = True) -> list[Path]:
