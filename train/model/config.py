@@ -34,7 +34,7 @@ class ModelConfig:
     ff_mult: int = 2
     dropout: float = 0.1
     proposals: int = 32  # N section proposals denoised as a set (DiffusionDet)
-    roi_size: tuple[int, int] = (4, 8)  # (rows, cols) pooled at a proposal's box by the denoiser
+    roi_size: tuple[int, int] = (4, 8)  # (rows, cols) pooled inside a proposal's box by the denoiser
     read_size: tuple[int, int] = (6, 12)  # (rows, cols) pooled at a section's box by the reader
     num_timesteps: int = 100
     box_scale: float = 2.0  # signal scale of the box diffusion (DiffusionDet's SNR factor)

@@ -5,9 +5,12 @@ proposals that start as noise and are refined step by step: each proposal pools 
 feature map at its current box (``torchvision.ops.roi_align``), adds an embedding of the box
 itself, and a stack of transformer blocks lets the proposals see each other (self-attention:
 two proposals on one section learn that one of them is a duplicate) and the whole page
-(cross-attention to the encoder's tokens). Two heads give a box, as an offset of the input
-box in logit space (the iterative refinement of Deformable DETR, Zhu et al. 2021: a proposal
-already on a section only has to stay there), and a presence logit.
+(cross-attention to the encoder's tokens). The heads move each *edge* of the input box, from
+features pooled around that edge, so a proposal already on a section only has to stay there,
+and give a presence logit. (Two standard box forms did not learn here, where a section spans
+the page's width and can be a hundredth of its height: offsets in logit space (Deformable
+DETR), whose slope vanishes at w = 1, and R-CNN's w * exp(dw), whose gradient scales with the
+noisy box's side, near 0 for a thin one; both gave near-true boxes back unrefined.)
 
 Timestep conditioning is AdaLN-Zero (DiT, Peebles & Xie 2023): each block's LayerNorms are
 shifted/scaled, and its residual branches gated, by a projection of the timestep embedding
@@ -32,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
-from ..geometry import inverse_sigmoid, xyxy
+from ..geometry import xyxy
 from .encoders import Features
 
 
@@ -40,6 +43,7 @@ class Denoised(NamedTuple):
     boxes: torch.Tensor  # [B, N, 4] clean boxes, cxcywh normalised by the page
     presence: torch.Tensor  # [B, N] logits of "this proposal is a section"
     hidden: torch.Tensor  # [B, N, D] the proposals' last hidden state
+    stages: torch.Tensor  # [L-1, B, N, 4] the boxes of the earlier refinement stages
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -65,6 +69,35 @@ def pool_boxes(feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor, si
     px = xyxy(boxes.detach().float()).clamp(0, 1) * feats.extent[batch_idx].float().repeat(1, 2)
     rois = torch.cat([batch_idx[:, None].to(px.dtype), px], dim=1).to(fine.dtype)
     return roi_align(fine, rois, output_size=size, spatial_scale=1.0 / stride, sampling_ratio=2, aligned=True)
+
+
+SIDES = ("left", "top", "right", "bottom")
+REACH = 0.1  # a side window reaches at least this share of the page to each side of its edge
+
+
+def side_windows(boxes: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The window around each edge of cxcywh ``boxes`` [K,4] (as cxcywh boxes) and each edge's
+    reach [K,4] (left, top, right, bottom): half the box's side, at least REACH, either way
+    of the edge, so the edge of the section the box is near lies inside the window."""
+    cx, cy, w, h = boxes.unbind(-1)
+    ax, ay = (w / 2).clamp_min(REACH), (h / 2).clamp_min(REACH)
+    x0, x1, y0, y1 = cx - w / 2, cx + w / 2, cy - h / 2, cy + h / 2
+    windows = {"left": torch.stack([x0, cy, 2 * ax, h], -1), "top": torch.stack([cx, y0, w, 2 * ay], -1),
+               "right": torch.stack([x1, cy, 2 * ax, h], -1), "bottom": torch.stack([cx, y1, w, 2 * ay], -1)}
+    return windows, torch.stack([ax, ay, ax, ay], -1)
+
+
+def apply_deltas(boxes: torch.Tensor, deltas: torch.Tensor, reach: torch.Tensor) -> torch.Tensor:
+    """Move the edges (left, top, right, bottom) of cxcywh ``boxes`` [..., 4] by ``deltas`` [..., 4]
+    in units of their ``reach``; edges that cross are swapped back into a box."""
+    cx, cy, w, h = boxes.unbind(-1)
+    x0 = cx - w / 2 + deltas[..., 0] * reach[..., 0]
+    y0 = cy - h / 2 + deltas[..., 1] * reach[..., 1]
+    x1 = cx + w / 2 + deltas[..., 2] * reach[..., 2]
+    y1 = cy + h / 2 + deltas[..., 3] * reach[..., 3]
+    lo_x, hi_x = torch.minimum(x0, x1), torch.maximum(x0, x1)
+    lo_y, hi_y = torch.minimum(y0, y1), torch.maximum(y0, y1)
+    return torch.stack([(lo_x + hi_x) / 2, (lo_y + hi_y) / 2, hi_x - lo_x, hi_y - lo_y], -1)
 
 
 def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -99,12 +132,23 @@ class DenoiserBlock(nn.Module):
 
 
 class Denoiser(nn.Module):
+    """A cascade of refinement stages (DiffusionDet's dynamic head, Sparse R-CNN's iterative
+    heads). Stage l pools the fine map inside the current boxes (what the box holds) and in a
+    window around each of its four edges (side-aware boundary localization, SABL, Wang et al.
+    2020: where that side's boundary is), runs one transformer block, and moves each edge from
+    its own window's features and the proposal's state. The boxes of every stage are returned
+    for deep supervision (train.losses.geometric)."""
+
+    SIDE_SIZE = {"left": (2, 8), "top": (8, 2), "right": (2, 8), "bottom": (8, 2)}  # (rows, cols) pooled
+
     def __init__(self, cfg: Any, fine_channels: int, fine_stride: int) -> None:
         super().__init__()
         d = cfg.d_model
         self.roi_size, self.fine_stride = tuple(cfg.roi_size), fine_stride
         rh, rw = self.roi_size
         self.roi_in = nn.Sequential(nn.Linear(fine_channels * rh * rw, d), nn.LayerNorm(d))
+        self.side_in = nn.ModuleDict({side: nn.Sequential(nn.Linear(fine_channels * r * c, d), nn.LayerNorm(d))
+                                      for side, (r, c) in self.SIDE_SIZE.items()})
         self.box_in = nn.Sequential(nn.Linear(4 * 2 * 16, d), nn.GELU(), nn.Linear(d, d))
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.null_roi = nn.Parameter(torch.randn(d) * 0.02)
@@ -115,34 +159,56 @@ class Denoiser(nn.Module):
         self.final_mod = nn.Linear(d, 2 * d)
         nn.init.zeros_(self.final_mod.weight)
         nn.init.zeros_(self.final_mod.bias)
-        self.box_head = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 4))
-        nn.init.zeros_(self.box_head[-1].weight)
-        nn.init.zeros_(self.box_head[-1].bias)
+        self.state_norm = nn.LayerNorm(d)
+        self.edge_heads = nn.ModuleList(nn.Sequential(nn.Linear(2 * d, d), nn.GELU(), nn.Linear(d, 1))
+                                        for _ in range(cfg.denoiser_layers * 4))
+        for head in self.edge_heads:  # every stage starts by leaving the edges where they are
+            nn.init.zeros_(head[-1].weight)
+            nn.init.zeros_(head[-1].bias)
         self.presence_head = nn.Linear(d, 1)
         # about one proposal in four is a section: start the presence head at that prior
         nn.init.constant_(self.presence_head.bias, -math.log((1 - 0.25) / 0.25))
         self.d = d
 
+    def _look(self, feats: Features, boxes: torch.Tensor,
+              drop: torch.Tensor | None) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+        """(content features [B,N,D], per-side features 4 x [B,N,D], edge reach [B,N,4])."""
+        B, N, _ = boxes.shape
+        flat = boxes.reshape(-1, 4)
+        idx = torch.arange(B, device=boxes.device).repeat_interleave(N)
+        roi = self.roi_in(pool_boxes(feats, flat, idx, self.roi_size).flatten(1)).view(B, N, self.d)
+        windows, reach = side_windows(flat)
+        sides = [self.side_in[s](pool_boxes(feats, windows[s], idx, self.SIDE_SIZE[s]).flatten(1)).view(B, N, self.d)
+                 for s in SIDES]
+        if drop is not None:
+            dropped = drop[:, None, None]
+            null = self.null_roi.to(roi.dtype).expand_as(roi)
+            roi = torch.where(dropped, null, roi)
+            sides = [torch.where(dropped, null, f) for f in sides]
+        return roi + self.box_in(box_embedding(boxes.detach().to(roi.dtype))), sides, reach.view(B, N, 4)
+
     def forward(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
                 drop: torch.Tensor | None = None) -> Denoised:
         """``boxes`` [B,N,4]: the noisy proposals as page-normalised cxcywh (clamped to the page),
         ``t`` [B] long, ``drop`` [B] bool: run those samples unconditionally."""
-        B, N, _ = boxes.shape
-        idx = torch.arange(B, device=boxes.device).repeat_interleave(N)
-        pooled = pool_boxes(feats, boxes.reshape(-1, 4), idx, self.roi_size)
-        roi = self.roi_in(pooled.flatten(1)).view(B, N, self.d)
         memory = feats.tokens
         if drop is not None:
-            roi = torch.where(drop[:, None, None], self.null_roi.to(roi.dtype).expand_as(roi), roi)
             memory = torch.where(drop[:, None, None], self.null_tokens.to(memory.dtype).expand_as(memory), memory)
-        temb = self.time_mlp(timestep_embedding(t, self.d).to(roi.dtype))
-        x = roi + self.box_in(box_embedding(boxes.to(roi.dtype)))
-        for block in self.blocks:
-            x = block(x, memory, feats.token_pad, temb)
+        temb = self.time_mlp(timestep_embedding(t, self.d).to(memory.dtype))
+        current = boxes.detach().float()
+        x = 0
+        stages = []
+        for i, block in enumerate(self.blocks):
+            content, sides, reach = self._look(feats, current, drop)
+            x = block(x + content + sum(sides), memory, feats.token_pad, temb)
+            state = self.state_norm(x)
+            deltas = torch.cat([self.edge_heads[4 * i + k](torch.cat([state, f], -1)) for k, f in enumerate(sides)], -1)
+            refined = apply_deltas(current, deltas.float(), reach)
+            stages.append(refined)
+            current = refined.detach()
         shift, scale = self.final_mod(F.silu(temb)).unsqueeze(1).chunk(2, dim=-1)
         h = _modulate(self.final_norm(x), shift, scale)
-        out = torch.sigmoid(inverse_sigmoid(boxes.detach().float()) + self.box_head(h).float())
-        return Denoised(out, self.presence_head(h).squeeze(-1).float(), h)
+        return Denoised(stages[-1], self.presence_head(h).squeeze(-1).float(), h, torch.stack(stages[:-1]))
 
 
 def snr_groups(alpha_bar: torch.Tensor, groups: int) -> torch.Tensor:
@@ -175,4 +241,5 @@ class RoutedDenoiser(nn.Module):
             if len(idx):
                 parts.append((idx, expert(feats.select(idx), boxes[idx], t[idx], None if drop is None else drop[idx])))
         order = torch.cat([idx for idx, _ in parts]).argsort()
-        return Denoised(*(torch.cat([out[k] for _, out in parts])[order] for k in range(3)))
+        return Denoised(*(torch.cat([out[k] for _, out in parts])[order] for k in range(3)),
+                        torch.cat([out.stages for _, out in parts], dim=1)[:, order])

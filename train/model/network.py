@@ -16,7 +16,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .denoiser import Denoised, Denoiser, RoutedDenoiser
-from .encoders import Features, build_encoder
+from .encoders import AxisTokens, Features, build_encoder
 from .reader import Read, Reader
 
 MEAN = (0.485, 0.456, 0.406)
@@ -30,6 +30,7 @@ class SectionModel(nn.Module):
         self.encoder, stride = build_encoder(cfg)
         self.fine_stride = stride
         fine = self.encoder.fine_channels
+        self.axis = AxisTokens(fine, cfg.d_model, cfg.canvas_height // stride, cfg.canvas_width // stride)
         self.denoiser: Denoiser | RoutedDenoiser = Denoiser(cfg, fine, stride)
         self.reader = Reader(cfg, fine, stride)
         d, p = cfg.d_model, cfg.proj_dim
@@ -47,7 +48,9 @@ class SectionModel(nn.Module):
         x = (images.float() - self.mean) / self.std
         extent = extent.float()
         fine, tokens, pad = self.encoder(x, extent[:, 1])
-        return Features(fine, self.fine_stride, tokens, pad, extent, (self.cfg.canvas_width, self.cfg.canvas_height))
+        axis, axis_pad = self.axis(fine, extent, self.fine_stride)
+        return Features(fine, self.fine_stride, torch.cat([tokens, axis], 1), torch.cat([pad, axis_pad], 1), extent,
+                        (self.cfg.canvas_width, self.cfg.canvas_height))
 
     def denoise(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
                 drop: torch.Tensor | None = None) -> Denoised:
