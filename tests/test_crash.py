@@ -171,7 +171,7 @@ def _trial(sources, cfg_file, tmp_path, ref_snap, name, trigger=None, delay=None
     _check_interrupted(out, ref_snap)
     if plant_temp and out.exists():
         # a temp file that looks like a shard from an even earlier crash
-        (out / ".tmp-train-000000.tar.zzzz").write_bytes(b"partial tar bytes")
+        (out / ".tmp-train-000000.tar.zzzz0000.s2s").write_bytes(b"partial tar bytes")
     _rerun_and_compare(cmd, out, ref_snap)
     return rc
 
