@@ -4,7 +4,8 @@
 from each op module's DEFAULTS; the shipped `default.toml` lists every value with its
 meaning. Every field shapes the output, and all of them enter `job_dict()` (and so the
 manifest and the config hash). How a job runs (workers, backend, strictness) never changes
-a byte of output and is not configured here: see `augment.run_options`.
+a byte of output and is not configured here: see `augment.run_options`. Every value is
+checked against its rule in `augment.settings` before any work starts, all at once.
 """
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from shards.schema import IMAGE_EXTS
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 
@@ -56,17 +55,9 @@ class AugmentConfig:
     ops: dict[str, dict[str, Any]] = field(default_factory=_op_defaults)
 
     def validate(self) -> "AugmentConfig":
-        check([
-            (self.factor >= 1, "factor", "at least 1", self.factor),
-            (0.0 <= self.val_fraction < 1.0, "val_fraction", "in [0, 1)", self.val_fraction),
-            (self.folds >= 1, "folds", "at least 1", self.folds),
-            (self.image_format in IMAGE_EXTS, "image_format", f"one of {IMAGE_EXTS}", self.image_format),
-            (1 <= self.quality <= 100, "quality", "in 1..100", self.quality),
-            (self.samples_per_shard >= 1, "samples_per_shard", "at least 1", self.samples_per_shard),
-            (self.variants_per_group >= 1, "variants_per_group", "at least 1", self.variants_per_group),
-            *((0.0 <= float(table.get("p", 0.0)) <= 1.0, f"ops.{name}.p", "in [0, 1]", table.get("p"))
-              for name, table in self.ops.items()),
-        ])
+        from .settings import problems
+
+        check(problems(self.job_dict()))
         return self
 
     def job_dict(self) -> dict[str, Any]:
@@ -87,23 +78,31 @@ def _merge(cfg: AugmentConfig, table: dict[str, Any], origin: str) -> None:
         if key != "ops":
             setattr(cfg, key, value)
             continue
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: 'ops' must be a table of [ops.<name>] tables, found {value!r:.60}")
         for op, values in value.items():
             if op not in cfg.ops:
                 raise ConfigError(f"{origin}: unknown op [ops.{op}]; registered: {', '.join(cfg.ops)}")
+            if not isinstance(values, dict):
+                raise ConfigError(f"{origin}: [ops.{op}] must be a table of settings, found {values!r:.60}")
             unknown = set(values) - set(cfg.ops[op])
             if unknown:
                 raise ConfigError(f"{origin}: [ops.{op}] has unknown keys {sorted(unknown)}")
             cfg.ops[op].update(values)
 
 
-def load_config(path: str | Path | None = None, **overrides: Any) -> AugmentConfig:
-    """Defaults, then the TOML file at `path` (if any), then `overrides` that are not None."""
+def load_config(path: str | Path | None = None, sets: list[dict[str, Any]] | None = None,
+                **overrides: Any) -> AugmentConfig:
+    """Defaults, then the TOML file at `path` (if any), then `overrides` that are not None,
+    then `sets` (nested tables from `--set key=value`, in order); validated."""
     cfg = AugmentConfig()
     if path is not None:
         try:
             table = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as e:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise ConfigError(f"{path}: cannot read config ({e})") from None
         _merge(cfg, table, str(path))
     _merge(cfg, {k: v for k, v in overrides.items() if v is not None}, "command line")
+    for table in sets or []:
+        _merge(cfg, table, "--set")
     return cfg.validate()

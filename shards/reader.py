@@ -171,7 +171,10 @@ def make_pipeline(
     """
     urls = resolve_urls(source, split)
     if not urls:
-        raise ShardReadError(f"{source}: no shards for split {split!r}")
+        is_dir = isinstance(source, (str, Path)) and Path(source).is_dir()
+        have = sorted({str(s.get("split")) for s in load_manifest(source)["shards"]}) if is_dir else []
+        raise ShardReadError(f"{source}: no shards for split {split!r}"
+                             + (f" (its manifest has: {', '.join(have) or 'no shards'})" if is_dir else ""))
     h = handler if isinstance(handler, ErrorHandler) else ErrorHandler(handler)
     if resampled:
         stages: list[Any] = [wds.ResampledShards(urls, seed=seed + epoch, deterministic=True)]
