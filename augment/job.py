@@ -245,27 +245,29 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
         raise JobError(f"--input {input_dir}: not a directory of source pairs")
     if input_dir == out:
         raise JobError(f"--out {out}: is the --input folder; give the shards a folder of their own")
+    if out.exists() and not out.is_dir():
+        raise JobError(f"--out {out}: exists and is not a folder")
     try:
         pairs, early = discover(input_dir, opts.follow_symlinks)
         nested = nested_pair_folders(input_dir)
     except OSError as e:
         raise JobError(f"--input {input_dir}: cannot list it ({e.strerror})") from None
     complete = [p for p in pairs if p.image is not None and p.html is not None]
-    notes = [] if not nested else [
-        f"note: {len(nested)} subfolder(s) of --input hold files named like source pairs, which are not read "
-        f"(only the top level is): {', '.join(nested[:5])}{'...' if len(nested) > 5 else ''}"]
-    if not complete:
-        found = f"{len(pairs)} file group(s) without a partner" if pairs else "no image or .html files"
-        raise JobError(f"--input {input_dir}: no source pairs (<id>.png|jpg|webp + <id>.html) at its top level "
-                       f"({found}{'; ' + notes[0][6:] if notes else ''})")
-    for note in notes:
-        log.warning("%s", note)
     for p in pairs:
         if p not in complete:
             try:
                 load_pair(p)
             except Reject as r:
                 early.append((p.source_id, r))
+    notes = [] if not nested else [
+        f"note: {len(nested)} subfolder(s) of --input hold files named like source pairs, which are not read "
+        f"(only the top level is): {', '.join(nested[:5])}{'...' if len(nested) > 5 else ''}"]
+    if not complete:
+        found = ", ".join(f"{n} {r}" for r, n in sorted(Counter(r.reason for _, r in early).items()))
+        raise JobError(f"--input {input_dir}: no source pairs (<id>.png|jpg|webp + <id>.html) at its top level "
+                       f"({found or 'no image or .html files'}{'; ' + notes[0][6:] if notes else ''})")
+    for note in notes:
+        log.warning("%s", note)
     if opts.strict and early:
         raise early[0][1]
     out.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,10 @@ def replay(out: str | Path, key: str, input_dir: str | Path | None = None) -> Re
     source_id, variant = parse_key(key)
     shard, stored = find_sample(out, key)
     meta = json.loads(stored["json"])
-    folder = Path(input_dir or manifest.get("input", ""))
+    if not (input_dir or manifest.get("input")):
+        raise ReplayError(f"{out}: the manifest records no source folder; pass --input with the folder given to "
+                          "`augment run`")
+    folder = Path(input_dir or manifest["input"])
     if not folder.is_dir():
         raise ReplayError(f"{folder}: the source folder of {key} is not a directory; pass --input with the folder "
                           "given to `augment run`")

@@ -26,7 +26,7 @@ def _yaml_header(splits: list[str]) -> list[str]:
     lines = ["---", "configs:", "- config_name: default", "  data_files:"]
     for split in splits:
         lines += [f"  - split: {HF_SPLITS.get(split, split)}", f"    path: data/{split}-*.parquet"]
-    return lines + ["task_categories:", "- object-detection", "tags:", "- webdataset", "- screenshots",
+    return lines + ["task_categories:", "- object-detection", "tags:", "- web-pages", "- screenshots",
                     "- layout", "---", ""]
 
 

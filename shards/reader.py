@@ -45,8 +45,8 @@ class ErrorHandler:
 
     def __call__(self, exn: BaseException, shard: str, key: str | None = None) -> None:
         where = f"{shard}" + (f" sample {key}" if key else "")
-        if self.mode == "raise":
-            raise ShardReadError(f"{where}: {exn}") from exn
+        if self.mode == "raise":  # tario's errors already start with the shard's name
+            raise ShardReadError(str(exn) if str(exn).startswith(f"{shard}: ") else f"{where}: {exn}") from exn
         self.skipped[shard] += 1
         log.warning("skipped %s: %s (%d skipped in this shard so far)", where, exn, self.skipped[shard])
 
