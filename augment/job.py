@@ -235,7 +235,7 @@ def _write_rejects(out: Path, rows: list[dict[str, str]]) -> None:
 
 
 def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
-            opts: RunOptions = RunOptions()) -> JobSummary:
+            opts: RunOptions = RunOptions()) -> JobSummary:  # noqa: B008 - frozen, never mutated
     """Run (or resume) `augment run` with output settings `cfg`, run as `opts` says: see the
     module docstring."""
     t0 = time.perf_counter()

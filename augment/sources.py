@@ -114,8 +114,8 @@ def discover(input_dir: str | Path, follow_symlinks: bool = False) -> tuple[list
             rejects.append((sid, Reject("duplicate_id", f"{stem}: id {sid} already used by another pair")))
             continue
         seen_ids.add(sid)
-        first = lambda k: kinds[k][0] if k in kinds else None  # noqa: E731
-        pairs.append(SourcePair(sid, first("image"), first("html"), first("boxes")))
+        image, html, boxes = (kinds[k][0] if k in kinds else None for k in ("image", "html", "boxes"))
+        pairs.append(SourcePair(sid, image, html, boxes))
     return pairs, rejects
 
 
@@ -184,7 +184,8 @@ def _locate(boxes: np.ndarray, size: tuple[int, int], stats: Counter) -> np.ndar
     empty = known & ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0))
     outside = known & ~empty & ((out[:, 2] <= 0) | (out[:, 3] <= 0))
     with np.errstate(over="ignore"):
-        crossing = (boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 0] + boxes[:, 2] > w) | (boxes[:, 1] + boxes[:, 3] > h)
+        crossing = ((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 0] + boxes[:, 2] > w)
+                    | (boxes[:, 1] + boxes[:, 3] > h))
     clipped = known & ~empty & ~outside & crossing
     stats["boxes_empty"] += int(empty.sum())
     stats["boxes_outside"] += int(outside.sum())

@@ -136,7 +136,7 @@ def report(r: dict[str, Any]) -> str:
     cpu = r["cpu_seconds"]
     rows = [(k, secs[k], cpu.get(k), pc[k], common.ratio(pc[k], pc["bare"]), common.ratio(pc[k], pc["naive"]))
             for k in ("ours_jobs1", f"ours_jobs{jobs}", "bare", "naive")]
-    out = [common.table(("run", "wall s", "cpu s", "variants/s/core", "x bare", "x naive"), rows),
+    out = [common.table(("run", "wall s", "cpu s", "variants/s/core", "x bare", "x naive"), rows), "",
            f"by CPU time: x bare {r['ratio_vs_bare_cpu']}, x naive {r['ratio_vs_naive_cpu']}",
            f"parallel efficiency at {jobs} workers: {r['parallel_efficiency']}", "",
            common.table(("stage", "ms/variant"), list(r["breakdown_ms_per_variant"].items()))]

@@ -61,7 +61,8 @@ def dataset_card(manifest: dict[str, Any], fmt: str, dest: str, exported: dict[s
               "variant of a source page: the screenshot, its HTML and its sections (a token and a box in image "
               "pixels), all transformed together. Variant 00 is the untouched source. Splits are per source page: "
               "no variant of a validation page is in the training split.", "",
-              "## Splits", "", "| split | sources | samples | shards | sections | without a box |", "|---|---|---|---|---|---|"]
+              "## Splits", "", "| split | sources | samples | shards | sections | without a box |",
+              "|---|---|---|---|---|---|"]
     for split in exported:
         t = manifest.get("splits", {}).get(split, {})
         e = exported[split]

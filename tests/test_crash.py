@@ -204,7 +204,8 @@ def test_kill_at_every_event_and_random_moments(sources, cfg_file, reference, tm
         _check_interrupted(out, ref_snap)
         before = set(os.listdir(out))
         rcs[f"double-{second}"] = _run_and_kill(
-            cmd, out, lambda names: EVENTS[second]([n for n in names if n not in before]), None)
+            cmd, out, lambda names, second=second, before=before: EVENTS[second]([n for n in names if n not in before]),
+            None)
         _check_interrupted(out, ref_snap)
         _rerun_and_compare(cmd, out, ref_snap)
     killed = [k for k, rc in rcs.items() if rc == KILLED]

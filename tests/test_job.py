@@ -1,8 +1,6 @@
 """The augmentation job: determinism across workers, resume, splits, rejects, replay."""
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -159,8 +157,8 @@ def test_every_invalid_setting_is_reported_at_once():
                                           r"integer in \[1, 100\], found 101; config 'ops.spatial.p' must be a "
                                           r"number in \[0, 1\], found 2"):
         load_config(None, factor=0, quality=101, ops={"spatial": {"p": 2}})
-    with pytest.raises(ConfigError, match=r"'jobs' must be a non-zero integer .*, found 0; run option 'backend' must be one of "
-                                          r"\['dask', 'loky', 'threading'\], found 'spark'"):
+    with pytest.raises(ConfigError, match=r"'jobs' must be a non-zero integer .*, found 0; run option 'backend' must "
+                                          r"be one of \['dask', 'loky', 'threading'\], found 'spark'"):
         run_options(jobs=0, backend="spark")
 
 
