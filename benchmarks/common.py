@@ -124,7 +124,8 @@ def cached_sources(work: Path, count: int, seed: int = 0) -> Path:
 
 
 def subset(pool: Path, count: int, dest: Path) -> Path:
-    """`dest` holding links to the first `count` pairs of `pool` (no copying)."""
+    """`dest` holding links to the first `count` pairs of `pool` (no copying): a job reading it
+    needs `follow_symlinks` (`--follow-symlinks`), since the links point outside `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         for ext in (".png", ".html", ".boxes.json"):
@@ -201,7 +202,8 @@ def cached_shards(work: Path, sources: int, factor: int, seed: int = 0) -> Path:
     if not (out / "manifest.json").exists():
         src = subset(cached_sources(work, sources, seed), sources, work / f"src-{sources}-seed{seed}")
         # small jobs are cut into >= 8 shards per split: enough for the readers' worker split
-        run_job(src, out, load_config(None, factor=factor, seed=seed), RunOptions(jobs=1, progress=False))
+        opts = RunOptions(jobs=1, progress=False, follow_symlinks=True)  # `subset` links into the pool
+        run_job(src, out, load_config(None, factor=factor, seed=seed), opts)
     return out
 
 

@@ -38,7 +38,8 @@ def run_size(src: Path, out: Path, factor: int, seed: int) -> tuple[float, float
     """(wall seconds, peak RSS MiB) of one fresh `augment run` process."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "augment", "run", "--input", str(src), "--out", str(out), "--factor", str(factor),
-           "--jobs", "1", "--seed", str(seed), "--samples-per-shard", str(SAMPLES_PER_SHARD), "--no-progress"]
+           "--jobs", "1", "--seed", str(seed), "--samples-per-shard", str(SAMPLES_PER_SHARD), "--no-progress",
+           "--follow-symlinks"]  # the sources are links into a shared pool (common.subset)
     err = out.with_name(out.name + ".stderr")
     t0 = time.perf_counter()
     peak_kib = 0
