@@ -106,13 +106,23 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
     return args
 
 
+_HANDLER: logging.Handler | None = None  # the one handler setup_logging installed
+
+
 def setup_logging(verbose: int = 0, quiet: bool = False) -> None:
-    """Configure stdlib logging once for a command: WARNING with -q, INFO by default, DEBUG with -v
-    for the project's loggers (-vv: every library's too)."""
+    """Configure stdlib logging for a command: WARNING with -q, INFO by default, DEBUG with -v
+    for the project's loggers (-vv: every library's too), to the current stderr. Calling it
+    again replaces its own handler and leaves any other (a test runner's) alone."""
+    global _HANDLER
     level = logging.WARNING if quiet else logging.INFO if verbose == 0 else logging.DEBUG
-    logging.basicConfig(level=logging.DEBUG if verbose >= 2 else logging.WARNING, force=True,
-                        format="%(levelname)s %(name)s: %(message)s" if verbose else "%(levelname)s: %(message)s",
-                        stream=sys.stderr)
+    root = logging.getLogger()
+    if _HANDLER is not None:
+        root.removeHandler(_HANDLER)
+    _HANDLER = logging.StreamHandler(sys.stderr)
+    _HANDLER.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbose
+                                            else "%(levelname)s: %(message)s"))
+    root.addHandler(_HANDLER)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     for name in ("screen2section", "augment", "shards", "train", "benchmarks"):
         logging.getLogger(name).setLevel(level)
 
