@@ -11,12 +11,12 @@ EVAL_EVERY ?= 100
 PAGES ?= tests/data/pages
 REAL_OUT ?= demo_real
 
-.PHONY: setup test demo demo-real bench clean
+.PHONY: setup test test-fast lint demo demo-real bench bench-record clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,dask,render]'
+	$(PY) -m pip install --quiet -e '.[dev,dask,render,hf]'
 
 # the render extra drives the system Chromium; say how to add it where it is missing
 setup: $(PY)
@@ -27,6 +27,13 @@ setup: $(PY)
 
 test: $(PY)
 	$(PY) -m pytest -q
+
+# the suite without the tests marked slow (crash, stop, Dask, multi-node, render of the page set)
+test-fast: $(PY)
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(PY)
+	$(PY) -m ruff check .
 
 demo: $(PY)
 	$(PY) -m augment synth --out $(OUT)/sources --count 200 --seed 0
@@ -61,8 +68,13 @@ demo-real: setup
 	@echo "  shards          $(REAL_OUT)/shards (manifest.json, rejects.jsonl)"
 	@echo "  contact sheet   $(REAL_OUT)/contact_sheet.png"
 
+# results go to benchmarks/results/latest/ (ignored by git): running benchmarks never dirties the checkout
 bench: $(PY)
 	$(PY) -m benchmarks --quick
+
+# the deliberate step: make the latest results the recorded ones and regenerate benchmarks/README.md's tables
+bench-record: $(PY)
+	$(PY) -m benchmarks --record
 
 clean:
 	rm -rf $(OUT) $(REAL_OUT) .pytest_cache build *.egg-info

@@ -12,7 +12,7 @@ Every backend is called as `(out, backend, jobs, scheduler)`: the run options it
   uses all of its workers; without, it starts a `distributed.LocalCluster` of `jobs`
   single-threaded worker processes and closes it afterwards. The output directory must be
   on a filesystem every worker can write; this is checked on every worker before any work
-  is sent. A worker lost mid-shard leaves only a `.tmp-*` file (writes are atomic);
+  is sent. A worker lost mid-shard leaves only a `.tmp-*.s2s` file (writes are atomic);
   Dask reschedules the task on another worker, and if it gives up a rerun builds the
   missing shards.
 
@@ -30,7 +30,7 @@ from typing import Any, Callable, ContextManager, Iterator
 
 from joblib import cpu_count, parallel_config
 
-from shards.atomic import TMP_PREFIX
+from shards.atomic import TMP_PREFIX, TMP_SUFFIX
 
 DASK_INSTALL = "pip install -e .[dask]"
 CONNECT_TIMEOUT = "30s"  # how long to wait for --scheduler before giving up
@@ -67,7 +67,7 @@ def can_write(out: str, probe: str) -> bool:
 
 def check_shared_output(client: Any, out: Path) -> None:
     """Refuse to start when any worker cannot see or write `out` (it would lose its shards)."""
-    probe = f"{TMP_PREFIX}probe-{uuid.uuid4().hex}"
+    probe = f"{TMP_PREFIX}probe.{uuid.uuid4().hex[:8]}{TMP_SUFFIX}"  # removed by a rerun if we die
     (out / probe).touch()
     try:
         answers = client.run(can_write, str(out), probe)

@@ -1,23 +1,46 @@
-"""`python -m augment` / `s2s-augment`: synth, render, run and replay."""
+"""`python -m augment` / `s2s-augment`: synth, render, run and replay.
+
+Exit codes: 0 success; 1 `replay` found different bytes, or an OS error (disk full) stopped
+the job; 2 an error in the input, a setting or the command line, or the output folder is in
+use by another job (`error: ...` names the file, key or setting); 130 Ctrl-C; 143 SIGTERM.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from shards.cli_support import (EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, parse_assignment,
+                                progress_enabled, run_command)
+from shards.lock import LockBusy
+from shards.manifest import ManifestError
+from shards.reader import ShardReadError
+from shards.schema import SchemaError
+from shards.tario import ShardFormatError
+
 from .backends import BACKENDS, BackendError
-from .config import ConfigError, load_config
+from .config import AugmentConfig, ConfigError, load_config
 from .job import JobError, run_job
 from .presets import DEFAULT_PRESET, PRESETS
 from .render import BrowserError, RenderError, RenderOptions, render_pages
 from .render.browser import BROWSER_CANDIDATES
+from .replay import ReplayError
 from .run_options import RunOptions, run_options
 from .sources import Reject
+
+ERRORS: dict[type[BaseException], int] = {
+    ConfigError: EXIT_ERROR, JobError: EXIT_ERROR, BackendError: EXIT_ERROR, Reject: EXIT_ERROR,
+    RenderError: EXIT_ERROR, BrowserError: EXIT_ERROR, LockBusy: EXIT_ERROR, ReplayError: EXIT_ERROR,
+    ManifestError: EXIT_ERROR, ShardReadError: EXIT_ERROR, ShardFormatError: EXIT_ERROR, SchemaError: EXIT_ERROR,
+    OSError: EXIT_PROBLEMS,  # disk full, permissions: the message names the file
+}
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from .synth import write_synth
 
-    paths = write_synth(args.out, args.count, args.seed)
+    if args.count < 1:
+        raise ConfigError(f"--count {args.count}: must be at least 1")
+    paths = write_synth(args.out, args.count, args.seed, progress=progress_enabled(not args.no_progress))
     print(f"wrote {len(paths)} source pairs to {args.out}")
     return 0
 
@@ -25,7 +48,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     opts = RenderOptions(width=args.width, height=args.height, max_height=args.max_height, jobs=args.jobs,
                          timeout=args.timeout, allow_network=args.allow_network, browser=args.browser,
-                         progress=not args.no_progress)
+                         progress=progress_enabled(not args.no_progress))
     summary = render_pages(args.out, html_dir=args.html, urls=args.urls, opts=opts)
     print(summary.text())
     return 0
@@ -36,28 +59,30 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--html", metavar="DIR", help="render every *.html / *.htm directly in DIR (as file: URLs)")
     src.add_argument("--urls", metavar="FILE", help="render the URLs listed in FILE, one per line (# comments)")
-    p.add_argument("--out", required=True, metavar="PAIRS", help="folder for <id>.png/.html/.boxes.json (resumable)")
-    p.add_argument("--width", type=int, default=d.width,
-                   help=f"viewport width in CSS px = image width (default {d.width})")
+    p.add_argument("--out", required=True, metavar="PAIRS",
+                   help="folder for <id>.png/.html/.boxes.json (resumable; one job at a time)")
+    p.add_argument("--width", type=int, default=d.width, help="viewport width in CSS px = image width")
     p.add_argument("--height", type=int, default=d.height,
-                   help=f"viewport height in CSS px, what 100vh means; the screenshot is the full page "
-                        f"(default {d.height})")
-    p.add_argument("--max-height", type=int, default=d.max_height,
-                   help=f"cut the full-page screenshot here (default {d.max_height})")
-    p.add_argument("--jobs", type=int, default=d.jobs, help=f"pages rendered at once in one browser (default {d.jobs})")
-    p.add_argument("--timeout", type=float, default=d.timeout,
-                   help=f"seconds per page before it is a reject (default {d.timeout:g})")
+                   help="viewport height in CSS px, what 100vh means; the screenshot is the full page")
+    p.add_argument("--max-height", type=int, default=d.max_height, help="cut the full-page screenshot here")
+    p.add_argument("--jobs", type=int, default=d.jobs, help="pages rendered at once in one browser")
+    p.add_argument("--timeout", type=float, default=d.timeout, help="seconds per page before it is a reject")
     p.add_argument("--allow-network", action="store_true",
-                   help="fetch http(s) requests (default: offline, only file:/data:/blob: load; others are "
-                        "blocked and counted)")
+                   help="fetch http(s) requests (otherwise only file:/data:/blob: load; others are blocked and "
+                        "counted)")
     p.add_argument("--browser", metavar="PATH",
                    help=f"Chromium executable (default: the first found of {', '.join(BROWSER_CANDIDATES)})")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
 
 
-def _config(args: argparse.Namespace):
+def _config(args: argparse.Namespace) -> AugmentConfig:
+    try:
+        sets = [parse_assignment(a) for a in args.set or []]
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     return load_config(
-        args.config, preset=args.preset, factor=args.factor, seed=args.seed, val_fraction=args.val_fraction, folds=args.folds,
+        args.config, preset=args.preset, sets=sets, factor=args.factor, seed=args.seed,
+        val_fraction=args.val_fraction, folds=args.folds,
         image_format=args.image_format, quality=args.quality, samples_per_shard=args.samples_per_shard,
     )
 
@@ -66,11 +91,21 @@ def _run_options(args: argparse.Namespace) -> RunOptions:
     return run_options(
         jobs=args.jobs, backend=args.backend, scheduler=args.scheduler, strict=args.strict or None,
         overwrite=args.overwrite or None, progress=False if args.no_progress else None,
+        follow_symlinks=args.follow_symlinks or None,
     )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    summary = run_job(args.input, args.out, _config(args), _run_options(args))
+    cfg = _config(args)
+    if args.print_config:
+        from .settings import to_toml
+
+        print(to_toml(cfg.job_dict()), end="")
+        return 0
+    missing = [flag for flag, value in (("--input", args.input), ("--out", args.out)) if not value]
+    if missing:
+        args.parser.error(f"the following arguments are required: {', '.join(missing)}")
+    summary = run_job(args.input, args.out, cfg, _run_options(args))
     print(summary.text())
     return 0
 
@@ -80,66 +115,83 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     result = replay(args.out, args.key, args.input)
     print(result.text())
-    return 0 if result.identical else 1
+    return 0 if result.identical else EXIT_PROBLEMS
+
+
+def _from_config(name: str, what: str) -> str:
+    """Help text of a flag whose default comes from the config."""
+    return f"{what} (default: {getattr(AugmentConfig, name)}, or the --config file's)"
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--input", required=True, help="folder of <id>.png + <id>.html [+ <id>.boxes.json]")
-    p.add_argument("--out", required=True, help="shard directory to write (resumable)")
-    p.add_argument("--config", help="TOML config (see augment/default.toml); flags override it")
+    d = RunOptions()
+    p.add_argument("--input", help="folder of <id>.png + <id>.html [+ <id>.boxes.json]; only its top level is read "
+                                   "(required unless --print-config)")
+    p.add_argument("--out", help="shard directory to write (resumable; one job at a time; required unless "
+                                 "--print-config)")
+    p.add_argument("--config", help="TOML config (see augment/default.toml); flags and --set override it "
+                                    "(default: the built-in defaults)")
     p.add_argument("--preset", choices=sorted(PRESETS),
-                   help=f"augmentation preset (augment/presets/NAME.toml) under --config and flags "
-                        f"(default {DEFAULT_PRESET})")
-    p.add_argument("--factor", type=int, help="samples per source, variant 00 included (default 50)")
-    p.add_argument("--jobs", type=int, help="parallel workers (default 1; -1 = all cores)")
-    p.add_argument("--seed", type=int, help="job seed (default 0)")
-    p.add_argument("--val-fraction", type=float, help="share of sources held out for validation (default 0.1)")
-    p.add_argument("--folds", type=int, help="cross-validation folds over train sources (default 5)")
-    p.add_argument("--image-format", choices=["png", "jpg", "webp"])
-    p.add_argument("--quality", type=int, help="jpg/webp quality 1-100 (default 90)")
-    p.add_argument("--samples-per-shard", type=int, help="target samples per shard (default 500)")
-    p.add_argument("--backend", choices=sorted(BACKENDS),
-                   help="where shards are built (default loky; dask needs `pip install -e .[dask]`)")
-    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786 (with --backend dask; "
-                                       "without it a LocalCluster of --jobs workers is started)")
+                   help=f"augmentation preset (augment/presets/NAME.toml) under --config, the flags and --set "
+                        f"(default: the config file's preset, else {DEFAULT_PRESET})")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one setting after --config and the flags, e.g. --set ops.spatial.p=0.5 "
+                        "(repeatable; default: none)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as TOML and exit")
+    p.add_argument("--factor", type=int, help=_from_config("factor", "samples per source, variant 00 included"))
+    p.add_argument("--seed", type=int, help=_from_config("seed", "job seed"))
+    p.add_argument("--val-fraction", type=float,
+                   help=_from_config("val_fraction", "share of sources held out for validation"))
+    p.add_argument("--folds", type=int, help=_from_config("folds", "cross-validation folds over train sources"))
+    p.add_argument("--image-format", choices=["png", "jpg", "webp"],
+                   help=_from_config("image_format", "encoding of the augmented screenshots"))
+    p.add_argument("--quality", type=int, help=_from_config("quality", "jpg/webp quality 1-100"))
+    p.add_argument("--samples-per-shard", type=int, help=_from_config("samples_per_shard", "target samples per shard"))
+    p.add_argument("--jobs", type=int, default=d.jobs, help="parallel workers; -1 = all cores")
+    p.add_argument("--backend", choices=sorted(BACKENDS), default=d.backend,
+                   help="where shards are built; dask needs `pip install -e .[dask]`")
+    p.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://HOST:8786, with --backend dask (default: "
+                                       "a LocalCluster of --jobs workers)")
     p.add_argument("--strict", action="store_true",
-                   help="stop at the first bad source, including one with no element box (default: record and go on)")
+                   help="stop at the first bad source, including one with no element box (otherwise: record it and "
+                        "go on)")
     p.add_argument("--overwrite", action="store_true", help="replace output from another config or input")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="read symbolic links in --input that point outside it (otherwise: rejected, "
+                        "symlink_outside)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s2s-augment", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("synth", help="write synthetic source pairs")
-    s.add_argument("--out", required=True)
-    s.add_argument("--count", type=int, default=200)
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(func=cmd_synth)
-    rd = sub.add_parser("render", help="render HTML files or URLs into source pairs with headless Chromium")
+    p, sub = new_parser("s2s-augment", __doc__)
+    s = add_command(sub, "synth", cmd_synth, "write synthetic source pairs",
+                    "Write COUNT synthetic (screenshot, HTML, boxes) pairs with exact boxes; the same seed gives "
+                    "the same bytes.")
+    s.add_argument("--out", required=True, help="folder for <id>.png/.html/.boxes.json")
+    s.add_argument("--count", type=int, default=200, help="pages to write")
+    s.add_argument("--seed", type=int, default=0, help="page i depends on (seed, i) only")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
+    rd = add_command(sub, "render", cmd_render, "render HTML files or URLs into source pairs with headless Chromium",
+                     "Render HTML files or URLs into source pairs (<id>.png, <id>.html, <id>.boxes.json) with "
+                     "the system Chromium: offline, deterministic, resumable; failures go to "
+                     "PAIRS/render_rejects.jsonl.")
     add_render_flags(rd)
-    rd.set_defaults(func=cmd_render)
-    r = sub.add_parser("run", help="expand source pairs into WebDataset shards")
+    r = add_command(sub, "run", cmd_run, "expand source pairs into WebDataset shards",
+                    "Expand every source pair into FACTOR synchronized variants (pixels, boxes and HTML) written "
+                    "as WebDataset shards with a manifest; a rerun builds only what is missing. Settings: "
+                    "defaults < --config < flags < --set.")
     add_run_flags(r)
-    r.set_defaults(func=cmd_run)
-    rp = sub.add_parser("replay", help="rebuild one sample from its source and record; compare bytes")
+    rp = add_command(sub, "replay", cmd_replay, "rebuild one sample from its source and record; compare bytes",
+                     "Rebuild one sample from its source pair and the ops recorded in its JSON, and compare the "
+                     "three members byte for byte with the shard's (exit 1 when they differ).")
     rp.add_argument("out", help="shard directory")
     rp.add_argument("key", help="sample key, e.g. page-00003_v07")
     rp.add_argument("--input", help="source folder (default: the one recorded in the manifest)")
-    rp.set_defaults(func=cmd_replay)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ConfigError, JobError, BackendError, Reject, RenderError, BrowserError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # disk full, permissions: the message names the file
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    return run_command(parse(build_parser(), argv), ERRORS)
 
 
 if __name__ == "__main__":

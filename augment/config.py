@@ -3,10 +3,11 @@
 `AugmentConfig.ops` holds one table per registered op (`[ops.<name>]` in TOML), starting
 from each op module's DEFAULTS; the shipped `default.toml` lists every base value with its
 meaning. `load_config` layers: base values -> the preset (`augment.presets`, the flag's,
-else the file's `preset`, else `DEFAULT_PRESET`) -> the TOML file -> flags. Every field
-shapes the output, and all of them enter `job_dict()` (and so the manifest and the config
-hash). How a job runs (workers, backend, strictness) never changes a byte of output and is
-not configured here: see `augment.run_options`.
+else the file's `preset`, else `DEFAULT_PRESET`) -> the TOML file -> flags -> `--set`. Every
+field shapes the output, and all of them enter `job_dict()` (and so the manifest and the
+config hash). How a job runs (workers, backend, strictness) never changes a byte of output
+and is not configured here: see `augment.run_options`. Every value is checked against its
+rule in `augment.settings` before any work starts, all at once.
 """
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from shards.schema import IMAGE_EXTS
 
 from .presets import DEFAULT_PRESET, PRESETS
 
@@ -61,22 +60,9 @@ class AugmentConfig:
     ops: dict[str, dict[str, Any]] = field(default_factory=_op_defaults)
 
     def validate(self) -> "AugmentConfig":
-        from .ops import OPS
+        from .settings import problems
 
-        check([
-            (self.preset in PRESETS, "preset", f"one of {sorted(PRESETS)}", self.preset),
-            (self.factor >= 1, "factor", "at least 1", self.factor),
-            (0.0 <= self.val_fraction < 1.0, "val_fraction", "in [0, 1)", self.val_fraction),
-            (self.folds >= 1, "folds", "at least 1", self.folds),
-            (self.image_format in IMAGE_EXTS, "image_format", f"one of {IMAGE_EXTS}", self.image_format),
-            (1 <= self.quality <= 100, "quality", "in 1..100", self.quality),
-            (self.samples_per_shard >= 1, "samples_per_shard", "at least 1", self.samples_per_shard),
-            (self.variants_per_group >= 1, "variants_per_group", "at least 1", self.variants_per_group),
-            *((0.0 <= float(table.get("p", 0.0)) <= 1.0, f"ops.{name}.p", "in [0, 1]", table.get("p"))
-              for name, table in self.ops.items()),
-            *(row for name, table in self.ops.items() if hasattr(OPS.get(name), "check")
-              for row in OPS[name].check(table)),
-        ])
+        check(problems(self.job_dict()))
         return self
 
     def job_dict(self) -> dict[str, Any]:
@@ -97,9 +83,13 @@ def _merge(cfg: AugmentConfig, table: dict[str, Any], origin: str) -> None:
         if key != "ops":
             setattr(cfg, key, value)
             continue
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: 'ops' must be a table of [ops.<name>] tables, found {value!r:.60}")
         for op, values in value.items():
             if op not in cfg.ops:
                 raise ConfigError(f"{origin}: unknown op [ops.{op}]; registered: {', '.join(cfg.ops)}")
+            if not isinstance(values, dict):
+                raise ConfigError(f"{origin}: [ops.{op}] must be a table of settings, found {values!r:.60}")
             unknown = set(values) - set(cfg.ops[op])
             if unknown:
                 raise ConfigError(f"{origin}: [ops.{op}] has unknown keys {sorted(unknown)}")
@@ -109,21 +99,25 @@ def _merge(cfg: AugmentConfig, table: dict[str, Any], origin: str) -> None:
 def _read_toml(path: str | Path, what: str) -> dict[str, Any]:
     try:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"{path}: cannot read {what} ({e})") from None
 
 
-def load_config(path: str | Path | None = None, preset: str | None = None, **overrides: Any) -> AugmentConfig:
+def load_config(path: str | Path | None = None, preset: str | None = None,
+                sets: list[dict[str, Any]] | None = None, **overrides: Any) -> AugmentConfig:
     """Base values, then the preset (`preset`, else the file's ``preset``, else
-    DEFAULT_PRESET), then the TOML file at `path` (if any), then `overrides` that are not None."""
+    DEFAULT_PRESET), then the TOML file at `path` (if any), then `overrides` that are not
+    None, then `sets` (nested tables from `--set key=value`, in order); validated."""
     cfg = AugmentConfig()
     table = _read_toml(path, "config") if path is not None else {}
-    name = preset or table.get("preset") or DEFAULT_PRESET
-    if name not in PRESETS:
-        raise ConfigError(f"preset {name!r} is unknown; known: {', '.join(sorted(PRESETS))} "
-                          "(augment/presets/<name>.toml)")
-    _merge(cfg, _read_toml(PRESETS[name], "preset"), f"preset {name} ({PRESETS[name]})")
+    # the preset named last wins: --set, else the flag, else the file, else the default
+    named = [t["preset"] for t in sets or [] if "preset" in t]
+    name = named[-1] if named else preset if preset is not None else table.get("preset", DEFAULT_PRESET)
+    if isinstance(name, str) and name in PRESETS:  # an unknown name is reported by validate()
+        _merge(cfg, _read_toml(PRESETS[name], "preset"), f"preset {name} ({PRESETS[name]})")
     _merge(cfg, {k: v for k, v in table.items() if k != "preset"}, str(path))
     _merge(cfg, {k: v for k, v in overrides.items() if v is not None}, "command line")
+    for extra in sets or []:
+        _merge(cfg, {k: v for k, v in extra.items() if k != "preset"}, "--set")
     cfg.preset = name
     return cfg.validate()

@@ -131,7 +131,8 @@ def clip_quads(quads: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np
 def _clip(quads: np.ndarray, w: float, h: float) -> tuple[np.ndarray, np.ndarray]:
     n = len(quads)
     rect = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
-    inside_rect = lambda p: (p[..., 0] >= -1e-9) & (p[..., 0] <= w + 1e-9) & (p[..., 1] >= -1e-9) & (p[..., 1] <= h + 1e-9)  # noqa: E731
+    inside_rect = lambda p: ((p[..., 0] >= -1e-9) & (p[..., 0] <= w + 1e-9)  # noqa: E731
+                             & (p[..., 1] >= -1e-9) & (p[..., 1] <= h + 1e-9))
     corners = np.broadcast_to(rect, (n, 4, 2))
     hits = _edge_hits(quads, w, h)
     cand = np.concatenate([quads, corners, hits], axis=1)

@@ -5,12 +5,23 @@ any joblib backend. A rerun of the same command keeps every shard whose sidecar 
 its bytes and the job's hash and builds only the rest; output written with another config
 or other inputs is refused unless `overwrite`. Bad sources never stop the job (unless
 `strict`; both are `RunOptions`): they are recorded, once, in the sidecar of the source's group-0 shard, and
-gathered into `rejects.jsonl`, so sources = accepted + rejected always holds.
+gathered into `rejects.jsonl`, so sources = accepted + rejected always holds. Any exception
+while reading a source is such a reject (`sources.load_pair`); one while augmenting a
+variant drops that variant alone (`augment_failed`, a `rejects.jsonl` row with a `variant`,
+counted in the manifest's `stats.variants_failed`), so no single page stops a job.
+
+The job holds `--out`'s lock (`shards.lock`) from start to finish: a second job on the same
+folder is refused naming the first. It touches only its own files there: shards and
+sidecars named `<split>-NNNNNN.tar[.json]`, `manifest.json`, `rejects.jsonl` and its own
+temporary files; anything else in the folder is left alone and named in a log line.
+On Ctrl-C or SIGTERM the workers are stopped with it (joblib kills its loky workers when the
+consuming loop is left by an exception); finished shards stay, a rerun builds the rest.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,18 +33,24 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from shards import atomic
-from shards.manifest import boxes_warning, build_manifest, write_manifest
+from shards.cli_support import progress_enabled
+from shards.htmlparse import MAX_HTML_BYTES
+from shards.images import max_file_bytes
+from shards.lock import LOCK_NAME, hold
+from shards.manifest import MANIFEST_NAME, boxes_warning, build_manifest, write_manifest
 from shards.schema import SCHEMA_VERSION
-from shards.writer import ShardWriter, file_sha256, read_sidecar, sidecar_path
+from shards.writer import ShardWriter, SidecarError, file_sha256, is_shard_name, read_sidecar, sidecar_path
 
 from .backends import execution
 from .config import AugmentConfig
 from .pipeline import augment_page, build_sample
 from .plan import ShardTask, plan_tasks
 from .run_options import RunOptions
-from .sources import Reject, SourcePair, discover, load_pair
+from .sources import MAX_BOXES_BYTES, Reject, SourcePair, discover, load_pair, nested_pair_folders
 
 REJECTS_NAME = "rejects.jsonl"
+OWN_FILES = (MANIFEST_NAME, REJECTS_NAME, LOCK_NAME, "contact_sheet.png")  # besides shards and sidecars
+log = logging.getLogger(__name__)
 
 
 class JobError(RuntimeError):
@@ -41,21 +58,42 @@ class JobError(RuntimeError):
 
 
 def _reject_row(source_id: str, r: Reject) -> dict[str, str]:
-    return {"source": source_id, "reason": r.reason, "message": str(r)}
+    row = {"source": source_id, "reason": r.reason, "message": str(r)}
+    return row | ({"error": r.error} if r.error else {})
 
 
 def _load(task: ShardTask, cfg: AugmentConfig, strict: bool, stats: Counter, rejects: list) -> Iterable:
     for src in task.sources:
+        counts: Counter = Counter()  # merged only for an accepted source, and once (group 0)
         try:
-            page = load_pair(src.pair, cfg.max_pixels, stats if task.group == 0 else Counter(),
-                             require_boxes=strict)
+            page = load_pair(src.pair, cfg.max_pixels, counts, require_boxes=strict)
         except Reject as r:
             if strict:
                 raise
             if task.group == 0:
                 rejects.append(_reject_row(src.pair.source_id, r))
             continue
+        if task.group == 0:
+            stats.update(counts)
         yield src, page
+
+
+def _variant(page: Any, v: int, cfg: AugmentConfig, src: Any, strict: bool, stats: Counter,
+             failed: list) -> Any:
+    """One variant's sample, or None when augmenting it failed (recorded in `failed`)."""
+    try:
+        aug = augment_page(page, v, cfg)
+        sample = build_sample(aug, v, cfg, src.split, src.fold)
+    except Exception as e:  # noqa: BLE001 - one variant never stops a job: see the module docstring
+        sid, name = src.pair.source_id, type(e).__name__
+        message = f"{sid} variant {v}: {name} while augmenting: {str(e)[:300]}"
+        if strict:
+            raise Reject("augment_failed", message, name) from e
+        failed.append({"source": sid, "variant": v, "reason": "augment_failed", "error": name, "message": message})
+        stats["variants_failed"] += 1
+        return None
+    stats.update({f"skipped_{k}": n for k, n in aug.skipped.items()})
+    return sample
 
 
 def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str | Path,
@@ -65,12 +103,13 @@ def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str 
         cv2.setNumThreads(1)  # one process per core already; OpenCV's own pool would oversubscribe
     stats: Counter = Counter()
     rejects: list[dict[str, str]] = []
+    failed: list[dict[str, Any]] = []
     samples: dict[tuple[int, str], Any] = {}
     for src, page in _load(task, cfg, opts.strict, stats, rejects):
         for v in task.variants:
-            aug = augment_page(page, v, cfg)
-            stats.update({f"skipped_{k}": n for k, n in aug.skipped.items()})
-            samples[(v, src.pair.source_id)] = build_sample(aug, v, cfg, src.split, src.fold)
+            sample = _variant(page, v, cfg, src, opts.strict, stats, failed)
+            if sample is not None:
+                samples[(v, src.pair.source_id)] = sample
         stats["accepted"] += task.group == 0
     w = ShardWriter(Path(out) / task.name, job_hash, task.split)
     try:
@@ -79,18 +118,29 @@ def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str 
     except BaseException:
         w.abort()
         raise
-    return w.close({"group": task.group, "rejects": rejects, "stats": dict(sorted(stats.items()))})
+    extra = {"group": task.group, "rejects": rejects, "stats": dict(sorted(stats.items()))}
+    return w.close(extra | ({"failed": failed} if failed else {}))
 
 
-def input_fingerprint(pairs: list[SourcePair]) -> str:
-    """sha256 over every input file's name and content (what a rerun must match)."""
+def input_fingerprint(pairs: list[SourcePair], max_pixels: int = AugmentConfig.max_pixels) -> str:
+    """sha256 over every input file's name and content (what a rerun must match). A file that
+    cannot be read, or is larger than its kind may be (it is rejected unread), enters with its
+    name and size or error instead."""
     h = hashlib.sha256()
     for p in sorted(pairs, key=lambda p: p.source_id):
-        for f in (p.image, p.html, p.boxes):
-            if f is not None:
-                h.update(f.name.encode("utf-8"))
+        for f, limit in ((p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES), (p.boxes, MAX_BOXES_BYTES)):
+            if f is None:
+                continue
+            h.update(f.name.encode("utf-8"))
+            try:
+                size = f.stat().st_size
+                if size > limit:
+                    h.update(f"oversize:{size}".encode())
+                    continue
                 with open(f, "rb") as fh:
                     h.update(hashlib.file_digest(fh, "sha256").digest())
+            except OSError as e:
+                h.update(f"unreadable:{e.errno}".encode())
     return h.hexdigest()
 
 
@@ -107,31 +157,48 @@ class JobSummary:
     kept: int
     seconds: float
     manifest: dict[str, Any] = field(repr=False, default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         rej = ", ".join(f"{r}={n}" for r, n in sorted(self.rejects.items())) or "none"
+        failed = int(self.manifest.get("stats", {}).get("variants_failed", 0))
         return (f"sources read {self.sources['total']}, accepted {self.sources['accepted']}, "
                 f"rejected {self.sources['rejected']} ({rej})\n"
-                f"samples {self.samples} in {self.built + self.kept} shards ({self.built} built, {self.kept} kept), "
+                + (f"variants dropped {failed} (augment_failed; see {REJECTS_NAME})\n" if failed else "")
+                + f"samples {self.samples} in {self.built + self.kept} shards ({self.built} built, {self.kept} kept), "
                 f"{self.bytes / 1e6:.1f} MB, {self.seconds:.1f} s "
                 f"({self.samples / max(self.seconds, 1e-9):.1f} samples/s overall)\n"
                 + (f"{warning}\n" if (warning := boxes_warning(self.manifest)) else "")
+                + "".join(f"{note}\n" for note in self.notes)
                 + f"output: {self.out}")
 
 
 def _existing_state(out: Path, tasks: list[ShardTask], job_hash: str) -> tuple[dict[str, dict], list[str]]:
-    """(done sidecars by shard name, conflicts): what a rerun can keep and what it must not mix."""
+    """(done sidecars by shard name, conflicts): what a rerun can keep and what it must not mix.
+
+    Only files named like this job's shards count; a sidecar that does not parse is not done
+    (its shard is rebuilt when planned). A shard of another plan is a conflict."""
     done, conflicts = {}, []
     planned = {t.name for t in tasks}
-    for side in sorted(out.glob("*.tar.json")):
-        name = side.name[: -len(".json")]
-        info = read_sidecar(out / name)
-        if info is None or info.get("config_hash") != job_hash or name not in planned:
+    names = sorted({p.name[: -len(".json")] if p.name.endswith(".json") else p.name
+                    for p in out.iterdir() if is_shard_name(p.name.removesuffix(".json"))})
+    for name in names:
+        try:
+            info = read_sidecar(out / name)
+        except SidecarError:
+            info = None
+        if name not in planned or (info is not None and info.get("config_hash") != job_hash):
             conflicts.append(name)
-            continue
-        if (out / name).exists() and file_sha256(out / name) == (info["sha256"], info["bytes"]):
+        elif info is not None and (out / name).exists() and file_sha256(out / name) == (info["sha256"], info["bytes"]):
             done[name] = info
     return done, conflicts
+
+
+def _foreign_files(out: Path) -> list[str]:
+    """Names in `out` this job did not write (left alone)."""
+    return sorted(p.name for p in out.iterdir()
+                  if not (is_shard_name(p.name.removesuffix(".json")) or p.name in OWN_FILES
+                          or atomic.is_own_temp(p.name)))
 
 
 def _clear(out: Path, names: list[str]) -> None:
@@ -145,18 +212,21 @@ def _run_tasks(todo: list[ShardTask], cfg: AugmentConfig, opts: RunOptions, out:
                job_hash: str) -> list[dict]:
     if not todo:
         return []
-    bar = tqdm(total=len(todo), desc="shards", unit="shard", disable=not opts.progress)
+    bar = tqdm(total=len(todo), desc="shards", unit="shard", disable=not progress_enabled(opts.progress))
     results, samples, rejects, t0 = [], 0, 0, time.perf_counter()
     with execution(out, backend=opts.backend, jobs=opts.jobs, scheduler=opts.scheduler):
         stream = Parallel(return_as="generator_unordered")(
             delayed(build_shard)(t, cfg, opts, out, job_hash) for t in todo)
-        for info in stream:
-            results.append(info)
-            samples += info["samples"]
-            rejects += len(info["rejects"])
-            bar.set_postfix(samples_s=f"{samples / (time.perf_counter() - t0):.1f}", rejects=rejects)
-            bar.update()
-    bar.close()
+        try:
+            for info in stream:
+                results.append(info)
+                samples += info["samples"]
+                rejects += len(info["rejects"])
+                bar.set_postfix(samples_s=f"{samples / (time.perf_counter() - t0):.1f}", rejects=rejects)
+                bar.update()
+        finally:
+            stream.close()  # on Ctrl-C/SIGTERM (or an error) joblib aborts and kills its workers here
+            bar.close()
     return results
 
 
@@ -166,7 +236,7 @@ def _write_rejects(out: Path, rows: list[dict[str, str]]) -> None:
 
 
 def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
-            opts: RunOptions = RunOptions()) -> JobSummary:
+            opts: RunOptions = RunOptions()) -> JobSummary:  # noqa: B008 - frozen, never mutated
     """Run (or resume) `augment run` with output settings `cfg`, run as `opts` says: see the
     module docstring."""
     t0 = time.perf_counter()
@@ -174,7 +244,15 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
     input_dir, out = Path(input_dir).resolve(), Path(out).resolve()
     if not input_dir.is_dir():
         raise JobError(f"--input {input_dir}: not a directory of source pairs")
-    pairs, early = discover(input_dir)
+    if input_dir == out:
+        raise JobError(f"--out {out}: is the --input folder; give the shards a folder of their own")
+    if out.exists() and not out.is_dir():
+        raise JobError(f"--out {out}: exists and is not a folder")
+    try:
+        pairs, early = discover(input_dir, opts.follow_symlinks)
+        nested = nested_pair_folders(input_dir)
+    except OSError as e:
+        raise JobError(f"--input {input_dir}: cannot list it ({e.strerror})") from None
     complete = [p for p in pairs if p.image is not None and p.html is not None]
     for p in pairs:
         if p not in complete:
@@ -182,14 +260,35 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
                 load_pair(p)
             except Reject as r:
                 early.append((p.source_id, r))
+    notes = [] if not nested else [
+        f"note: {len(nested)} subfolder(s) of --input hold files named like source pairs, which are not read "
+        f"(only the top level is): {', '.join(nested[:5])}{'...' if len(nested) > 5 else ''}"]
+    if not complete:
+        found = ", ".join(f"{n} {r}" for r, n in sorted(Counter(r.reason for _, r in early).items()))
+        raise JobError(f"--input {input_dir}: no source pairs (<id>.png|jpg|webp + <id>.html) at its top level "
+                       f"({found or 'no image or .html files'}{'; ' + notes[0][6:] if notes else ''})")
+    for note in notes:
+        log.warning("%s", note)
     if opts.strict and early:
         raise early[0][1]
-    fingerprint = input_fingerprint(complete)
+    out.mkdir(parents=True, exist_ok=True)
+    with hold(out, "augment run"):
+        summary = _locked_run(input_dir, out, cfg, opts, complete, early)
+    summary.notes = notes
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _locked_run(input_dir: Path, out: Path, cfg: AugmentConfig, opts: RunOptions, complete: list[SourcePair],
+                early: list) -> JobSummary:
+    fingerprint = input_fingerprint(complete, cfg.max_pixels)
     # the schema version too: output of another schema is never resumed into, always rebuilt
     job_hash = hashlib.sha256(f"{cfg.hash()}:{fingerprint}:schema{SCHEMA_VERSION}".encode()).hexdigest()[:16]
     tasks = plan_tasks(complete, cfg)
-    out.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_temps(out)
+    if foreign := _foreign_files(out):
+        log.info("--out %s: leaving %d file(s) this job did not write alone: %s", out, len(foreign),
+                 ", ".join(foreign[:10]) + ("..." if len(foreign) > 10 else ""))
     done, conflicts = _existing_state(out, tasks, job_hash)
     if conflicts and not opts.overwrite:
         raise JobError(f"{out}: holds shards from another config or input ({', '.join(conflicts[:3])}"
@@ -199,7 +298,6 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
     sidecars = list(done.values()) + _run_tasks(todo, cfg, opts, out, job_hash)
     summary = _finish(out, cfg, sidecars, early, fingerprint, job_hash, input_dir)
     summary.built, summary.kept = len(todo), len(sidecars) - len(todo)
-    summary.seconds = time.perf_counter() - t0
     return summary
 
 
@@ -207,6 +305,7 @@ def _finish(out: Path, cfg: AugmentConfig, sidecars: list[dict], early: list, fi
             job_hash: str, input_dir: Path) -> JobSummary:
     rows = [_reject_row(sid, r) for sid, r in early] + [r for s in sidecars for r in s.get("rejects", [])]
     rows.sort(key=lambda r: (r["source"], r["reason"]))
+    failed = sorted((r for s in sidecars for r in s.get("failed", [])), key=lambda r: (r["source"], r["variant"]))
     stats: Counter = Counter()
     for s in sidecars:
         stats.update(s.get("stats", {}))
@@ -217,11 +316,11 @@ def _finish(out: Path, cfg: AugmentConfig, sidecars: list[dict], early: list, fi
             per_split[s["split"]] += s["sources"]
     sources = {"total": accepted + len(rows), "accepted": accepted, "rejected": len(rows), **per_split}
     reasons = Counter(r["reason"] for r in rows)
-    clean = [{k: v for k, v in s.items() if k not in ("rejects", "stats", "group")} for s in sidecars]
+    clean = [{k: v for k, v in s.items() if k not in ("rejects", "stats", "group", "failed")} for s in sidecars]
     manifest = build_manifest(clean, sources=sources, rejects=dict(reasons), config=cfg.job_dict(),
                               config_hash=job_hash, input_fingerprint=fingerprint, stats=dict(stats))
     manifest["input"] = str(input_dir.resolve())
-    _write_rejects(out, rows)
+    _write_rejects(out, sorted(rows + failed, key=lambda r: (r["source"], r.get("variant", -1), r["reason"])))
     write_manifest(out, manifest)
     return JobSummary(out, sources, reasons, manifest["totals"]["samples"], manifest["totals"]["bytes"],
                       0, 0, 0.0, manifest)

@@ -3,6 +3,7 @@
 The sample's JSON lists every applied op with its exact parameters; replay re-applies
 them to the source page (no random draws at all) and compares the three members byte
 for byte with what the shard holds, so a user can trust that the record is complete.
+A key, source or folder that cannot be found is a `ReplayError` naming it.
 """
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from shards.writer import encode_members
 from .config import AugmentConfig
 from .pipeline import build_sample, replay_page
 from .sources import discover, load_pair
+
+
+class ReplayError(ValueError):
+    """The sample or its source cannot be found; the message names the key, folder or file."""
 
 
 @dataclass
@@ -39,12 +44,14 @@ class ReplayResult:
 
 def find_sample(out: str | Path, key: str) -> tuple[str, dict[str, bytes]]:
     """(shard name, raw members) of `key`, scanning the manifest's shards."""
-    for path in shard_paths(out, load_manifest(out)):
+    manifest = load_manifest(out)
+    for path in shard_paths(out, manifest):
         with open(path, "rb") as fh:
             for k, members in iter_tar_samples(fh, path.name):
                 if k == key:
                     return path.name, members
-    raise KeyError(f"{out}: no sample with key {key!r}")
+    raise ReplayError(f"{out}: no sample with key {key!r} in its {len(manifest['shards'])} shards "
+                      "(`python -m shards inspect` lists the splits; keys look like <source id>_v<NN>)")
 
 
 def _config(manifest: dict) -> AugmentConfig:
@@ -58,10 +65,17 @@ def replay(out: str | Path, key: str, input_dir: str | Path | None = None) -> Re
     source_id, variant = parse_key(key)
     shard, stored = find_sample(out, key)
     meta = json.loads(stored["json"])
-    pairs, _ = discover(input_dir or manifest["input"])
+    if not (input_dir or manifest.get("input")):
+        raise ReplayError(f"{out}: the manifest records no source folder; pass --input with the folder given to "
+                          "`augment run`")
+    folder = Path(input_dir or manifest["input"])
+    if not folder.is_dir():
+        raise ReplayError(f"{folder}: the source folder of {key} is not a directory; pass --input with the folder "
+                          "given to `augment run`")
+    pairs, _ = discover(folder, follow_symlinks=True)  # the one source asked for, read to compare, never shipped
     pair = next((p for p in pairs if p.source_id == source_id), None)
     if pair is None:
-        raise KeyError(f"{input_dir or manifest['input']}: no source pair with id {source_id!r}")
+        raise ReplayError(f"{folder}: no source pair with id {source_id!r}")
     cfg = _config(manifest)
     page = replay_page(load_pair(pair, cfg.max_pixels), meta["ops"])
     rebuilt = encode_members(build_sample(page, variant, cfg, meta["split"], meta["fold"]))

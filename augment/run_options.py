@@ -22,12 +22,20 @@ class RunOptions:
     scheduler: str | None = None  # Dask scheduler address (backend "dask" only)
     strict: bool = False  # stop at the first bad source instead of recording it
     overwrite: bool = False  # replace output written with another config or input
-    progress: bool = True  # show a progress bar
+    progress: bool = True  # show a progress bar (on a terminal only: shards.cli_support.progress_enabled)
+    follow_symlinks: bool = False  # read symbolic links in the input that point outside it
 
     def validate(self) -> "RunOptions":
+        jobs_int = isinstance(self.jobs, int) and not isinstance(self.jobs, bool)
         check([
-            (self.jobs != 0, "jobs", "non-zero (negative counts from the number of cores, as in joblib)", self.jobs),
-            (self.backend in BACKENDS, "backend", f"one of {sorted(BACKENDS)}", self.backend),
+            *((isinstance(getattr(self, name), bool), name, "true or false", getattr(self, name))
+              for name in ("strict", "overwrite", "progress", "follow_symlinks")),
+            (jobs_int and self.jobs != 0, "jobs",
+             "a non-zero integer (negative counts from the number of cores, as in joblib)", self.jobs),
+            (isinstance(self.backend, str) and self.backend in BACKENDS, "backend", f"one of {sorted(BACKENDS)}",
+             self.backend),
+            (self.scheduler is None or isinstance(self.scheduler, str), "scheduler", "an address string",
+             self.scheduler),
             (not self.scheduler or self.backend == "dask", "scheduler",
              f"unset unless backend is 'dask' (backend is {self.backend!r})", self.scheduler),
         ], what="run option")

@@ -5,23 +5,29 @@ A source pair is `<id>.png|jpg|jpeg|webp` + `<id>.html`, optionally `<id>.boxes.
 `data-bbox="x,y,w,h"` attributes in the HTML. Grey, RGBA and 16-bit images are accepted
 and converted to 8-bit RGB. File names that are not valid sample keys (spaces, dots,
 unicode) get a sanitized id with a short hash of the original stem, so ids stay unique.
+
+Only the top level of the input folder is read; `nested_pair_folders` names subfolders that
+hold pair-like files, so the job can say so. A symbolic link that points outside the folder
+is refused (`symlink_outside`) unless `follow_symlinks`. Every file's size is checked before
+it is read. Whatever else goes wrong while reading one source (a boxes file nested 100,000
+deep, a number too large for a float, an unreadable file, a bug) is a `Reject` naming the file,
+the reason and the exception's class: one bad source never stops a job.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
-from PIL import Image
 
-from shards.htmlparse import HtmlError, parse_html
+from shards import images
+from shards.htmlparse import MAX_HTML_BYTES, HtmlError, parse_html
 from shards.schema import SOURCE_ID_RE
 
 from .config import AugmentConfig
@@ -29,14 +35,18 @@ from .page import ROW_ATTR, Page, box_to_quad
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 DEFAULT_MAX_PIXELS = AugmentConfig.max_pixels  # the job's default, for callers without a config
+MAX_BOXES_BYTES = 64_000_000  # a page with 100,000 elements writes ~10 MB of boxes
+NESTED_SCAN_LIMIT = 10_000  # entries looked at in subfolders before giving up the search
 
 
 class Reject(Exception):
-    """A source pair that cannot be used: `reason` is a short code, the message says why."""
+    """A source pair that cannot be used: `reason` is a short code, the message says why,
+    `error` is the class name of the exception behind it (None when there was none)."""
 
-    def __init__(self, reason: str, message: str):
+    def __init__(self, reason: str, message: str, error: str | None = None):
         super().__init__(message)
         self.reason = reason
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -68,16 +78,34 @@ def _stem_and_kind(p: Path) -> tuple[str, str] | None:
     return None
 
 
-def discover(input_dir: str | Path) -> tuple[list[SourcePair], list[tuple[str, Reject]]]:
-    """All pairs in `input_dir`, sorted by id, plus rejects found from names alone."""
+def _outside(p: Path, root: Path) -> Path | None:
+    """The target of the symbolic link `p` when it lies outside `root` (None otherwise)."""
+    if not p.is_symlink():
+        return None
+    target = p.resolve()
+    return None if target.is_relative_to(root) else target
+
+
+def discover(input_dir: str | Path, follow_symlinks: bool = False) -> tuple[list[SourcePair], list[tuple[str, Reject]]]:
+    """All pairs directly in `input_dir`, sorted by id, plus rejects found from names alone."""
+    root = Path(input_dir).resolve()
     groups: dict[str, dict[str, list[Path]]] = {}
+    outside: dict[str, tuple[Path, Path]] = {}
     for p in sorted(Path(input_dir).iterdir()):
         sk = _stem_and_kind(p) if p.is_file() else None
         if sk:
             groups.setdefault(sk[0], {}).setdefault(sk[1], []).append(p)
+            target = None if follow_symlinks else _outside(p, root)
+            if target is not None:
+                outside.setdefault(sk[0], (p, target))
     pairs, rejects, seen_ids = [], [], set()
     for stem, kinds in sorted(groups.items()):
         sid = source_id_for(stem)
+        if stem in outside:
+            link, target = outside[stem]
+            rejects.append((sid, Reject("symlink_outside", f"{link}: a symbolic link to {target}, outside the input "
+                                                           "folder; not read (pass --follow-symlinks to read it)")))
+            continue
         if len(kinds.get("image", [])) > 1:
             names = ", ".join(p.name for p in kinds["image"])
             rejects.append((sid, Reject("duplicate_id", f"{stem}: several images for one id ({names})")))
@@ -86,29 +114,33 @@ def discover(input_dir: str | Path) -> tuple[list[SourcePair], list[tuple[str, R
             rejects.append((sid, Reject("duplicate_id", f"{stem}: id {sid} already used by another pair")))
             continue
         seen_ids.add(sid)
-        first = lambda k: kinds[k][0] if k in kinds else None  # noqa: E731
-        pairs.append(SourcePair(sid, first("image"), first("html"), first("boxes")))
+        image, html, boxes = (kinds[k][0] if k in kinds else None for k in ("image", "html", "boxes"))
+        pairs.append(SourcePair(sid, image, html, boxes))
     return pairs, rejects
 
 
+def nested_pair_folders(input_dir: str | Path, limit: int = NESTED_SCAN_LIMIT) -> list[str]:
+    """Subfolders of `input_dir` (relative, sorted) holding files named like pair members, which
+    `discover` does not read; the search stops after `limit` entries (links are not followed)."""
+    found, seen = set(), 0
+    root = Path(input_dir)
+    for top in sorted(d for d in root.iterdir() if d.is_dir() and not d.is_symlink()):
+        for folder, dirs, files in os.walk(top):
+            dirs.sort()
+            seen += len(files) + len(dirs)
+            if any(_stem_and_kind(Path(f)) for f in files):
+                found.add(str(Path(folder).relative_to(root)))
+            if seen > limit:
+                return sorted(found)
+    return sorted(found)
+
+
 def read_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode to RGB uint8, checking the pixel count from the header before decoding."""
+    """`shards.images.read_image` (size and pixel limits before decoding), failures as Reject."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels decides below
-            with Image.open(path) as im:
-                w, h = im.size
-    except Image.DecompressionBombError as e:  # a header past Pillow's own hard limit: a bomb, not a bad file
-        raise Reject("image_too_large", f"{path}: {e} (above the limit of {max_pixels})") from None
-    except Exception as e:  # noqa: BLE001 - PIL raises many types for bad files
-        raise Reject("unreadable_image", f"{path}: not a readable image ({type(e).__name__}: {e})") from None
-    if w * h > max_pixels:
-        raise Reject("image_too_large", f"{path}: {w}x{h} = {w * h} pixels, above the limit of {max_pixels}")
-    # stored pixels as they are: an EXIF rotation would no longer match the header size or the boxes
-    arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if arr is None or arr.shape[:2] != (h, w):
-        raise Reject("unreadable_image", f"{path}: image data does not decode (truncated or corrupt)")
-    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+        return images.read_image(path, max_pixels)
+    except images.ImageError as e:
+        raise Reject(e.reason, str(e)) from None
 
 
 def _box(value: Any) -> np.ndarray | None:
@@ -116,21 +148,25 @@ def _box(value: Any) -> np.ndarray | None:
         value = value.split(",")
     try:
         box = np.asarray([float(v) for v in value], dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 400 digits
         return None
     return box if box.shape == (4,) and np.isfinite(box).all() else None
 
 
 def read_boxes(path: Path, image_size: tuple[int, int]) -> dict[str, Any]:
     """Parse and check a boxes file; the viewport must equal the image size."""
+    _check_size(path, MAX_BOXES_BYTES, "bad_boxes", "the boxes file")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         viewport = [int(v) for v in data["viewport"]]
         elements = data["elements"]
         assert isinstance(elements, list) and len(viewport) == 2
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AssertionError) as e:
-        raise Reject("bad_boxes", f"{path}: not a boxes file ({type(e).__name__}: {e}); expected "
-                                  '{"viewport": [w, h], "elements": [{"xpath": ..., "box": [x, y, w, h]}]}') from None
+    # RecursionError: JSON nested 100,000 deep; OverflowError: a viewport of 1e400 (float inf)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AssertionError, RecursionError,
+            OverflowError) as e:
+        raise Reject("bad_boxes", f"{path}: not a boxes file ({type(e).__name__}: {str(e)[:200]}); expected "
+                                  '{"viewport": [w, h], "elements": [{"xpath": ..., "box": [x, y, w, h]}]}',
+                     type(e).__name__) from None
     if tuple(viewport) != image_size:
         raise Reject("viewport_mismatch", f"{path}: viewport {viewport[0]}x{viewport[1]} differs from the image "
                                           f"{image_size[0]}x{image_size[1]}: the boxes belong to another rendering")
@@ -148,7 +184,8 @@ def _locate(boxes: np.ndarray, size: tuple[int, int], stats: Counter) -> np.ndar
     empty = known & ((boxes[:, 2] <= 0) | (boxes[:, 3] <= 0))
     outside = known & ~empty & ((out[:, 2] <= 0) | (out[:, 3] <= 0))
     with np.errstate(over="ignore"):
-        crossing = (boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 0] + boxes[:, 2] > w) | (boxes[:, 1] + boxes[:, 3] > h)
+        crossing = ((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 0] + boxes[:, 2] > w)
+                    | (boxes[:, 1] + boxes[:, 3] > h))
     clipped = known & ~empty & ~outside & crossing
     stats["boxes_empty"] += int(empty.sum())
     stats["boxes_outside"] += int(outside.sum())
@@ -195,24 +232,51 @@ def page_from_arrays(source_id: str, image: np.ndarray, html: str | bytes,
     return Page(source_id, image, root, quads, list(xpaths))
 
 
+def _check_size(path: Path, limit: int, reason: str, label: str) -> None:
+    """Refuse a file over `limit` bytes from its size alone, before reading any of it."""
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise Reject(reason, f"{path}: cannot read ({type(e).__name__}: {e.strerror})", type(e).__name__) from None
+    if size > limit:
+        raise Reject(reason, f"{path}: {label} is {size} bytes, above the limit of {limit}; not read")
+
+
 def load_pair(pair: SourcePair, max_pixels: int = DEFAULT_MAX_PIXELS,
               stats: Counter | None = None, require_boxes: bool = False) -> Page:
     """Load one source pair into a Page, or raise Reject naming the file and the reason.
 
     A page on which no element is located (no boxes file and no `data-bbox`, or none of
     them usable) is counted in `stats["sources_without_boxes"]`, and refused
-    (`no_boxes`) when `require_boxes`.
+    (`no_boxes`) when `require_boxes`. Any other exception while reading the pair becomes a
+    Reject `load_failed` naming its class, so that one source never stops a job.
     """
+    try:
+        return _load_pair(pair, max_pixels, stats, require_boxes)
+    except Reject:
+        raise
+    except Exception as e:  # noqa: BLE001 - the class of failures "one bad source": see the docstring
+        where = pair.html or pair.image or pair.boxes
+        raise Reject("load_failed", f"{where}: {type(e).__name__} while reading source {pair.source_id}: "
+                                    f"{str(e)[:300]}", type(e).__name__) from None
+
+
+def _load_pair(pair: SourcePair, max_pixels: int, stats: Counter | None, require_boxes: bool) -> Page:
     if pair.image is None or pair.html is None:
         have = pair.image or pair.html or pair.boxes
         missing = "image (.png/.jpg/.webp)" if pair.image is None else ".html"
         raise Reject("missing_partner", f"{have}: no {missing} partner for id {pair.source_id}")
+    _check_size(pair.html, MAX_HTML_BYTES, "bad_html", f"{pair.source_id}: HTML")
     image = read_image(pair.image, max_pixels)
     size = (int(image.shape[1]), int(image.shape[0]))
     boxes = read_boxes(pair.boxes, size) if pair.boxes else None
     stats = stats if stats is not None else Counter()
     try:
         html = pair.html.read_bytes()
+    except OSError as e:
+        raise Reject("bad_html", f"{pair.html}: cannot read ({type(e).__name__}: {e.strerror})",
+                     type(e).__name__) from None
+    try:
         page = page_from_arrays(pair.source_id, image, html, boxes, stats)
     except HtmlError as e:
         raise Reject("bad_html", f"{pair.html}: {e}") from None

@@ -1,7 +1,10 @@
 """`python -m benchmarks [--quick] [--only NAME ...]`: run the benchmarks one after another.
 
-`make bench` runs all of them with --quick (about two minutes on two cores); each writes
-benchmarks/results/<name>.json and prints its table.
+`make bench` runs all of them with --quick (about two minutes on two cores); each prints its
+table and writes benchmarks/results/latest/<name>.json, which git ignores: running
+benchmarks never dirties the checkout. `python -m benchmarks --record` (`make bench-record`)
+is the deliberate step that makes those the recorded results (benchmarks/results/) and
+regenerates the tables of benchmarks/README.md from them.
 """
 from __future__ import annotations
 
@@ -9,19 +12,29 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import augment_throughput, common, label_ceiling, role_confusion, scaling, shard_io, train_input
+from shards.cli_support import HelpFormatter
+
+from . import augment_throughput, common, label_ceiling, record, role_confusion, scaling, shard_io, train_input
 
 BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion)}
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__, formatter_class=HelpFormatter,
+                                allow_abbrev=False)
     p.add_argument("--quick", action="store_true", help="each benchmark's smallest meaningful settings")
-    p.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
+    p.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these (default: all)")
     p.add_argument("--work", type=Path, default=common.DEFAULT_WORK, help="scratch folder (cached sources)")
     p.add_argument("--results", type=Path, default=common.RESULTS_DIR, help="folder for the JSON results")
+    p.add_argument("--record", action="store_true",
+                   help="run nothing: copy --results/*.json into benchmarks/results/ (tracked) and regenerate the "
+                        "tables of benchmarks/README.md from them")
     args = p.parse_args(argv)
+    if args.record:
+        recorded = record.copy_latest(args.results)
+        names = record.update_readme({**BENCHMARKS, "train_input_phase4": train_input})
+        print(f"recorded {len(recorded)} result(s) in {common.RECORD_DIR}; README blocks updated: {', '.join(names)}")
+        return 0
     shared = ["--work", str(args.work), "--results", str(args.results)] + (["--quick"] if args.quick else [])
     for name in args.only or BENCHMARKS:
         print(f"\n=== {name} ===", flush=True)

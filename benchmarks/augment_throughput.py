@@ -45,7 +45,7 @@ def run_ours(src: Path, out: Path, cfg: AugmentConfig, jobs: int) -> int:
     """One complete job of `jobs` workers from scratch (a rerun would keep finished shards);
     returns samples."""
     shutil.rmtree(out, ignore_errors=True)
-    return run_job(src, out, cfg, RunOptions(jobs=jobs, progress=False)).samples
+    return run_job(src, out, cfg, RunOptions(jobs=jobs, progress=False, follow_symlinks=True)).samples
 
 
 def recorded_ops(out: Path) -> dict[tuple[str, int], list[dict[str, Any]]]:
@@ -63,7 +63,7 @@ def recorded_ops(out: Path) -> dict[tuple[str, int], list[dict[str, Any]]]:
 
 
 def source_list(src: Path) -> list[tuple[str, Path, Path]]:
-    pairs, _ = discover(src)
+    pairs, _ = discover(src, follow_symlinks=True)
     return [(p.source_id, p.image, p.html) for p in pairs]
 
 
@@ -71,7 +71,7 @@ def breakdown(src: Path, cfg: AugmentConfig, work: Path) -> dict[str, float]:
     """Milliseconds per variant in each stage, from one instrumented in-process pass."""
     t: Counter = Counter()
     writer = ShardWriter(work / "breakdown.tar")
-    pairs, _ = discover(src)
+    pairs, _ = discover(src, follow_symlinks=True)
     for pair in pairs:
         with common.stopwatch() as s:
             image = read_image(pair.image)
@@ -136,7 +136,7 @@ def report(r: dict[str, Any]) -> str:
     cpu = r["cpu_seconds"]
     rows = [(k, secs[k], cpu.get(k), pc[k], common.ratio(pc[k], pc["bare"]), common.ratio(pc[k], pc["naive"]))
             for k in ("ours_jobs1", f"ours_jobs{jobs}", "bare", "naive")]
-    out = [common.table(("run", "wall s", "cpu s", "variants/s/core", "x bare", "x naive"), rows),
+    out = [common.table(("run", "wall s", "cpu s", "variants/s/core", "x bare", "x naive"), rows), "",
            f"by CPU time: x bare {r['ratio_vs_bare_cpu']}, x naive {r['ratio_vs_naive_cpu']}",
            f"parallel efficiency at {jobs} workers: {r['parallel_efficiency']}", "",
            common.table(("stage", "ms/variant"), list(r["breakdown_ms_per_variant"].items()))]

@@ -11,14 +11,14 @@ import datetime
 import json
 import os
 import platform
-import sys
 import time
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-RESULTS_DIR = Path(__file__).with_name("results")
+RECORD_DIR = Path(__file__).with_name("results")  # the recorded results (tracked; `python -m benchmarks --record`)
+RESULTS_DIR = RECORD_DIR / "latest"  # where runs write (ignored by git): running never dirties the checkout
 DEFAULT_WORK = Path(os.environ.get("S2S_BENCH_WORK", "/tmp/s2s-bench"))
 PACKAGES = ("torch", "torchvision", "albumentations", "opencv-python-headless", "numpy", "webdataset", "joblib")
 
@@ -124,7 +124,8 @@ def cached_sources(work: Path, count: int, seed: int = 0) -> Path:
 
 
 def subset(pool: Path, count: int, dest: Path) -> Path:
-    """`dest` holding links to the first `count` pairs of `pool` (no copying)."""
+    """`dest` holding links to the first `count` pairs of `pool` (no copying): a job reading it
+    needs `follow_symlinks` (`--follow-symlinks`), since the links point outside `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         for ext in (".png", ".html", ".boxes.json"):
@@ -178,13 +179,15 @@ def size_flags(p: argparse.ArgumentParser, quick: dict[str, Any], full: dict[str
 
 def base_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     """The flags every benchmark takes; each adds its own sizes."""
-    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=doc,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from shards.cli_support import HelpFormatter
+
+    p = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=doc, formatter_class=HelpFormatter,
+                                allow_abbrev=False)
     p.add_argument("--quick", action="store_true", help="smallest settings that still mean something (make bench)")
     p.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                   help=f"scratch folder; synthetic sources are cached here (default {DEFAULT_WORK})")
+                   help="scratch folder; synthetic sources are cached here ($S2S_BENCH_WORK sets the default)")
     p.add_argument("--results", type=Path, default=RESULTS_DIR,
-                   help="folder for <name>.json (default benchmarks/results)")
+                   help="folder for <name>.json")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic sources and of the job")
     return p
 
@@ -199,7 +202,8 @@ def cached_shards(work: Path, sources: int, factor: int, seed: int = 0) -> Path:
     if not (out / "manifest.json").exists():
         src = subset(cached_sources(work, sources, seed), sources, work / f"src-{sources}-seed{seed}")
         # small jobs are cut into >= 8 shards per split: enough for the readers' worker split
-        run_job(src, out, load_config(None, factor=factor, seed=seed), RunOptions(jobs=1, progress=False))
+        opts = RunOptions(jobs=1, progress=False, follow_symlinks=True)  # `subset` links into the pool
+        run_job(src, out, load_config(None, factor=factor, seed=seed), opts)
     return out
 
 

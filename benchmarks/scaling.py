@@ -4,9 +4,10 @@ Each size runs as its own `python -m augment run ... --jobs 1` process (one work
 process itself). Its peak RSS is read from `/proc/<pid>/status` (`VmHWM`, the high-water
 mark of the process's own address space) while it runs: `ru_maxrss` from `wait4` would not
 do, because Linux carries the launching process's peak into a child across fork + exec, so
-every child of a big benchmark process would report the parent's size. Time should grow linearly in the number of sources (the fitted slope
-is seconds per source; the intercept is start-up) and memory should stay flat, since a
-job holds one shard's samples at a time, never the data set.
+every child of a big benchmark process would report the parent's size. Time should grow
+linearly in the number of sources (the fitted slope is seconds per source; the intercept is
+start-up) and memory should stay flat, since a job holds one shard's samples at a time,
+never the data set.
 """
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def run_size(src: Path, out: Path, factor: int, seed: int) -> tuple[float, float
     """(wall seconds, peak RSS MiB) of one fresh `augment run` process."""
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "augment", "run", "--input", str(src), "--out", str(out), "--factor", str(factor),
-           "--jobs", "1", "--seed", str(seed), "--samples-per-shard", str(SAMPLES_PER_SHARD), "--no-progress"]
+           "--jobs", "1", "--seed", str(seed), "--samples-per-shard", str(SAMPLES_PER_SHARD), "--no-progress",
+           "--follow-symlinks"]  # the sources are links into a shared pool (common.subset)
     err = out.with_name(out.name + ".stderr")
     t0 = time.perf_counter()
     peak_kib = 0
@@ -99,7 +101,7 @@ def report(r: dict[str, Any]) -> str:
     t, m = r["time_fit_s_per_source"], r["rss_fit_mib_per_source"]
     return "\n".join([
         common.table(("sources", "variants", "seconds", "ms/variant", "peak RSS MiB"),
-                     [[x[k] for k in keys] for x in r["rows"]]),
+                     [[x[k] for k in keys] for x in r["rows"]]), "",
         f"time: {t['slope']:.4g} s per source (+{t['intercept']:.3g} s start-up), R^2 {t['r2']}",
         f"peak RSS: {m['slope']:+.4g} MiB per source; largest/smallest - 1 = {r['rss_growth']:+.1%}"])
 
@@ -108,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     p = common.base_parser(NAME, __doc__)
     p.add_argument("--sizes", type=int, nargs="+",
                    help=f"numbers of sources (default {FULL['sizes']}, quick {QUICK['sizes']})")
-    p.add_argument("--factor", type=int, help=f"variants per source (default {FULL['factor']}, quick {QUICK['factor']})")
+    p.add_argument("--factor", type=int,
+                   help=f"variants per source (default {FULL['factor']}, quick {QUICK['factor']})")
     args = p.parse_args(argv)
     base = QUICK if args.quick else FULL
     sizes = tuple(args.sizes or base["sizes"])

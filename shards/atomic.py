@@ -3,17 +3,43 @@
 Every file the project writes as an output (shards, sidecars, manifest, checkpoints) goes
 through here: the bytes land in a temporary file in the same directory (so the rename
 stays on one filesystem), are fsynced, then `os.replace`d over the final name.
+
+Temporary files are named `.tmp-<final name>.<8 random chars>.s2s`, so a job recognises its
+own leftovers (`is_own_temp`) and never deletes a user's `.tmp-notes.txt`. They take the
+mode an ordinary `open()` would give (0666 less the umask), not `mkstemp`'s 0600: shared
+filesystems (Dask, multi-node training) need the outputs readable by the other users.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 TMP_PREFIX = ".tmp-"
+TMP_SUFFIX = ".s2s"
+_OWN_TEMP = re.compile(r"^\.tmp-.+\.[A-Za-z0-9_]{8}\.s2s$")  # mkstemp's random part is 8 of [a-z0-9_]
+
+
+def is_own_temp(name: str) -> bool:
+    """Whether `name` is a temporary file written by this module (not a user's `.tmp-*` file)."""
+    return bool(_OWN_TEMP.match(name))
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where /proc says it (Linux >= 4.7)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but only a fallback)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -21,12 +47,13 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary sibling of `path`; on clean exit fsync and rename it to `path`.
 
     On an exception the temporary file is removed and nothing appears under `path`.
-    A process killed mid-write leaves only a `.tmp-*` file, which no reader counts.
+    A process killed mid-write leaves only a `.tmp-*.s2s` file, which no reader counts.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX + path.name + ".", suffix=TMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -66,9 +93,13 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 def remove_stale_temps(directory: str | Path) -> list[Path]:
-    """Delete temporary files left by killed writers; return what was removed."""
+    """Delete temporary files left by killed writers of this module (and nothing else: a user's
+    `.tmp-notes.txt` stays); return what was removed. Call it only while holding the folder's
+    lock (`shards.lock`), or it could remove a running job's files."""
     removed = []
-    for p in sorted(Path(directory).glob(TMP_PREFIX + "*")):
+    for p in sorted(Path(directory).glob(TMP_PREFIX + "*" + TMP_SUFFIX)):
+        if not is_own_temp(p.name):
+            continue
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
             removed.append(p)

@@ -1,13 +1,28 @@
-"""`python -m shards` / `s2s-shards`: verify, inspect and look at a shard directory."""
+"""`python -m shards` / `s2s-shards`: verify, inspect, look at and export a shard directory.
+
+Exit codes: 0 success; 1 `verify` found problems (one `PROBLEM` line each), or an OS error;
+2 an error in the input or the command line (`error: ...` names the folder, file or
+setting); 130 Ctrl-C; 143 SIGTERM.
+"""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from .cli_support import EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, run_command
+from .export import EXPORTERS, ExportError
 from .manifest import ManifestError, boxes_warning, load_manifest
+from .reader import ShardReadError
 from .show import MAX_OUTLINES, STRIP_HEIGHT, STRIP_WIDTH
+from .tario import ShardFormatError
 from .verify import verify_dir
+from .writer import SidecarError
+
+ERRORS: dict[type[BaseException], int] = {
+    ManifestError: EXIT_ERROR, ShardReadError: EXIT_ERROR, ShardFormatError: EXIT_ERROR, SidecarError: EXIT_ERROR,
+    ExportError: EXIT_ERROR, OSError: EXIT_PROBLEMS,
+}
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -16,7 +31,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"PROBLEM {p}")
     if problems:
         print(f"{args.out}: {len(problems)} problem(s)", file=sys.stderr)
-        return 1
+        return EXIT_PROBLEMS
     m = load_manifest(args.out)
     print(f"{args.out}: OK, {m['totals']['shards']} shards, {m['totals']['samples']} samples verified")
     return 0
@@ -59,39 +74,49 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    print(export(args.out, args.dest, args.to, overwrite=args.overwrite).text())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="s2s-shards", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="recompute hashes and counts, check every sample")
+    p, sub = new_parser("s2s-shards", __doc__)
+    v = add_command(sub, "verify", cmd_verify, "recompute hashes and counts, check every sample",
+                    "Re-read every byte of a shard directory: each shard's sha256, size and sample count against "
+                    "its sidecar and the manifest, the tar layout, and every sample's metadata (exit 1 on any "
+                    "problem, one PROBLEM line each).")
     v.add_argument("out", help="shard directory (holds manifest.json)")
-    v.set_defaults(func=cmd_verify)
-    i = sub.add_parser("inspect", help="totals per split, shards, vocabulary head per factor, rejects")
-    i.add_argument("out")
-    i.add_argument("--head", type=int, default=10, help="vocabulary entries to list per factor (default 10)")
-    i.set_defaults(func=cmd_inspect)
-    s = sub.add_parser("show", help="contact sheet: samples with boxes and tokens, beside their source")
-    s.add_argument("out")
-    s.add_argument("--split", default="train", help="split to draw from (default train)")
-    s.add_argument("--n", type=int, default=8, help="augmented samples, one row each (default 8)")
-    s.add_argument("--out", dest="dest", default=None, help="PNG path (default OUT/contact_sheet.png)")
-    s.add_argument("--seed", type=int, default=0, help="which samples are picked (default 0)")
-    s.add_argument("--width", type=int, default=STRIP_WIDTH,
-                   help=f"page width on the sheet in px, never enlarged (default {STRIP_WIDTH})")
+    i = add_command(sub, "inspect", cmd_inspect, "totals per split, shards, vocabulary head per factor, rejects")
+    i.add_argument("out", help="shard directory (holds manifest.json)")
+    i.add_argument("--head", type=int, default=10, help="vocabulary entries to list per factor")
+    s = add_command(sub, "show", cmd_show, "contact sheet: samples with boxes and tokens, beside their source",
+                    "Draw N augmented samples beside their sources (variant 00), one per row, with element "
+                    "outlines and numbered sections, into a PNG.")
+    s.add_argument("out", help="shard directory (holds manifest.json)")
+    s.add_argument("--split", default="train", help="split to draw from")
+    s.add_argument("--n", type=int, default=8, help="augmented samples, one row each")
+    s.add_argument("--out", dest="dest", default=None, help="PNG path (default: OUT/contact_sheet.png)")
+    s.add_argument("--seed", type=int, default=0, help="which samples are picked")
+    s.add_argument("--width", type=int, default=STRIP_WIDTH, help="page width on the sheet in px, never enlarged")
     s.add_argument("--strip-height", type=int, default=STRIP_HEIGHT,
-                   help=f"tall pages are cut into columns at most this high (default {STRIP_HEIGHT})")
+                   help="tall pages are cut into columns at most this high")
     s.add_argument("--max-outlines", type=int, default=MAX_OUTLINES,
-                   help=f"element outlines drawn per image, the largest first (default {MAX_OUTLINES})")
-    s.set_defaults(func=cmd_show)
+                   help="element outlines drawn per image, the largest first")
+    e = add_command(sub, "export", cmd_export, "write the shards as a HuggingFace dataset or COCO annotations",
+                    "Export a shard directory to DEST with a dataset card (README.md) built from its manifest: "
+                    "--to hf writes Parquet files that datasets.load_dataset(DEST) loads; --to coco writes the "
+                    "images and COCO detection annotations of the section boxes.")
+    e.add_argument("out", help="shard directory (holds manifest.json)")
+    e.add_argument("dest", help="folder to write (new or empty, unless --overwrite)")
+    e.add_argument("--to", required=True, choices=sorted(EXPORTERS), help="format to write")
+    e.add_argument("--overwrite", action="store_true", help="write into a folder that is not empty")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ManifestError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_command(parse(build_parser(), argv), ERRORS)
 
 
 if __name__ == "__main__":

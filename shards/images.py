@@ -4,7 +4,9 @@ The pixel count is read from the file's header (Pillow) and checked *before* dec
 small file that decodes to gigabytes (a decompression bomb: a 96 kB PNG of 10000 x 10000)
 is refused without allocating it. Pixels are decoded by OpenCV as stored (an EXIF rotation
 would no longer match the header size or the boxes measured on the screenshot) and
-converted to 8-bit RGB (grey, alpha, palette and 16-bit images included).
+converted to 8-bit RGB (grey, alpha, palette and 16-bit images included). The file size is
+checked before anything is read: no real screenshot of `max_pixels` is larger than its raw
+16-bit RGBA pixels plus room for metadata (`max_file_bytes`).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 DEFAULT_MAX_PIXELS = 40_000_000
+METADATA_ALLOWANCE = 16 << 20  # EXIF, ICC profiles, text chunks
 
 
 class ImageError(ValueError):
@@ -26,9 +29,23 @@ class ImageError(ValueError):
         self.reason = reason
 
 
+def max_file_bytes(max_pixels: int) -> int:
+    """The largest image file accepted for `max_pixels`: raw 16-bit RGBA pixels plus metadata."""
+    return max_pixels * 8 + METADATA_ALLOWANCE
+
+
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode to RGB uint8, checking the pixel count from the header before decoding."""
+    """Decode to RGB uint8, checking the file size and the header's pixel count before decoding."""
     path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ImageError("missing_image", f"{path}: no such file") from None
+    except OSError as e:
+        raise ImageError("unreadable_image", f"{path}: cannot read ({type(e).__name__}: {e.strerror})") from None
+    if size > max_file_bytes(max_pixels):
+        raise ImageError("image_too_large", f"{path}: {size} bytes, larger than any image of {max_pixels} pixels "
+                                            f"({max_file_bytes(max_pixels)} bytes at most); not read")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # max_pixels decides below
@@ -42,7 +59,11 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         raise ImageError("unreadable_image", f"{path}: not a readable image ({type(e).__name__}: {e})") from None
     if w * h > max_pixels:
         raise ImageError("image_too_large", f"{path}: {w}x{h} = {w * h} pixels, above the limit of {max_pixels}")
-    arr = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as e:
+        raise ImageError("unreadable_image", f"{path}: cannot read ({type(e).__name__}: {e})") from None
+    arr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if arr is None or arr.shape[:2] != (h, w):
         raise ImageError("unreadable_image", f"{path}: image data does not decode (truncated or corrupt)")
     return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)

@@ -117,7 +117,33 @@ def load_manifest(out: str | Path) -> dict[str, Any]:
     if m.get("version") != MANIFEST_VERSION or m.get("schema") != SCHEMA_VERSION:
         raise ManifestError(f"{path}: manifest version {m.get('version')!r} (sample schema {m.get('schema')!r}); "
                             f"this build reads manifest version {MANIFEST_VERSION}, schema {SCHEMA_VERSION}; {REBUILD}")
+    if problems := shape_problems(m):
+        raise ManifestError(f"{path}: " + "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else ""))
     return m
+
+
+def plain_shard_name(name: Any) -> bool:
+    """A shard file name inside the folder: no directory part, no `..`, no hidden or absolute path."""
+    return (isinstance(name, str) and name.endswith(".tar") and not name.startswith(".")
+            and not any(c in name for c in "/\\\0") and len(name) <= 255)
+
+
+def shape_problems(m: dict[str, Any]) -> list[str]:
+    """Every field a reader relies on that is missing or of the wrong type, and every shard name
+    that is not a plain file name in the folder (`"../x.tar"` would read outside it)."""
+    out = [f"'{k}' must be a JSON {t.__name__}" for k, t in (("shards", list), ("totals", dict), ("splits", dict),
+                                                            ("sources", dict)) if not isinstance(m.get(k), t)]
+    for i, row in enumerate(m.get("shards") if isinstance(m.get("shards"), list) else []):
+        if not isinstance(row, dict):
+            out.append(f"shards[{i}] must be an object")
+            continue
+        if not plain_shard_name(row.get("shard")):
+            out.append(f"shards[{i}].shard {row.get('shard')!r} must be a plain '<name>.tar' file name in this folder")
+        out += [f"shards[{i}] ({row.get('shard')!r}) lacks '{k}' or it is not a {t.__name__}"
+                for k, t in (("samples", int), ("bytes", int), ("sha256", str)) if not isinstance(row.get(k), t)]
+    if isinstance(m.get("totals"), dict) and not isinstance(m["totals"].get("samples"), int):
+        out.append("'totals.samples' must be an integer")
+    return out
 
 
 def shard_paths(out: str | Path, manifest: dict[str, Any], split: str | None = None) -> list[Path]:

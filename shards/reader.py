@@ -47,8 +47,8 @@ class ErrorHandler:
 
     def __call__(self, exn: BaseException, shard: str, key: str | None = None) -> None:
         where = f"{shard}" + (f" sample {key}" if key else "")
-        if self.mode == "raise":
-            raise ShardReadError(f"{where}: {exn}") from exn
+        if self.mode == "raise":  # tario's errors already start with the shard's name
+            raise ShardReadError(str(exn) if str(exn).startswith(f"{shard}: ") else f"{where}: {exn}") from exn
         self.skipped[shard] += 1
         log.warning("skipped %s: %s (%d skipped in this shard so far)", where, exn, self.skipped[shard])
 
@@ -175,7 +175,10 @@ def make_pipeline(
     """
     urls = resolve_urls(source, split)
     if not urls:
-        raise ShardReadError(f"{source}: no shards for split {split!r}")
+        is_dir = isinstance(source, (str, Path)) and Path(source).is_dir()
+        have = sorted({str(s.get("split")) for s in load_manifest(source)["shards"]}) if is_dir else []
+        raise ShardReadError(f"{source}: no shards for split {split!r}"
+                             + (f" (its manifest has: {', '.join(have) or 'no shards'})" if is_dir else ""))
     h = handler if isinstance(handler, ErrorHandler) else ErrorHandler(handler)
     if resampled:
         stages: list[Any] = [wds.ResampledShards(urls, seed=seed + epoch, deterministic=True)]

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from . import atomic
-from .reader import decode_sample, make_pipeline
+from .reader import ShardReadError, decode_sample, make_pipeline
 
 STRIP_WIDTH = 480
 STRIP_HEIGHT = 900
@@ -171,7 +171,7 @@ def contact_sheet(out: str | Path, split: str = "train", n: int = 8, dest: str |
     """Write a PNG contact sheet of `n` augmented samples beside their sources (one per row)."""
     samples, sources = _pick(out, split, n, seed)
     if not samples:
-        raise ValueError(f"{out}: split {split!r} has no augmented samples to show")
+        raise ShardReadError(f"{out}: split {split!r} has no augmented samples to show (only variant 00, or none)")
     cells = [draw_cell(s, sources.get(s[1]["source"]), width, strip_height, max_outlines) for s in samples]
     w = max(c.shape[1] for c in cells)
     sheet = np.vstack([np.pad(c, ((0, 0), (0, w - c.shape[1]), (0, 0)), constant_values=255) for c in cells])

@@ -15,7 +15,7 @@ from typing import Any
 from .manifest import ManifestError, load_manifest, manifest_path
 from .schema import validate_members, validate_meta
 from .tario import ShardFormatError, iter_tar_samples
-from .writer import read_sidecar
+from .writer import SidecarError, is_shard_name, read_sidecar
 
 
 class _HashingReader:
@@ -58,7 +58,10 @@ def verify_shard(path: str | Path, expected: dict[str, Any] | None = None) -> li
     path = Path(path)
     if not path.exists():
         return [f"{path.name}: shard file is missing"]
-    sidecar = read_sidecar(path)
+    try:
+        sidecar = read_sidecar(path)
+    except SidecarError as e:
+        return [f"{e} (torn or edited: rerun `augment run` with the same command to rebuild the shard)"]
     if sidecar is None:
         return [f"{path.name}: no sidecar {path.name}.json (the shard was never completed)"]
     with open(path, "rb") as fh:
@@ -87,7 +90,8 @@ def verify_dir(out: str | Path) -> list[str]:
     for row in manifest["shards"]:
         listed.add(row["shard"])
         problems += verify_shard(base / row["shard"], row)
-    for extra in sorted(p.name for p in base.glob("*.tar") if p.name not in listed):
+    # shard-named files only: a user's notes.tar in the folder is none of ours
+    for extra in sorted(p.name for p in base.glob("*.tar") if p.name not in listed and is_shard_name(p.name)):
         problems.append(f"{extra}: shard on disk is not in the manifest")
     totals = sum(r["samples"] for r in manifest["shards"])
     if totals != manifest["totals"]["samples"]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
@@ -22,6 +23,11 @@ TAR_MTIME = 0
 TAR_USER = TAR_GROUP = "s2s"
 TAR_MODE = 0o444
 SIDECAR_SUFFIX = ".json"
+SHARD_NAME_RE = re.compile(r"^(train|val)-\d{6,}\.tar$")  # what `shard_name` makes
+
+
+class SidecarError(ValueError):
+    """A sidecar that exists but does not parse (torn or edited); the message names it."""
 
 
 def sidecar_path(shard: str | Path) -> Path:
@@ -31,6 +37,11 @@ def sidecar_path(shard: str | Path) -> Path:
 
 def shard_name(split: str, index: int) -> str:
     return f"{split}-{index:06d}.tar"
+
+
+def is_shard_name(name: str) -> bool:
+    """Whether `name` is one `shard_name` makes (a job touches no other file as a shard)."""
+    return bool(SHARD_NAME_RE.match(name))
 
 
 class _HashingFile:
@@ -171,11 +182,17 @@ def write_shard(path: str | Path, samples: Iterable[Sample], config_hash: str = 
 
 
 def read_sidecar(shard: str | Path) -> dict[str, Any] | None:
-    """The sidecar of `shard`, or None when the shard is not done."""
+    """The sidecar of `shard`, or None when the shard is not done; SidecarError when it does not parse."""
     p = sidecar_path(shard)
     if not p.exists():
         return None
-    return json.loads(p.read_text(encoding="utf-8"))
+    try:
+        info = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise SidecarError(f"{p.name}: sidecar does not parse ({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(info, dict):
+        raise SidecarError(f"{p.name}: sidecar is a JSON {type(info).__name__}, not an object")
+    return info
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> tuple[str, int]:

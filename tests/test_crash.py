@@ -171,7 +171,7 @@ def _trial(sources, cfg_file, tmp_path, ref_snap, name, trigger=None, delay=None
     _check_interrupted(out, ref_snap)
     if plant_temp and out.exists():
         # a temp file that looks like a shard from an even earlier crash
-        (out / ".tmp-train-000000.tar.zzzz").write_bytes(b"partial tar bytes")
+        (out / ".tmp-train-000000.tar.zzzz0000.s2s").write_bytes(b"partial tar bytes")
     _rerun_and_compare(cmd, out, ref_snap)
     return rc
 
@@ -204,7 +204,8 @@ def test_kill_at_every_event_and_random_moments(sources, cfg_file, reference, tm
         _check_interrupted(out, ref_snap)
         before = set(os.listdir(out))
         rcs[f"double-{second}"] = _run_and_kill(
-            cmd, out, lambda names: EVENTS[second]([n for n in names if n not in before]), None)
+            cmd, out, lambda names, second=second, before=before: EVENTS[second]([n for n in names if n not in before]),
+            None)
         _check_interrupted(out, ref_snap)
         _rerun_and_compare(cmd, out, ref_snap)
     killed = [k for k, rc in rcs.items() if rc == KILLED]

@@ -45,7 +45,8 @@ def _bad_cases(d: Path) -> dict[str, tuple[str, str]]:
     (d / "notimg.html").write_bytes(HTML)
     (d / "lonely.png").write_bytes(png)
     (d / "nohtml.html").write_bytes(HTML)
-    for name, html in (("empty", b"   "), ("binary", b"\x00\x01\x02PNG"), ("latin", "<p>caf\xe9</p>".encode("latin-1"))):
+    for name, html in (("empty", b"   "), ("binary", b"\x00\x01\x02PNG"),
+                       ("latin", "<p>caf\xe9</p>".encode("latin-1"))):
         (d / f"{name}.png").write_bytes(png)
         (d / f"{name}.html").write_bytes(html)
     (d / "badbox.png").write_bytes(png)

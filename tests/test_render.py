@@ -225,7 +225,7 @@ def test_rerun_renders_only_what_is_missing(tmp_path):
     assert render_pages(out, html_dir=pages, opts=_opts()).rendered == 3
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != REJECTS_NAME}
     (out / "b.boxes.json").unlink()  # as if killed before its last file
-    (out / ".tmp-c.png.x").write_bytes(b"half")  # a killed writer's leftover
+    (out / ".tmp-c.png.x1234567.s2s").write_bytes(b"half")  # a killed writer's leftover
     summary = render_pages(out, html_dir=pages, opts=_opts())
     assert (summary.rendered, summary.kept) == (1, 2)
     after = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != REJECTS_NAME}

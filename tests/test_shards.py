@@ -252,7 +252,7 @@ def test_reader_two_workers_nothing_duplicated_or_lost(tmp_path):
 
 
 def test_reader_shuffle_is_seeded_and_unshuffled_keeps_order(shard_dir):
-    order = lambda **kw: [m["__key__"] for _, m in make_pipeline(shard_dir, "train", **kw)]
+    order = lambda **kw: [m["__key__"] for _, m in make_pipeline(shard_dir, "train", **kw)]  # noqa: E731
     assert order(shuffle_buffer=10, seed=3) == order(shuffle_buffer=10, seed=3)
     assert order(shuffle_buffer=10, seed=3) != order(shuffle_buffer=10, seed=4)
     plain = order(shuffle_buffer=0)

@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
 }
 MODES = ("lorem", "mask")
 MASK = "[TEXT]"
+_NOT_XML_SPACE = {c: " " for c in (0x0B, 0x0C, 0x1C, 0x1D, 0x1E, 0x1F)}
 LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt "
          "ut labore et dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco "
          "laboris nisi ut aliquip ex ea commodo consequat ")
@@ -55,8 +56,10 @@ def placeholder(text: str, mode: str) -> str:
     """`text` with its non-blank core replaced, surrounding whitespace kept."""
     core = text.strip()
     if not core:
-        return text
+        return text.translate(_NOT_XML_SPACE)
     lead, trail = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+    # str.strip() counts \v, \f and \x1c-\x1f as whitespace, but lxml refuses them in text it is given
+    lead, trail = lead.translate(_NOT_XML_SPACE), trail.translate(_NOT_XML_SPACE)
     if mode == "mask":
         new = MASK
     elif mode == "lorem":

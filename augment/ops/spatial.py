@@ -81,11 +81,6 @@ def _by_width(rng: np.random.Generator, crop: list[int], cfg: dict) -> tuple[lis
 SIZING = {"long_side": _by_long_side, "width": _by_width}
 
 
-def check(cfg: dict) -> list[tuple[bool, str, str, Any]]:
-    """Config rows (ok, setting, rule, value) for `config.check`."""
-    return [(cfg.get("mode") in SIZING, "ops.spatial.mode", f"one of {sorted(SIZING)}", cfg.get("mode")),
-            (int(cfg.get("max_height", 0)) >= 16, "ops.spatial.max_height", "at least 16 px", cfg.get("max_height"))]
-
 
 def draw(rng: np.random.Generator, page: Page, cfg: dict) -> dict[str, Any]:
     cfg = {**DEFAULTS, **cfg}

@@ -29,7 +29,8 @@ INIT_JS = """(() => { let s = 0x2545f491;
   Math.random = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; };
   const still = new CSSStyleSheet();
   still.replaceSync("*, *::before, *::after { animation-duration: 1ms !important; animation-delay: 0s !important;"
-    + " animation-iteration-count: 1 !important; transition-duration: 0s !important; transition-delay: 0s !important; }");
+    + " animation-iteration-count: 1 !important; transition-duration: 0s !important;"
+    + " transition-delay: 0s !important; }");
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, still]; })();"""
 # Debian's /usr/bin/chromium is a launcher script that adds flags from /etc/chromium.d
 # (extensions, GPU rasterization); the binary it runs is started directly instead.

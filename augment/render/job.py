@@ -6,7 +6,8 @@ complete, and a rerun renders only the rest. A page that fails (timeout, navigat
 crashed renderer, DOM the project's parser refuses, nothing visible) is a line in
 `render_rejects.jsonl`, rewritten at the end of every run with that run's rejects; the job
 goes on. When the browser itself dies, it is restarted and the pages it held are tried
-once more.
+once more. The job holds `--out`'s lock (`shards.lock`): a second render into the same folder
+is refused naming the first.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 
 from shards import atomic
 from shards.htmlparse import HtmlError
+from shards.lock import hold
 
 from .browser import Browser, BrowserGone, PageFailure, RawPage, find_browser
 from .extract import boxes_json, check_elements, png_size
@@ -175,6 +177,12 @@ def render_pages(out: str | Path, *, html_dir: str | Path | None = None, urls: s
     items, early = from_html_dir(html_dir) if html_dir is not None else from_url_file(urls, opts.allow_network)
     executable = find_browser(opts.browser)
     out.mkdir(parents=True, exist_ok=True)
+    with hold(out, "augment render"):
+        return _locked_render(out, items, early, opts, executable, t0)
+
+
+def _locked_render(out: Path, items: list[RenderInput], early: list[InputReject], opts: RenderOptions,
+                   executable: str, t0: float) -> RenderSummary:
     atomic.remove_stale_temps(out)
     summary = RenderSummary(out, inputs=len(items) + len(early))
     rows = [_row(r, r.reason, r.message) for r in early]
