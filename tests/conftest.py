@@ -62,7 +62,8 @@ def shards(tmp_path_factory) -> Path:
     shard): what the trainer tests train on."""
     src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("shards")
     write_synth(src, 8, seed=2, progress=False)
-    run_job(src, out, load_config(None, factor=3, val_fraction=0.25, folds=2, samples_per_shard=6),
-            RunOptions(progress=False))
+    # the web preset at a third of its width: train tests decode every sample (128-px canvases)
+    run_job(src, out, load_config(None, factor=3, val_fraction=0.25, folds=2, samples_per_shard=6,
+                                  sets=[{"ops": {"spatial": {"width": [256, 384]}}}]), RunOptions(progress=False))
     return out
 

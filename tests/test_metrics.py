@@ -1,109 +1,95 @@
-"""Every metric against a hand computation."""
+"""Held-out scores: page metrics by hand, intervals over sources, the prior, loader independence."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 import torch
 
-from train.metrics import (METRICS, _assign, box_iou_elementwise, evaluate_batch, evaluate_batches,
-                           layout_alignment, layout_overlap, lcs_length, maximum_iou)
+from conftest import make_sample
+from model_helpers import tiny_model
+from shards import build_manifest, write_manifest, write_shard
+from shards.writer import shard_name
+from train.config import SamplingConfig
+from train.data.inputs import InputSpec
+from train.data.stream import EpochFilter
+from train.data.vocab import Factors
+from train.evaluation.evaluate import EvalSettings, evaluate, format_table, summarize
+from train.evaluation.metrics import METRICS, add_stats, maximum_iou, page_stats
+from train.evaluation.prior import LayoutPrior, fit_prior
 
-Z = [0.0, 0.0, 0.0, 0.0]
-
-
-def _pair():
-    target = {
-        "tokens": torch.tensor([[3, 4, 0], [3, 0, 0]]),
-        "boxes": torch.tensor([[[0.5, 0.25, 1, 0.5], [0.5, 0.75, 1, 0.5], Z],
-                               [[0.5, 0.5, 0.5, 0.5], Z, Z]]),
-        "box_mask": torch.tensor([[True, True, False], [True, False, False]]),
-    }
-    pred = {
-        "tokens": torch.tensor([[3, 5, 0], [3, 3, 0]]),
-        "boxes": torch.tensor([[[0.5, 0.25, 1, 0.5], [0.5, 0.75, 1, 0.25], Z],
-                               [[0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 0.25, 0.25], Z]]),
-    }
-    return pred, target
+B = torch.tensor
 
 
-def test_evaluate_batch_by_hand():
-    pred, target = _pair()
-    m = evaluate_batch(pred, target)
-    assert set(m) == set(METRICS)
-    assert m["token_accuracy"] == pytest.approx(2 / 3)  # sample 0: 1 of 2, sample 1: 1 of 1
-    # LCS: sample 0 [3,5] vs [3,4] -> 1 of max(2,2); sample 1 [3,3] vs [3] -> 1 of max(2,1)
-    assert m["aligned_token_accuracy"] == pytest.approx(2 / 4)
-    assert m["exact_match"] == 0.0  # wrong token / extra section
-    assert m["count_accuracy"] == 0.5  # 2 == 2, 2 != 1
-    # IoUs of located target slots: 1, (1 x 0.25) / (0.5 + 0.25 - 0.25) = 0.5, 1
-    assert m["box_miou"] == pytest.approx((1 + 0.5 + 1) / 3)
-    # sample 0: only token 3 is shared (IoU 1) over max(2, 2); sample 1: best match 1 over max(2, 1)
-    assert m["max_iou"] == pytest.approx((0.5 + 0.5) / 2)
-    assert m["alignment"] == pytest.approx(0.0)  # shared left edges / centres
-    # sample 0: disjoint; sample 1: inner box inside outer: (0.0625/0.25 + 0.0625/0.0625) / 2
-    assert m["overlap"] == pytest.approx((0 + 0.625) / 2)
+def test_page_stats_by_hand():
+    true = B([[0.5, 0.1, 1.0, 0.2], [0.5, 0.5, 1.0, 0.6]])
+    pred = B([[0.5, 0.5, 1.0, 0.6], [0.5, 0.12, 1.0, 0.2], [0.5, 0.95, 1.0, 0.1]])
+    s = page_stats(pred, [3, 1, 2], [("heading",), ("text",), ()], [5, 7, 0],
+                   true, [1, 3], [("heading",), ("heading",)], [7, 5])
+    assert s["count"] == (0.0, 1)  # three predicted, two true
+    iou_top = (0.2 - 0.02) / (0.2 + 0.02)  # the top band, shifted by 0.02
+    assert s["miou"][0] == pytest.approx(iou_top + 1.0) and s["miou"][1] == 2
+    assert s["type"] == (2.0, 2) and s["raw_token"] == (2.0, 2)
+    assert s["children"] == (1.0, 2) and s["token"] == (1.0, 2)  # the top band's children differ
+    assert s["max_iou"][0] == pytest.approx((iou_top + 1.0) / 3)
 
 
-def test_aligned_accuracy_charges_a_shift_once_not_per_slot():
-    target = {"tokens": torch.tensor([[3, 4, 5, 0]]), "boxes": torch.zeros(1, 4, 4)}
-    pred = {"tokens": torch.tensor([[7, 3, 4, 5]]), "boxes": torch.zeros(1, 4, 4)}
-    m = evaluate_batch(pred, target)
-    assert m["token_accuracy"] == 0.0  # every slot shifted by the extra section on top
-    assert m["aligned_token_accuracy"] == pytest.approx(3 / 4)
-    assert lcs_length([1, 2, 3, 2], [2, 3, 1, 2]) == 3 and lcs_length([], [1]) == 0
+def test_a_match_under_half_iou_names_nothing():
+    true = B([[0.5, 0.1, 1.0, 0.2]])
+    s = page_stats(B([[0.5, 0.3, 1.0, 0.2]]), [1], [()], [0], true, [1], [()], [0])
+    assert s["type"] == (0.0, 1) and s["count"] == (1.0, 1)
+    assert maximum_iou(np.array([]), B([]).view(0, 4), np.array([]), B([]).view(0, 4)) == 1.0
 
 
-def test_metrics_aggregate_over_batches_like_one_big_batch():
-    pred, target = _pair()
-    split = [({k: v[i:i + 1] for k, v in pred.items()}, {k: v[i:i + 1] for k, v in target.items()})
-             for i in range(2)]
-    assert evaluate_batches(split) == pytest.approx(evaluate_batch(pred, target))
+def test_scores_are_sums_over_sources_with_a_bootstrap_interval():
+    per_source: dict = {}
+    for i, (num, den) in enumerate([(1, 2), (2, 2), (0, 2), (2, 2)] * 5):
+        add_stats(per_source.setdefault(f"s{i}", {}), {k: (num, den) for k in METRICS})
+    out = summarize(per_source, 500, seed=0)
+    assert out["value"]["type"] == pytest.approx(25 / 40) and out["sources"] == 20
+    lo, hi = out["ci"]["type"]
+    assert lo < 25 / 40 < hi and hi - lo < 0.5
+    assert summarize({"one": {k: [1.0, 2.0] for k in METRICS}}, 100, 0)["ci"]["type"] is None  # one source: no interval
 
 
-def test_empty_prediction_scores_zero_not_nan():
-    _, target = _pair()
-    pred = {"tokens": torch.zeros(2, 3, dtype=torch.long), "boxes": torch.zeros(2, 3, 4)}
-    m = evaluate_batch(pred, target)
-    assert m["token_accuracy"] == 0 and m["box_miou"] == 0 and m["max_iou"] == 0
-    assert math.isnan(m["alignment"])  # nothing predicted: nothing to measure
+def _prior_shards(tmp_path):
+    pages = {"a": [[0, 0, 48, 8], [0, 8, 48, 24]], "b": [[0, 0, 48, 16], [0, 16, 48, 16]], "c": [[0, 0, 48, 8]]}
+    samples = []
+    for src, boxes in pages.items():
+        s = make_sample(src, 0)
+        s.meta["sections"] = [{"type": t, "children": ["heading"], "token": f"{t}@heading", "raw_token": f"{t}.x",
+                               "tag": "div", "box": b, "xpath": f"/html/body/div[{i + 1}]"}
+                              for i, (t, b) in enumerate(zip(("navbar", "hero"), boxes))]
+        samples.append(s)
+    sidecar = write_shard(tmp_path / shard_name("train", 0), samples, "cfg", "train")
+    write_manifest(tmp_path, build_manifest([sidecar], sources={"total": 3, "accepted": 3, "rejected": 0,
+                                                                 "train": 3, "val": 0}))
+    return tmp_path
 
 
-def test_iou_by_hand():
-    a = torch.tensor([[0.5, 0.5, 0.2, 0.2], [0.2, 0.2, 0.2, 0.2], [0.5, 0.5, 0.0, 0.0]])
-    b = torch.tensor([[0.5, 0.5, 0.4, 0.4], [0.7, 0.7, 0.2, 0.2], [0.5, 0.5, 0.0, 0.0]])
-    assert box_iou_elementwise(a, b).tolist() == pytest.approx([0.25, 0.0, 0.0])
+def test_the_prior_is_the_median_count_and_per_position_mean_box_and_commonest_labels(tmp_path):
+    f = Factors.build({"navbar.x": 3, "hero.x": 2}, min_count=1)
+    prior = fit_prior(_prior_shards(tmp_path), InputSpec(f, 64, 256, 4), keep=EpochFilter())
+    assert len(prior.types) == 2  # counts 2, 2, 1: median 2
+    assert [f.types[t] for t in prior.types] == ["navbar", "hero"]
+    assert prior.boxes[0].tolist() == pytest.approx([0.5, (4 + 8 + 4) / 3 / 32, 1.0, (8 + 16 + 8) / 3 / 32])
+    back = LayoutPrior.from_dict(prior.to_dict())  # a checkpoint carries it as plain data
+    assert torch.equal(back.boxes, prior.boxes) and (back.types, back.children, back.raw) == (
+        prior.types, prior.children, prior.raw)
 
 
-def test_alignment_by_hand():
-    # A: l 0.15 r 0.35 t 0.15 b 0.35; B: l 0.2, xc 0.35, r 0.5, t 0.6, b 0.8: closest line 0.05
-    boxes = torch.tensor([[[0.25, 0.25, 0.2, 0.2], [0.35, 0.7, 0.3, 0.2], [0.9, 0.9, 0.1, 0.1]]])
-    two = layout_alignment(boxes, torch.tensor([[True, True, False]]))
-    assert two.item() == pytest.approx(-math.log(0.95), rel=1e-4)
-    alone = layout_alignment(boxes, torch.tensor([[True, False, False]]))
-    assert alone.item() == 0.0
-    boxes.requires_grad_(True)
-    layout_alignment(boxes, torch.tensor([[True, True, False]])).sum().backward()
-    assert boxes.grad[0, :2].abs().sum() > 0 and torch.all(boxes.grad[0, 2] == 0)
+def test_evaluation_is_the_same_with_0_and_2_loader_workers(shards):
+    from train.trainer import factors_of
+    from shards.manifest import load_manifest
 
-
-def test_overlap_by_hand():
-    # A: [0,0.5]x[0,0.5]; B: [0.25,0.75]x[0.25,0.75]; overlap 0.0625 on areas 0.25 and 0.25
-    boxes = torch.tensor([[[0.25, 0.25, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 1.0, 1.0]]])
-    got = layout_overlap(boxes, torch.tensor([[True, True, False]]))
-    assert got.item() == pytest.approx((0.25 + 0.25) / 2)
-    all3 = layout_overlap(boxes, torch.tensor([[True, True, True]]))
-    # + A∩C / A = 1, B∩C / B = 1, C∩A / C = 0.25, C∩B / C = 0.25
-    assert all3.item() == pytest.approx((0.25 + 0.25 + 1 + 1 + 0.25 + 0.25) / 3)
-
-
-def test_maximum_iou_uses_the_optimal_assignment():
-    iou = np.array([[0.9, 0.8], [0.8, 0.1]])
-    assert _assign(iou) == pytest.approx(1.6)  # greedy would take 0.9 + 0.1
-    # same label for both elements: boxes built so the best pairing is the crossed one
-    g = torch.tensor([[0.5, 0.25, 1.0, 0.5], [0.5, 0.75, 1.0, 0.5]])
-    p = torch.tensor([[0.5, 0.75, 1.0, 0.5], [0.5, 0.25, 1.0, 0.5]])
-    tokens = torch.tensor([3, 3])
-    assert maximum_iou(tokens, p, tokens, g) == pytest.approx(1.0)
-    assert maximum_iou(torch.tensor([3, 4]), p, tokens, g) == pytest.approx(0.5)
+    model = tiny_model().eval()
+    spec = InputSpec.of(model.cfg, factors_of(load_manifest(shards)))
+    prior = fit_prior(shards, spec)
+    runs = [evaluate(model, shards, "val", spec, EvalSettings(sampling=SamplingConfig(steps=2, threshold=0.3),
+                                                              batch_size=3, num_workers=w, variants=2, resamples=200),
+                     prior=prior) for w in (0, 2)]
+    assert runs[0]["pages"] == runs[1]["pages"] and runs[0]["variants"] == runs[1]["variants"]
+    n_val = load_manifest(shards)["splits"]["val"]["sources"]
+    assert n_val >= 2 and runs[0]["samples"] == n_val * 3  # the val sources x (variant 00 + 2 augmented)
+    assert runs[0]["pages"]["model"]["sources"] == n_val and "prior" in runs[0]["pages"]
+    table = format_table(runs[0])
+    assert "variant 00" in table and "prior" in table and "token" in table

@@ -5,12 +5,9 @@ sections of a screenshot (train.inference).
 """
 from __future__ import annotations
 
-from importlib import metadata
+from shards.cli_support import version
 
-try:
-    __version__ = metadata.version("screen2section")
-except metadata.PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+__version__ = version()
 
 
 def load_model(*args, **kwargs):

@@ -1,8 +1,10 @@
 """`python -m train` / `s2s-train`: fit, evaluate, predict, report.
 
 A thin layer over library functions (train.trainer.fit, train.evaluation.evaluate.evaluate,
-train.inference.load_model, train.evaluation.report.plot_run). Known failures print
-``error: ...`` naming the file or setting and exit 2; nothing else prints a traceback.
+train.inference.load_model, train.evaluation.report.plot_run), built on the CLI pieces the
+three commands share (shards.cli_support): every flag shows its default, `-v`/`-q`,
+`--version`, no abbreviations. Known failures print ``error: ...`` naming the file or
+setting and exit 2 (an OS error such as a full disk: 1; Ctrl-C: 130; SIGTERM: 143).
 """
 from __future__ import annotations
 
@@ -13,11 +15,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from shards.cli_support import EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, run_command
+from shards.images import ImageError
+from shards.lock import LockBusy
 from shards.manifest import ManifestError, load_manifest
+from shards.reader import ShardReadError
 
 from .checkpoint import CheckpointError
 from .config import TrainConfig, TrainConfigError, parse_assignment, read_table, resolve
 from .phases import PHASES, phase_defaults, pick_phase
+
+ERRORS: dict[type[BaseException], int] = {
+    TrainConfigError: EXIT_ERROR, ManifestError: EXIT_ERROR, CheckpointError: EXIT_ERROR, ShardReadError: EXIT_ERROR,
+    LockBusy: EXIT_ERROR, ImageError: EXIT_ERROR, FileNotFoundError: EXIT_ERROR, FileExistsError: EXIT_ERROR,
+    OSError: EXIT_PROBLEMS,
+}
 
 
 def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
@@ -43,14 +55,15 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     print(f"phase {cfg.phase}: {reason}", file=sys.stderr)
     folds = int(load_manifest(args.shards)["config"].get("folds", 5))
+    kw = dict(resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
     if args.fold is None:
-        print(json.dumps(_brief(fit(args.shards, args.run, cfg, resume=args.resume)), indent=1))
+        print(json.dumps(_brief(fit(args.shards, args.run, cfg, **kw)), indent=1))
         return 0
     chosen = range(folds) if args.fold == "all" else [_fold(args.fold, folds)]
     results = []
     for i in chosen:
         cfg.fold = i
-        results.append(fit(args.shards, Path(args.run) / f"fold-{i}", cfg, resume=args.resume)["last_eval"] or {})
+        results.append(fit(args.shards, Path(args.run) / f"fold-{i}", cfg, **kw)["last_eval"] or {})
     summary: dict[str, Any] = {}
     for key in ("count", "miou", "type", "token"):
         vals = [r["pages"]["model"]["value"][key] for r in results
@@ -58,7 +71,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if vals:
             summary[key] = {"mean": statistics.fmean(vals), "std": statistics.pstdev(vals), "folds": vals}
     print(json.dumps(summary, indent=1))
-    (Path(args.run) / "cv.json").write_text(json.dumps(summary, indent=1) + "\n")
+    from shards import atomic
+
+    atomic.write_json(Path(args.run) / "cv.json", summary)
     return 0
 
 
@@ -73,31 +88,18 @@ def _fold(text: str, folds: int) -> int:
 
 
 def _brief(result: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in result.items() if k != "last_eval"}
     if result.get("last_eval"):
         from .evaluation.evaluate import format_table
 
         print(format_table(result["last_eval"]), file=sys.stderr)
-    return out
+    return {k: v for k, v in result.items() if k != "last_eval"}
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .data.inputs import InputSpec
-    from .data.stream import EpochFilter
-    from .evaluation.evaluate import evaluate, format_table
-    from .evaluation.prior import fit_prior
-    from .inference import load_model
-    from .trainer import eval_settings
+    from .evaluation.evaluate import evaluate_checkpoint, format_table
 
-    predictor = load_model(args.checkpoint)
-    from . import checkpoint as ckpt
-
-    cfg = TrainConfig.from_dict(ckpt.load(args.checkpoint)["config"])
-    spec = InputSpec.of(predictor.model.cfg, predictor.factors)
-    settings = eval_settings(cfg, max_sources=args.max_sources)
-    settings.variants, settings.fold = args.variants, None
-    prior = fit_prior(args.shards, spec, keep=EpochFilter(max_variants=cfg.max_variants))
-    result = evaluate(predictor.model, args.shards, args.split, spec, settings, prior=prior)
+    result = evaluate_checkpoint(args.checkpoint, args.shards, args.split, max_sources=args.max_sources,
+                                 variants=args.variants)
     print(format_table(result))
     if args.out:
         from shards import atomic
@@ -107,28 +109,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overlay_path(text: str) -> Path:
+    out = Path(text)
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: folder {out.parent} does not exist")
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        raise TrainConfigError(f"--out {out}: give a .png, .jpg or .webp file name")
+    return out
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from .inference import as_rgb_array, draw_overlay, load_model
 
+    out = _overlay_path(args.out) if args.out else None  # checked before any work
     image = as_rgb_array(args.image)
     sections = load_model(args.checkpoint).predict(image)
-    for s in sections:
-        print(f"{s.token:<40} {s.box} score {s.score:.2f}")
-    if args.out:
-        import cv2
-
-        out = Path(args.out)
-        if not out.parent.is_dir():
-            raise FileNotFoundError(f"--out {out}: folder {out.parent} does not exist")
-        if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
-            raise TrainConfigError(f"--out {out}: give a .png, .jpg or .webp file name")
-        ok, buf = cv2.imencode(out.suffix, cv2.cvtColor(draw_overlay(image, sections), cv2.COLOR_RGB2BGR))
-        from shards import atomic
-
-        atomic.write_bytes(out, buf.tobytes())
-        print(f"overlay written to {out}")
     if args.json:
         print(json.dumps([s.to_dict() for s in sections], indent=1))
+    else:
+        for s in sections:
+            print(f"{s.token:<40} {list(s.box)} score {s.score:.2f}")
+    if out is not None:
+        import cv2
+
+        from shards import atomic
+
+        ok, buf = cv2.imencode(out.suffix, cv2.cvtColor(draw_overlay(image, sections), cv2.COLOR_RGB2BGR))
+        atomic.write_bytes(out, buf.tobytes())
+        print(f"overlay written to {out}", file=sys.stderr)
     return 0
 
 
@@ -139,20 +147,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-
-    p = argparse.ArgumentParser(prog="s2s-train", description=__doc__, formatter_class=_Formatter,
-                                allow_abbrev=False)
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    kw: dict[str, Any] = dict(formatter_class=_Formatter, allow_abbrev=False)
-    f = sub.add_parser("fit", help="train from shards", description="Train from a shard directory into a run "
-                       "directory, with the phase strategy its number of sources picks.", **kw)
+    p, sub = new_parser("s2s-train", __doc__)
+    f = add_command(sub, "fit", cmd_fit, "train from shards",
+                    "Train from a shard directory into a run directory, with the phase strategy its number of "
+                    "source pairs picks. Settings layer: phase defaults, --config, flags, --set.")
     f.add_argument("--shards", required=True, help="shard directory written by `augment run`")
     # --run-dir too: under torchrun, torchrun's own parser takes "--run" for its "--run-path"
     f.add_argument("--run", "--run-dir", dest="run", required=True,
@@ -167,40 +166,35 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--eval-every", type=int, help="steps between held-out evaluations (default: the phase's)")
     f.add_argument("--seed", type=int, help="run seed (default: 0)")
     f.add_argument("--workers", type=int, help="DataLoader worker processes (default: 2)")
-    f.add_argument("--fold", help="K-fold: validate on fold i of the train split, or 'all' folds in turn")
+    f.add_argument("--fold", help="K-fold: validate on fold i of the train split, or 'all' folds in turn "
+                                  "(default: validate on the val split)")
     f.add_argument("--resume", action="store_true", help="continue from RUN/last.pt on the same curve")
+    f.add_argument("--overwrite", action="store_true", help="start afresh in a run directory that holds a run")
     f.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    f.set_defaults(func=cmd_fit)
-    e = sub.add_parser("evaluate", help="held-out scores of a checkpoint", description="Score a checkpoint on "
-                       "held-out sources: model and layout prior, with 95%% bootstrap intervals over sources.", **kw)
+    e = add_command(sub, "evaluate", cmd_evaluate, "held-out scores of a checkpoint",
+                    "Score a checkpoint on held-out sources: model and layout prior, with 95%% bootstrap "
+                    "intervals over sources.")
     e.add_argument("--checkpoint", required=True, help="a checkpoint (RUN/best.pt or RUN/last.pt)")
     e.add_argument("--shards", required=True, help="shard directory")
     e.add_argument("--split", default="val", help="split to score")
     e.add_argument("--max-sources", type=int, default=0, help="score at most this many sources (0 = all)")
     e.add_argument("--variants", type=int, default=2, help="augmented variants per source scored beside variant 00")
-    e.add_argument("--out", help="also write the scores as JSON to this file")
-    e.set_defaults(func=cmd_evaluate)
-    pr = sub.add_parser("predict", help="the sections of one screenshot", description="Predict the sections "
-                        "of a screenshot and optionally draw them.", **kw)
+    e.add_argument("--out", help="also write the scores as JSON to this file (default: not written)")
+    pr = add_command(sub, "predict", cmd_predict, "the sections of one screenshot",
+                     "Predict the sections of a screenshot; print them and optionally draw them.")
     pr.add_argument("--checkpoint", required=True, help="a checkpoint (RUN/best.pt or RUN/last.pt)")
     pr.add_argument("image", help="a screenshot (png, jpg or webp)")
     pr.add_argument("--out", help="write an overlay image (png/jpg/webp) of the predicted sections")
-    pr.add_argument("--json", action="store_true", help="also print the sections as JSON")
-    pr.set_defaults(func=cmd_predict)
-    r = sub.add_parser("report", help="plot losses and held-out scores over steps", **kw)
+    pr.add_argument("--json", action="store_true", help="print the sections as JSON")
+    r = add_command(sub, "report", cmd_report, "plot losses and held-out scores over steps",
+                    "Plot a run's training losses and held-out scores (with the layout prior) as a PNG.")
     r.add_argument("run", help="run directory")
     r.add_argument("--out", help="PNG path (default: RUN/curves.png)")
-    r.set_defaults(func=cmd_report)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (TrainConfigError, ManifestError, CheckpointError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_command(parse(build_parser(), argv), ERRORS)
 
 
 if __name__ == "__main__":

@@ -227,20 +227,14 @@ def _apply(cfg: TrainConfig, table: dict[str, Any], where: str, strict: bool = T
 
 
 def parse_assignment(text: str) -> dict[str, Any]:
-    """``key=value`` (``--set``) as a nested table: ``loss.region=0.5`` -> {"loss": {"region": 0.5}}.
-    The value is read as TOML (numbers, booleans, strings, lists); a bare word is a string."""
-    if "=" not in text:
-        raise TrainConfigError(f"--set {text!r}: expected key=value, e.g. --set loss.region=0.5")
-    key, raw = (s.strip() for s in text.split("=", 1))
+    """``key=value`` (``--set``) as a nested table: ``loss.region=0.5`` -> {"loss": {"region": 0.5}}
+    (shards.cli_support.parse_assignment, with the trainer's error type)."""
+    from shards.cli_support import parse_assignment as parse
+
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    parts = key.split(".")
-    table: dict[str, Any] = {parts[-1]: value}
-    for part in reversed(parts[:-1]):
-        table = {part: table}
-    return table
+        return parse(text)
+    except ValueError as e:
+        raise TrainConfigError(str(e).replace("ops.spatial.p=0.5", "loss.region=0.5")) from None
 
 
 def read_table(path: str | Path) -> dict[str, Any]:

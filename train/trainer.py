@@ -18,6 +18,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from shards import atomic
+from shards.cli_support import progress_enabled
+from shards.lock import hold
 from shards.manifest import load_manifest
 
 from . import checkpoint as ckpt
@@ -107,6 +109,7 @@ class Trainer:
             "bad_evals": self.bad_evals, "window": dict(self.window), "config": self.cfg.to_dict(),
             "model_config": self.obj.model.cfg.to_dict(), "factors": self.factors.to_dict(),
             "data_position": list(self.plan.position(self.step)),
+            "prior": self.prior.to_dict() if self.prior is not None else None,
         }
 
     # -- data --------------------------------------------------------------------------
@@ -203,7 +206,7 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic.write_json(self.run_dir / "config.json", cfg.to_dict())
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc="train", unit="step",
-                   disable=not (self.progress and info.main))
+                   disable=not (info.main and progress_enabled(self.progress)))
         seen, t0, stop, last_eval = 0, time.perf_counter(), False, None
         micro: list[dict[str, torch.Tensor]] = []
         for batch in self.batches():
@@ -245,9 +248,31 @@ class Trainer:
                 "run_dir": str(self.run_dir)}
 
 
+RUN_FILES = (ckpt.LAST, ckpt.BEST, "metrics.jsonl", "config.json")
+
+
 def fit(shards: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
-        progress: bool = True) -> dict[str, Any]:
-    """Train from `shards` into `run_dir` (see the module docstring)."""
+        overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train from `shards` into `run_dir` (see the module docstring). One job per run
+    directory (rank 0 holds its lock); a directory that already holds a run is continued with
+    ``resume``, replaced with ``overwrite``, and otherwise refused, so no run is lost."""
+    run_dir = Path(run_dir)
+    info = distributed.init()
+    if not info.main:
+        return _fit(shards, run_dir, cfg, resume, progress)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with hold(run_dir, "train fit", what="--run"):
+        present = [name for name in RUN_FILES if (run_dir / name).exists()]
+        if present and not resume:
+            if not overwrite:
+                raise FileExistsError(f"--run {run_dir} already holds a run ({', '.join(present)}): use --resume "
+                                      "to continue it or --overwrite to start afresh")
+            for name in present:
+                (run_dir / name).unlink()
+        return _fit(shards, run_dir, cfg, resume, progress)
+
+
+def _fit(shards: str | Path, run_dir: Path, cfg: TrainConfig, resume: bool, progress: bool) -> dict[str, Any]:
     trainer = Trainer(shards, run_dir, cfg, resume=resume, progress=progress)
     try:
         return trainer.fit()

@@ -171,3 +171,27 @@ def format_table(result: dict[str, Any]) -> str:
             (mv, mci), (pv, pci) = cell("model"), cell("prior")
             lines.append(f"  {k:<10} {mv:>7} {mci:>15}   {pv:>7} {pci:>15}")
     return "\n".join(lines)
+
+
+def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str = "val", *, max_sources: int = 0,
+                        variants: int = 2, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """`train evaluate`: a checkpoint's held-out scores on ``split`` of ``shards``, beside the
+    layout prior of the run's own training data (saved in the checkpoint; fitted on the train
+    split of ``shards`` for a checkpoint without one)."""
+    from .. import checkpoint as ckpt
+    from ..config import TrainConfig
+    from ..data.stream import EpochFilter
+    from ..inference import load_model
+    from .prior import fit_prior
+
+    state = ckpt.load(checkpoint)
+    cfg = TrainConfig.from_dict(state["config"])
+    predictor = load_model(checkpoint, device)
+    spec = InputSpec.of(predictor.model.cfg, predictor.factors)
+    settings = EvalSettings(sampling=cfg.sampling, batch_size=cfg.batch_size, num_workers=0, max_sources=max_sources,
+                            variants=variants, on_error=cfg.on_error, seed=cfg.seed)
+    if state.get("prior"):
+        prior = LayoutPrior.from_dict(state["prior"])
+    else:
+        prior = fit_prior(shards, spec, keep=EpochFilter(max_variants=cfg.max_variants), on_error=cfg.on_error)
+    return evaluate(predictor.model, shards, split, spec, settings, prior=prior, device=device)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -31,6 +32,16 @@ class LayoutPrior:
     types: tuple[int, ...]
     children: tuple[tuple[int, ...], ...]  # ids, end marker included
     raw: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (a checkpoint carries the prior of its run's training split)."""
+        return {"boxes": self.boxes.tolist(), "types": list(self.types), "children": [list(c) for c in self.children],
+                "raw": list(self.raw)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LayoutPrior":
+        return cls(torch.tensor(data["boxes"], dtype=torch.float32).reshape(-1, 4), tuple(data["types"]),
+                   tuple(tuple(c) for c in data["children"]), tuple(data["raw"]))
 
 
 def fit_prior(shards: str | Path, spec: InputSpec, *, split: str = "train", keep: EpochFilter | None = None,
