@@ -5,7 +5,9 @@ optimizer, LR scheduler, grad scaler, EMA weights, the torch RNG states (global,
 dropout; and the trainer's generator, for timesteps and noise), step and data position,
 config and vocabulary. `torch.load(weights_only=True)` refuses pickled objects, so a
 checkpoint from an untrusted source cannot run code; a truncated file fails to load and
-is reported, never half-used.
+is reported, never half-used. Before anything is unpacked, the archive's listed size is
+checked against ``MAX_EXPANDED_BYTES`` (a small file that would expand to gigabytes is refused),
+and after loading every field a model or a resumed run needs is checked, each named.
 """
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ from shards import atomic
 
 LAST = "last.pt"
 BEST = "best.pt"
+MAX_EXPANDED_BYTES = 8 * 2**30  # 8 GiB: the large preset's training state is ~0.7 GB
+FIELDS: dict[str, type | tuple[type, ...]] = {  # what a checkpoint must hold, and of what kind
+    "objective": dict, "step": int, "config": dict, "model_config": dict, "factors": dict, "tdc": bool,
+}
 
 
 class CheckpointError(RuntimeError):
@@ -35,11 +41,20 @@ def save(path: str | Path, state: dict[str, Any]) -> Path:
     return Path(path)
 
 
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with `weights_only=True`; raise CheckpointError naming the file."""
+def load(path: str | Path, map_location: str | torch.device = "cpu", strict: bool = True) -> dict[str, Any]:
+    """Load a checkpoint with `weights_only=True`; raise CheckpointError naming the file
+    (``strict``: and every missing or mistyped field)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no checkpoint")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({e})") from None
+    if expanded > MAX_EXPANDED_BYTES:
+        raise CheckpointError(f"{path}: the archive would expand to {expanded / 2**30:.1f} GiB, above the limit of "
+                              f"{MAX_EXPANDED_BYTES / 2**30:.0f} GiB; refused before loading")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
@@ -49,6 +64,13 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
         raise CheckpointError(f"{path}: unreadable or truncated checkpoint ({e})") from None
     if not isinstance(state, dict) or "objective" not in state or "step" not in state:
         raise CheckpointError(f"{path}: not a screen2section checkpoint (no objective/step)")
+    if strict:
+        problems = [f"'{k}' missing" if k not in state else f"'{k}' is a {type(state[k]).__name__}, not a "
+                    f"{kind.__name__ if isinstance(kind, type) else kind}"
+                    for k, kind in FIELDS.items() if k not in state or not isinstance(state[k], kind)]
+        if problems:
+            raise CheckpointError(f"{path}: not a checkpoint of this version of screen2section: "
+                                  + "; ".join(problems))
     return state
 
 

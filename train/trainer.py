@@ -90,7 +90,14 @@ class Trainer:
                         if self.info.world > 1 else self.obj)
 
     def _restore(self, state: dict) -> None:
-        self.obj.load_state_dict(state["objective"])
+        try:
+            self.obj.load_state_dict(state["objective"])
+        except RuntimeError as e:  # a size or key mismatch: the model the config builds is another one
+            first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+            raise ckpt.CheckpointError(
+                f"{self.run_dir / ckpt.LAST}: the checkpoint and the config disagree on the model ({first}); "
+                "resume with the settings the run started with (RUN/config.json) or start afresh with "
+                "--overwrite") from None
         self.opt.load_state_dict(state["optimizer"])
         self.lr_schedule.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])

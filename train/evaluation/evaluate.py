@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from shards.hashing import hash64, hash_unit
 from shards.manifest import load_manifest
+from shards.reader import ShardReadError
 from shards.schema import parse_key
 
 from ..config import SamplingConfig
@@ -73,7 +74,10 @@ class _Selection:
 def gather(shards: str | Path, split: str, spec: InputSpec, settings: EvalSettings) -> list[dict[str, Any]]:
     """The encoded held-out pages, sorted by key."""
     manifest = load_manifest(shards)
-    n_sources = manifest["splits"][split].get("sources", 0) or 1
+    splits = {name: t for name, t in manifest["splits"].items() if t.get("shards")}
+    if split not in splits:
+        raise ShardReadError(f"{shards}: no shards for split {split!r}; this directory has {sorted(splits) or 'none'}")
+    n_sources = splits[split].get("sources", 0) or 1
     share = 1.0 if not settings.max_sources else settings.max_sources / n_sources
     keep = _Selection(settings.variants, share, settings.seed, settings.fold)
     ds = sample_stream(shards, split, spec, seed=settings.seed, epoch=0, keep=keep, shuffle_buffer=0,
