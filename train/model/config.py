@@ -40,6 +40,7 @@ class ModelConfig:
     box_scale: float = 2.0  # signal scale of the box diffusion (DiffusionDet's SNR factor)
     cond_drop_prob: float = 0.1  # classifier-free guidance: image condition dropped in training
     proj_dim: int = 64  # width of the pooled embeddings of the alignment (InfoNCE) term
+    few_shot: bool = False  # few-shot context layers (train.model.context); off: the model has none
 
     @property
     def canvas_height(self) -> int:

@@ -34,8 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..geometry import xyxy
+from .context import Context, ContextAttention
 from .encoders import Features
+from .pooling import box_embedding, pool_boxes
 
 
 class Denoised(NamedTuple):
@@ -51,46 +52,6 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
     freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]
     return F.pad(torch.cat([torch.cos(args), torch.sin(args)], dim=-1), (0, dim % 2))
-
-
-def box_embedding(boxes: torch.Tensor, freqs: int = 16) -> torch.Tensor:
-    """Sinusoidal features of normalised boxes [..., 4] -> [..., 4 * 2 * freqs] (the
-    positional encoding of coordinates used for DETR's anchor queries)."""
-    scales = 2.0 ** torch.arange(freqs, device=boxes.device, dtype=boxes.dtype) * math.pi
-    args = boxes[..., None] * scales
-    return torch.cat([args.sin(), args.cos()], dim=-1).flatten(-2)
-
-
-def pool_boxes(feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """RoIAlign (He et al. 2017) of the fine map at page-normalised cxcywh ``boxes`` [K,4] of
-    samples ``batch_idx`` [K] -> [K, C, rows, cols]: each bin is the bilinear sample at its
-    centre (``F.grid_sample``). Not ``torchvision.ops.roi_align``: its backward pass on the CPU
-    took 35% of a training step here (290 ms of ~800), grid_sample's a few percent."""
-    fine, stride = feats.fine, feats.fine_stride
-    B, C, H, W = fine.shape
-    rows, cols = size
-    K = len(boxes)
-    if K == 0:
-        return fine.new_zeros((0, C, rows, cols))
-    corners = xyxy(boxes.detach().float()).clamp(0, 1) * feats.extent[batch_idx].float().repeat(1, 2) / stride
-    frac_y = (torch.arange(rows, device=boxes.device, dtype=torch.float32) + 0.5) / rows
-    frac_x = (torch.arange(cols, device=boxes.device, dtype=torch.float32) + 0.5) / cols
-    ys = corners[:, 1, None] + frac_y[None] * (corners[:, 3] - corners[:, 1])[:, None]  # [K, rows]
-    xs = corners[:, 0, None] + frac_x[None] * (corners[:, 2] - corners[:, 0])[:, None]  # [K, cols]
-    grid = torch.stack([(2 * xs / W - 1)[:, None, :].expand(K, rows, cols),
-                        (2 * ys / H - 1)[:, :, None].expand(K, rows, cols)], -1)  # [K, rows, cols, 2]
-    # one grid per image: its boxes side by side, padded to the most boxes any image has
-    counts = torch.bincount(batch_idx, minlength=B)
-    order = torch.argsort(batch_idx, stable=True)  # rank of each box among its image's boxes:
-    rank = torch.arange(K, device=boxes.device) - (torch.cumsum(counts, 0) - counts)[batch_idx[order]]
-    slot = torch.empty_like(rank).scatter_(0, order, rank)
-    most = int(counts.max())
-    padded = grid.new_zeros((B, most, rows, cols, 2))
-    padded[batch_idx, slot] = grid
-    sampled = F.grid_sample(fine, padded.view(B, most * rows, cols, 2).to(fine.dtype), mode="bilinear",
-                            padding_mode="zeros", align_corners=False)  # [B, C, most*rows, cols]
-    sampled = sampled.view(B, C, most, rows, cols).permute(0, 2, 1, 3, 4)
-    return sampled[batch_idx, slot]
 
 
 SIDES = ("left", "top", "right", "bottom")
@@ -129,8 +90,9 @@ def _modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torc
 class DenoiserBlock(nn.Module):
     """Proposal self-attention, cross-attention to the image tokens, MLP; AdaLN-Zero."""
 
-    def __init__(self, d: int, heads: int, ff_mult: int, dropout: float) -> None:
+    def __init__(self, d: int, heads: int, ff_mult: int, dropout: float, few_shot: bool = False) -> None:
         super().__init__()
+        self.context = ContextAttention(d, heads, dropout) if few_shot else None
         self.norm1 = nn.LayerNorm(d, elementwise_affine=False)
         self.self_attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
         self.norm2 = nn.LayerNorm(d)
@@ -143,12 +105,14 @@ class DenoiserBlock(nn.Module):
         nn.init.zeros_(self.modulation.bias)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_pad: torch.Tensor,
-                temb: torch.Tensor) -> torch.Tensor:
+                temb: torch.Tensor, context: Context | None = None) -> torch.Tensor:
         s1, c1, g1, s2, c2, g2 = self.modulation(F.silu(temb)).unsqueeze(1).chunk(6, dim=-1)
         h = _modulate(self.norm1(x), s1, c1)
         x = x + g1 * self.drop(self.self_attn(h, h, h, need_weights=False)[0])
         h = self.norm2(x)
         x = x + self.drop(self.cross_attn(h, memory, memory, key_padding_mask=memory_pad, need_weights=False)[0])
+        if self.context is not None:
+            x = self.context(x, context)
         h = _modulate(self.norm3(x), s2, c2)
         return x + g2 * self.drop(self.mlp(h))
 
@@ -175,7 +139,7 @@ class Denoiser(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.null_roi = nn.Parameter(torch.randn(d) * 0.02)
         self.null_tokens = nn.Parameter(torch.randn(d) * 0.02)
-        self.blocks = nn.ModuleList(DenoiserBlock(d, cfg.num_heads, cfg.ff_mult, cfg.dropout)
+        self.blocks = nn.ModuleList(DenoiserBlock(d, cfg.num_heads, cfg.ff_mult, cfg.dropout, cfg.few_shot)
                                     for _ in range(cfg.denoiser_layers))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False)
         self.final_mod = nn.Linear(d, 2 * d)
@@ -210,9 +174,10 @@ class Denoiser(nn.Module):
         return roi + self.box_in(box_embedding(boxes.detach().to(roi.dtype))), sides, reach.view(B, N, 4)
 
     def forward(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
-                drop: torch.Tensor | None = None) -> Denoised:
+                drop: torch.Tensor | None = None, context: Context | None = None) -> Denoised:
         """``boxes`` [B,N,4]: the noisy proposals as page-normalised cxcywh (clamped to the page),
-        ``t`` [B] long, ``drop`` [B] bool: run those samples unconditionally."""
+        ``t`` [B] long, ``drop`` [B] bool: run those samples unconditionally (without context
+        too); ``context``: few-shot context tokens (train.model.context)."""
         memory = feats.tokens
         if drop is not None:
             memory = torch.where(drop[:, None, None], self.null_tokens.to(memory.dtype).expand_as(memory), memory)
@@ -222,7 +187,7 @@ class Denoiser(nn.Module):
         stages = []
         for i, block in enumerate(self.blocks):
             content, sides, reach = self._look(feats, current, drop)
-            x = block(x + content + sum(sides), memory, feats.token_pad, temb)
+            x = block(x + content + sum(sides), memory, feats.token_pad, temb, context)
             state = self.state_norm(x)
             deltas = torch.cat([self.edge_heads[4 * i + k](torch.cat([state, f], -1)) for k, f in enumerate(sides)], -1)
             refined = apply_deltas(current, deltas.float(), reach)
@@ -255,13 +220,14 @@ class RoutedDenoiser(nn.Module):
         self.register_buffer("group_of", group_of.clone())
 
     def forward(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
-                drop: torch.Tensor | None = None) -> Denoised:
+                drop: torch.Tensor | None = None, context: Context | None = None) -> Denoised:
         group = self.group_of[t.clamp(0, len(self.group_of) - 1)]
         parts: list[tuple[torch.Tensor, Denoised]] = []
         for g, expert in enumerate(self.experts):
             idx = (group == g).nonzero(as_tuple=True)[0]
             if len(idx):
-                parts.append((idx, expert(feats.select(idx), boxes[idx], t[idx], None if drop is None else drop[idx])))
+                parts.append((idx, expert(feats.select(idx), boxes[idx], t[idx], None if drop is None else drop[idx],
+                                          None if context is None else context.select(idx))))
         order = torch.cat([idx for idx, _ in parts]).argsort()
         return Denoised(*(torch.cat([out[k] for _, out in parts])[order] for k in range(3)),
                         torch.cat([out.stages for _, out in parts], dim=1)[:, order])

@@ -16,6 +16,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .denoiser import Denoised, Denoiser, RoutedDenoiser
+from .context import Context, ContextEncoder
 from .encoders import AxisTokens, Features, build_encoder
 from .reader import Read, Reader
 
@@ -33,6 +34,7 @@ class SectionModel(nn.Module):
         self.axis = AxisTokens(fine, cfg.d_model, cfg.canvas_height // stride, cfg.canvas_width // stride)
         self.denoiser: Denoiser | RoutedDenoiser = Denoiser(cfg, fine, stride)
         self.reader = Reader(cfg, fine, stride)
+        self.context = ContextEncoder(cfg, fine) if cfg.few_shot else None
         d, p = cfg.d_model, cfg.proj_dim
         # pooled embeddings of the visual-structural alignment term (train.losses.element)
         self.image_proj = nn.Linear(d, p)
@@ -53,12 +55,24 @@ class SectionModel(nn.Module):
                         (self.cfg.canvas_width, self.cfg.canvas_height))
 
     def denoise(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
-                drop: torch.Tensor | None = None) -> Denoised:
-        return self.denoiser(feats, boxes, t, drop)
+                drop: torch.Tensor | None = None, context: Context | None = None) -> Denoised:
+        return self.denoiser(feats, boxes, t, drop, _without(context, drop))
 
     def read(self, feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor,
-             drop: torch.Tensor | None = None) -> Read:
-        return self.reader(feats, boxes, batch_idx, drop)
+             drop: torch.Tensor | None = None, context: Context | None = None) -> Read:
+        return self.reader(feats, boxes, batch_idx, drop, _without(context, drop))
+
+    def encode_context(self, images: torch.Tensor, extent: torch.Tensor, targets: dict[str, torch.Tensor],
+                       owner: torch.Tensor, batch_size: int) -> Context | None:
+        """Few-shot context tokens from C context pages (their canvases, extents and true
+        sections), each the context of sample ``owner[c]``; None for a model without context
+        layers or an empty context. The pages' image features are not trained through the
+        context (no gradient into the encoder from here): the targets train it."""
+        if self.context is None or len(owner) == 0:
+            return None
+        with torch.no_grad():
+            feats = self.encode(images, extent)
+        return self.context(feats, targets, owner, batch_size)
 
     def start_tdc(self, group_of: torch.Tensor) -> None:
         """Enter TDC stage 2: the denoiser becomes one copy per timestep group."""
@@ -80,6 +94,13 @@ class SectionModel(nn.Module):
         x = self.type_emb(types) + self.role_emb(children).sum(2) + self.struct_box(boxes * 2 - 1)
         w = mask.unsqueeze(-1).to(x.dtype)
         return self.struct_proj((x * w).sum(1) / w.sum(1).clamp_min(1))
+
+
+def _without(context: Context | None, drop: torch.Tensor | None) -> Context | None:
+    """The context, with the samples whose condition is dropped left without it."""
+    if context is None or drop is None:
+        return context
+    return Context(context.tokens, context.pad, context.present & ~drop)
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -24,7 +24,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from .denoiser import pool_boxes
+from .context import Context, ContextAttention
+from .pooling import pool_boxes
 from .encoders import ConvBN, Features
 
 
@@ -44,6 +45,8 @@ class Reader(nn.Module):
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.geom = nn.Sequential(nn.Linear(5, 32), nn.GELU())
         self.mlp = nn.Sequential(nn.Linear(128 + 32, d), nn.GELU(), nn.Dropout(cfg.dropout))
+        # few-shot: a section attends to the labelled sections of its group's context pages
+        self.context = ContextAttention(d, cfg.num_heads, cfg.dropout) if cfg.few_shot else None
         self.type_head = nn.Linear(d, cfg.num_types)
         self.children_head = nn.Linear(d, cfg.max_children * (cfg.num_roles + 1))
         self.raw_head = nn.Linear(d, cfg.num_raw)
@@ -52,13 +55,16 @@ class Reader(nn.Module):
         self.null_raw = nn.Parameter(torch.zeros(cfg.num_raw))
 
     def forward(self, feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor,
-                drop: torch.Tensor | None = None) -> Read:
+                drop: torch.Tensor | None = None, context: Context | None = None) -> Read:
         """Logits for the sections at ``boxes`` [K,4] (normalised cxcywh) of samples
-        ``batch_idx`` [K]; ``drop`` [B] bool: those samples get the null logits."""
+        ``batch_idx`` [K]; ``drop`` [B] bool: those samples get the null logits; ``context``:
+        few-shot context tokens of the B samples."""
         K = len(boxes)
         pooled = pool_boxes(feats, boxes, batch_idx, self.size)
         geom = torch.cat([boxes.detach().float(), feats.page_shape(batch_idx)[:, 1:]], 1).to(pooled.dtype)
         h = self.mlp(torch.cat([self.conv(pooled), self.geom(geom)], 1))
+        if self.context is not None and context is not None and K:
+            h = self.context(h, context.select(batch_idx))
         out = Read(self.type_head(h), self.children_head(h).view(K, self.max_children, self.num_roles + 1),
                    self.raw_head(h))
         if drop is None:
