@@ -120,6 +120,8 @@ class TrainConfig:
     tdc_lrs: list[float] = field(default_factory=list)  # per-group LR (default: lr)
     data_dropout: float = 0.0  # share of the epoch dropped by the last epoch (progressive)
     early_stopping: int = 0  # evaluations without improvement before stopping (0 = off)
+    few_shot_max: int = 0  # FSDM: up to this many context pages of the target's group per sample (0 = off)
+    few_shot_k: int = 0  # FSDM: context pages per held-out page in evaluations (0 = none)
     amp: bool = False
     ema_decay: float = 0.0
 
@@ -160,6 +162,9 @@ class TrainConfig:
              "a list of tdc_groups learning rates > 0, or empty"),
             (_is_num(self.data_dropout) and 0 <= self.data_dropout < 1, "data_dropout", "in [0, 1)"),
             (_is_int(self.early_stopping) and self.early_stopping >= 0, "early_stopping", "an integer >= 0"),
+            (_is_int(self.few_shot_max) and self.few_shot_max >= 0, "few_shot_max", "an integer >= 0 (0 = off)"),
+            (_is_int(self.few_shot_k) and 0 <= self.few_shot_k <= max(self.few_shot_max, 0), "few_shot_k",
+             "an integer in 0..few_shot_max"),
             (isinstance(self.amp, bool), "amp", "true or false"),
             (_is_num(self.ema_decay) and 0 <= self.ema_decay < 1, "ema_decay", "in [0, 1)"),
         ]

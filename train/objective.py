@@ -66,7 +66,8 @@ LOSSES: dict[str, LossSpec] = {
 def build_model(cfg: TrainConfig, factors: Factors) -> SectionModel:
     """The model a config asks for, sized to the factor vocabularies."""
     return SectionModel(model_config(cfg.preset, num_types=len(factors.types), num_roles=len(factors.roles),
-                                     num_raw=len(factors.raw), max_children=factors.max_children, **cfg.model))
+                                     num_raw=len(factors.raw), max_children=factors.max_children,
+                                     **{"few_shot": cfg.few_shot_max > 0, **cfg.model}))
 
 
 class Objective(nn.Module):
@@ -90,10 +91,12 @@ class Objective(nn.Module):
         x0 = pad_targets(batch["boxes"], batch["mask"], cfg.proposals, generator)
         noisy = corrupt(x0, t, self.schedule, generator)
         feats = model.encode(batch["image"], batch["extent"])
-        out = model.denoise(feats, noisy, t, drop)
+        context = model.batch_context(batch)
+        out = model.denoise(feats, noisy, t, drop, context)
         match = hungarian_match(out.boxes, out.presence, batch["boxes"], batch["mask"])
-        read = model.read(feats, out.boxes[match.batch, match.pred], match.batch, drop)
-        ctx = StepContext(model, batch, feats, t, drop, noisy, out, match, read, generator, self.cfg.loss.label_smoothing)
+        read = model.read(feats, out.boxes[match.batch, match.pred], match.batch, drop, context)
+        ctx = StepContext(model, batch, feats, t, drop, noisy, out, match, read, generator, self.cfg.loss.label_smoothing,
+                          context)
         return ctx, importance
 
     def forward(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:

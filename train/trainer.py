@@ -26,7 +26,7 @@ from . import checkpoint as ckpt
 from . import distributed
 from .config import TrainConfig
 from .data.epochs import EpochPlan, train_samples
-from .data.inputs import InputSpec
+from .data.inputs import InputSpec, to_device
 from .data.stream import EpochFilter, epoch_batches, sample_stream
 from .data.vocab import Factors
 from .evaluation.evaluate import EvalSettings, evaluate
@@ -47,7 +47,8 @@ def eval_settings(cfg: TrainConfig, max_sources: int | None = None) -> EvalSetti
     """The evaluation settings a training config implies (one place for both callers)."""
     return EvalSettings(sampling=cfg.sampling, batch_size=cfg.batch_size, num_workers=cfg.num_workers,
                         max_sources=cfg.eval_sources if max_sources is None else max_sources,
-                        variants=cfg.eval_variants, fold=cfg.fold, on_error=cfg.on_error, seed=cfg.seed)
+                        variants=cfg.eval_variants, fold=cfg.fold, on_error=cfg.on_error, seed=cfg.seed,
+                        context_k=cfg.few_shot_k)
 
 
 class Trainer:
@@ -126,7 +127,7 @@ class Trainer:
         while epoch < len(self.plan.lengths):
             ds = sample_stream(self.shards, "train", self.spec, seed=cfg.seed, epoch=epoch,
                                keep=self.plan.filter(epoch), shuffle_buffer=cfg.shuffle_buffer,
-                               on_error=cfg.on_error, repeat=True)
+                               on_error=cfg.on_error, repeat=True, few_shot=cfg.few_shot_max)
             n = self.plan.lengths[epoch] * cfg.grad_accum
             yield from epoch_batches(ds, cfg.batch_size, cfg.num_workers, n, skip * cfg.grad_accum,
                                      seed=cfg.seed * 7919 + epoch)
@@ -141,7 +142,7 @@ class Trainer:
     def train_step(self, micro: list[dict[str, Any]]) -> dict[str, float]:
         sums: dict[str, float] = {}
         for i, batch in enumerate(micro):
-            batch = {k: v.to(self.info.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+            batch = to_device(batch, self.info.device)
             sync = contextlib.nullcontext()
             if self.info.world > 1 and i < len(micro) - 1:
                 sync = self.wrapped.no_sync()

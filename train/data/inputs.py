@@ -124,24 +124,34 @@ def encode_sample(image: np.ndarray, meta: Mapping[str, Any], factors: Factors, 
                   max_sections: int) -> dict[str, Any]:
     """One decoded sample -> model tensors: ``image`` uint8 [3, rows, W] and the targets of
     :func:`encode_target` (``boxes`` [M,4], ``mask`` [M], ``types`` [M], ``children`` [M,K],
-    ``raw`` [M], ``scale``, ``extent``, ``num_sections``), plus its ``key``."""
+    ``raw`` [M], ``scale``, ``extent``, ``num_sections``), plus its ``key``, ``source`` and
+    ``group`` (few-shot context is drawn from the group)."""
     image = _as_rgb(np.asarray(image))
     h, w = image.shape[:2]
     tensor, _, _ = to_canvas(image, width, height)
     item: dict[str, Any] = {"image": tensor, **encode_target(meta, (w, h), factors, width, height, max_sections)}
-    item["key"] = meta.get("__key__", "")
+    item["key"] = key = meta.get("__key__", "")
+    item["source"] = meta.get("source") or key.rsplit("_v", 1)[0]
+    item["group"] = meta.get("group") or item["source"]  # a page without a group is a group of its own
     return item
 
 
 def collate(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Stack encoded samples into a batch: images padded below to the tallest with the mean
-    colour, strings as lists, every other field stacked."""
+    colour, strings as lists, every other field stacked. Few-shot ``context`` lists become one
+    batch of all the context pages (``context``) and the sample each belongs to
+    (``context_owner``); both are absent when no sample has context."""
     if not samples:
         raise ValueError("cannot collate an empty list")
     out: dict[str, Any] = {}
     for key in samples[0]:
         values = [s[key] for s in samples]
-        if key == "image":
+        if key == "context":
+            flat = [c for v in values for c in v]
+            if flat:
+                out["context"] = collate(flat)
+                out["context_owner"] = torch.tensor([i for i, v in enumerate(values) for _ in v], dtype=torch.long)
+        elif key == "image":
             rows = max(v.shape[1] for v in values)
             batch = torch.empty((len(values), 3, rows, values[0].shape[2]), dtype=torch.uint8)
             batch[:] = torch.tensor(PAD_COLOUR, dtype=torch.uint8).view(1, 3, 1, 1)
@@ -153,6 +163,12 @@ def collate(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         else:
             out[key] = list(values)
     return out
+
+
+def to_device(batch: dict[str, Any], device: torch.device | str) -> dict[str, Any]:
+    """A batch with its tensors on ``device`` (a nested context batch too; strings stay)."""
+    return {k: (v.to(device) if isinstance(v, torch.Tensor) else to_device(v, device) if isinstance(v, dict) else v)
+            for k, v in batch.items()}
 
 
 class InputSpec:

@@ -25,6 +25,7 @@ from shards.hashing import hash_unit
 from shards.reader import make_pipeline, resolve_urls
 from shards.schema import parse_key
 
+from .episodes import Episodes
 from .inputs import InputSpec, collate
 
 
@@ -83,9 +84,11 @@ class _Repeat(IterableDataset):
 
 def sample_stream(shards: str | Path, split: str, spec: InputSpec, *,
                   seed: int, epoch: int, keep: Callable[[dict[str, Any]], bool], shuffle_buffer: int, on_error: str,
-                  repeat: bool, split_nodes: bool = True) -> IterableDataset:
+                  repeat: bool, split_nodes: bool = True, few_shot: int = 0) -> IterableDataset:
     """The encoded samples of one epoch (repeat=True: cycling over the rank's shards); ``keep``
-    (e.g. an :class:`EpochFilter`) sees each sample's metadata before its image is decoded."""
+    (e.g. an :class:`EpochFilter`) sees each sample's metadata before its image is decoded;
+    ``few_shot`` > 0 gives each sample up to that many context pages of its group
+    (train.data.episodes)."""
 
     shard_ids = {Path(u).name: i for i, u in enumerate(resolve_urls(shards, split))}
 
@@ -95,6 +98,8 @@ def sample_stream(shards: str | Path, split: str, spec: InputSpec, *,
         pipe = make_pipeline(shards, split, shuffle_buffer=shuffle_buffer, seed=seed,
                              epoch=epoch, handler=on_error, split_nodes=split_nodes, select=keep)
         pipe.append(partial(_encode, spec, shard_ids))
+        if few_shot:
+            pipe.append(Episodes(few_shot, seed, epoch))
         return iter(pipe)
 
     return _Repeat(build, None if repeat else 1)

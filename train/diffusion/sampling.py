@@ -33,6 +33,7 @@ from torchvision.ops import nms
 from ..config import SamplingConfig
 from ..geometry import xyxy
 from ..model import Features, Read, unwrap
+from ..model.context import Context
 from .process import NoiseSchedule
 
 
@@ -63,21 +64,23 @@ def timesteps(num_timesteps: int, steps: int) -> list[int]:
 
 
 def _denoise(model, feats: Features, boxes: torch.Tensor, t: torch.Tensor, scale: float,
-             schedule: NoiseSchedule) -> tuple[torch.Tensor, torch.Tensor]:
+             schedule: NoiseSchedule, context: Context | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Guided (x0 in diffusion space, presence logits)."""
     if scale == 1.0:
-        out = model.denoise(feats, boxes, t)
+        out = model.denoise(feats, boxes, t, None, context)
         return schedule.to_signal(out.boxes), out.presence
     B = boxes.shape[0]
     uncond = torch.arange(2 * B, device=boxes.device) >= B  # second half: the null condition
-    both = model.denoise(feats.repeat(2), boxes.repeat(2, 1, 1), t.repeat(2), uncond)
+    both = model.denoise(feats.repeat(2), boxes.repeat(2, 1, 1), t.repeat(2), uncond,
+                         None if context is None else context.repeat(2))
     (bc, bu), (pc, pu) = schedule.to_signal(both.boxes).chunk(2), both.presence.chunk(2)
     return cfg_mix(bc, bu, scale), cfg_mix(pc, pu, scale)
 
 
-def read_sections(model, feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor, scale: float) -> Read:
+def read_sections(model, feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor, scale: float,
+                  context: Context | None = None) -> Read:
     """The reader's (guided) logits at ``boxes`` [K,4] of samples ``batch_idx``."""
-    cond = model.read(feats, boxes, batch_idx)
+    cond = model.read(feats, boxes, batch_idx, None, context)
     if scale == 1.0 or len(boxes) == 0:
         return cond
     null = torch.ones(feats.tokens.shape[0], dtype=torch.bool, device=boxes.device)
@@ -95,9 +98,10 @@ def _noise(generators: Sequence[torch.Generator], n: int, device: torch.device |
 
 @torch.no_grad()
 def sample(model, images: torch.Tensor, extent: torch.Tensor, settings: SamplingConfig,
-           generators: Sequence[torch.Generator]) -> list[Sections]:
+           generators: Sequence[torch.Generator], context: Context | None = None) -> list[Sections]:
     """The sections of each canvas in ``images`` (uint8 [B,3,H,W], the page's (cols, rows) on
-    it ``extent`` [B,2]), one generator per page (:func:`page_generators`)."""
+    it ``extent`` [B,2]), one generator per page (:func:`page_generators`); ``context``: the
+    pages' few-shot context tokens (``model.encode_context``), if any."""
     model = unwrap(model)
     cfg = model.cfg
     schedule = NoiseSchedule.from_config(cfg)
@@ -112,7 +116,7 @@ def sample(model, images: torch.Tensor, extent: torch.Tensor, settings: Sampling
         x = _noise(generators, N, device)
         for t_now, t_next in zip(ts[:-1], ts[1:]):
             t = torch.full((B,), t_now, dtype=torch.long, device=device)
-            x0, presence = _denoise(model, feats, schedule.to_boxes(x), t, scale, schedule)
+            x0, presence = _denoise(model, feats, schedule.to_boxes(x), t, scale, schedule, context)
             x0 = x0.clamp(-schedule.scale, schedule.scale)
             if t_next == 0:
                 break
@@ -133,7 +137,7 @@ def sample(model, images: torch.Tensor, extent: torch.Tensor, settings: Sampling
             kept.append(idx)
         batch_idx = torch.cat([torch.full((len(k),), b, dtype=torch.long, device=device) for b, k in enumerate(kept)])
         flat = torch.cat([boxes[b, k] for b, k in enumerate(kept)]) if kept else boxes.new_zeros((0, 4))
-        read = read_sections(model, feats, flat, batch_idx, scale)
+        read = read_sections(model, feats, flat, batch_idx, scale, context)
         out, start = [], 0
         for b, k in enumerate(kept):
             sl = slice(start, start + len(k))

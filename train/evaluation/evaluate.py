@@ -32,9 +32,11 @@ from shards.reader import ShardReadError
 from shards.schema import parse_key
 
 from ..config import SamplingConfig
-from ..data.inputs import InputSpec, collate
+from ..data.episodes import draw_context
+from ..data.inputs import InputSpec, collate, to_device
 from ..data.stream import sample_stream
 from ..diffusion.sampling import page_generators, sample
+from ..model import unwrap
 from .metrics import METRICS, add_stats, page_stats
 from .prior import LayoutPrior
 
@@ -54,6 +56,7 @@ class EvalSettings:
     on_error: str = "raise"
     seed: int = 0
     resamples: int = 1000  # bootstrap resamples
+    context_k: int = 0  # few-shot: context pages per page, from other held-out sources of its group
 
 
 class _Selection:
@@ -128,11 +131,16 @@ def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, 
     factors = spec.factors
     stats: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {
         who: {g: {} for g in GROUPS} for who in ("model", "prior")}
+    candidates = [it for it in items if parse_key(it["key"])[1] == 0]  # context comes from untouched pages
     for start in range(0, len(items), settings.batch_size):
         chunk = items[start:start + settings.batch_size]
-        batch = collate(chunk)
+        if settings.context_k:
+            chunk = [{**it, "context": draw_context(candidates, it, settings.context_k, f"{settings.seed}:context")}
+                     for it in chunk]
+        batch = to_device(collate(chunk), device)
         gens = page_generators([hash64(f"{settings.seed}:{it['key']}") & 0x7FFFFFFFFFFFFFFF for it in chunk])
-        preds = sample(model, batch["image"].to(device), batch["extent"].to(device), settings.sampling, gens)
+        preds = sample(model, batch["image"], batch["extent"], settings.sampling, gens,
+                       unwrap(model).batch_context(batch))
         for it, pred in zip(chunk, preds):
             source, variant = parse_key(it["key"])
             group = "pages" if variant == 0 else "variants"
@@ -146,7 +154,7 @@ def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, 
                                          [factors.decode_children(c) for c in prior.children], list(prior.raw), *true)
                 add_stats(stats["prior"][group].setdefault(source, {}), prior_stats)
     out: dict[str, Any] = {"split": split, "fold": settings.fold, "samples": len(items),
-                           "sampling": vars(settings.sampling).copy()}
+                           "sampling": vars(settings.sampling).copy(), "context_k": settings.context_k}
     for group in GROUPS:
         entry = {"model": summarize(stats["model"][group], settings.resamples, settings.seed)}
         if prior is not None:
@@ -178,7 +186,8 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str = "val", *, max_sources: int = 0,
-                        variants: int = 2, device: torch.device | str = "cpu") -> dict[str, Any]:
+                        variants: int = 2, context_k: int | None = None,
+                        device: torch.device | str = "cpu") -> dict[str, Any]:
     """`train evaluate`: a checkpoint's held-out scores on ``split`` of ``shards``, beside the
     layout prior of the run's own training data (saved in the checkpoint; fitted on the train
     split of ``shards`` for a checkpoint without one)."""
@@ -193,7 +202,8 @@ def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str =
     predictor = load_model(checkpoint, device)
     spec = InputSpec.of(predictor.model.cfg, predictor.factors)
     settings = EvalSettings(sampling=cfg.sampling, batch_size=cfg.batch_size, num_workers=0, max_sources=max_sources,
-                            variants=variants, on_error=cfg.on_error, seed=cfg.seed)
+                            variants=variants, on_error=cfg.on_error, seed=cfg.seed,
+                            context_k=cfg.few_shot_k if context_k is None else context_k)
     if state.get("prior"):
         prior = LayoutPrior.from_dict(state["prior"])
     else:

@@ -28,6 +28,7 @@ class StepContext:
     read: Read  # the reader at the matched proposals' predicted boxes, rows as in ``match``
     generator: torch.Generator
     label_smoothing: float = 0.0
+    few_shot: Any = None  # the batch's few-shot context tokens (train.model.context.Context) or None
 
     @property
     def batch_size(self) -> int:

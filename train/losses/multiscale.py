@@ -40,12 +40,12 @@ def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor
 def consistency_loss(ctx: StepContext) -> dict[str, Any]:
     model, m = ctx.model, ctx.match
     feats = model.encode(rescale_images(ctx.batch["image"]), ctx.batch["extent"])
-    other = model.denoise(feats, ctx.noisy, ctx.t, ctx.drop)
+    other = model.denoise(feats, ctx.noisy, ctx.t, ctx.drop, ctx.few_shot)
     two = lambda o: torch.stack([o, torch.zeros_like(o)], -1)  # noqa: E731 - Bernoulli as 2 logits
     presence = symmetric_kl(two(ctx.out.presence), two(other.presence)).mean()
     boxes = (ctx.out.boxes[m.batch, m.pred] - other.boxes[m.batch, m.pred]).abs().mean() if len(m.batch) else presence * 0
     type_term = presence * 0
     if len(m.batch):
-        read_b = model.read(feats, ctx.out.boxes[m.batch, m.pred].detach(), m.batch, ctx.drop)
+        read_b = model.read(feats, ctx.out.boxes[m.batch, m.pred].detach(), m.batch, ctx.drop, ctx.few_shot)
         type_term = symmetric_kl(ctx.read.type, read_b.type).mean()
     return {"loss": presence + type_term + boxes, "presence": presence, "type": type_term, "boxes": boxes}

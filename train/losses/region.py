@@ -44,7 +44,7 @@ def region_loss(ctx: StepContext) -> dict[str, Any]:
         zero = ctx.out.boxes.sum() * 0
         return {"loss": zero}
     boxes = jitter_boxes(bt["boxes"][sample, slot], ctx.generator)
-    read = ctx.model.read(ctx.feats, boxes, sample)
+    read = ctx.model.read(ctx.feats, boxes, sample, None, ctx.few_shot)
     parts = factor_losses(read, bt["types"][sample, slot], bt["children"][sample, slot], bt["raw"][sample, slot],
                           ctx.label_smoothing)
     loss = (parts["type"] + parts["children"] + RAW_WEIGHT * parts["raw"]).mean()

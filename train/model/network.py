@@ -74,6 +74,14 @@ class SectionModel(nn.Module):
             feats = self.encode(images, extent)
         return self.context(feats, targets, owner, batch_size)
 
+    def batch_context(self, batch: dict) -> Context | None:
+        """The few-shot context tokens of a collated batch (train.data.inputs.collate), or None."""
+        if "context" not in batch:
+            return None
+        c = batch["context"]
+        return self.encode_context(c["image"], c["extent"], {k: c[k] for k in ("boxes", "mask", "types", "children")},
+                                   batch["context_owner"], len(batch["key"]))
+
     def start_tdc(self, group_of: torch.Tensor) -> None:
         """Enter TDC stage 2: the denoiser becomes one copy per timestep group."""
         if isinstance(self.denoiser, Denoiser):
