@@ -23,8 +23,8 @@ BLOCK = re.compile(r"(<!-- bench:(?P<name>[a-z0-9_]+) -->\n)(?P<body>.*?)(<!-- /
 
 
 def copy_latest(latest: Path = common.RESULTS_DIR, record: Path = common.RECORD_DIR) -> list[Path]:
-    """Copy every `latest/*.json` into the record folder; return the recorded files."""
-    files = sorted(latest.glob("*.json"))
+    """Copy every `latest/*.json` (and the figures beside them) into the record folder; return the recorded files."""
+    files = sorted([*latest.glob("*.json"), *latest.glob("*.png")])
     if not files:
         raise SystemExit(f"error: {latest}: no results to record; run `make bench` or `python -m benchmarks` first")
     for f in files:

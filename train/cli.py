@@ -1,7 +1,7 @@
-"""`python -m train` / `s2s-train`: fit, evaluate, predict, report.
+"""`python -m train` / `s2s-train`: fit, evaluate, predict, export, report.
 
-A thin layer over library functions (train.trainer.fit, train.evaluation.evaluate.evaluate,
-train.inference.load_model, train.evaluation.report.plot_run), built on the CLI pieces the
+A thin layer over library functions (train.trainer.fit, train.evaluation.evaluate.evaluate_checkpoint,
+train.inference.load_model and export, train.evaluation.report.plot_run), built on the CLI pieces the
 three commands share (shards.cli_support): every flag shows its default, `-v`/`-q`,
 `--version`, no abbreviations. Known failures print ``error: ...`` naming the file or
 setting and exit 2 (an OS error such as a full disk: 1; Ctrl-C: 130; SIGTERM: 143).
@@ -140,6 +140,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .inference import export
+
+    out = export(args.checkpoint, args.out)
+    print(f"exported {args.checkpoint} to {out} (model.safetensors, config.json); "
+          f"load it with train.load_model({str(out)!r})")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .evaluation.report import plot_run
 
@@ -186,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("image", help="a screenshot (png, jpg or webp)")
     pr.add_argument("--out", help="write an overlay image (png/jpg/webp) of the predicted sections")
     pr.add_argument("--json", action="store_true", help="print the sections as JSON")
+    x = add_command(sub, "export", cmd_export, "write a checkpoint's model as safetensors + JSON",
+                    "Write the weights prediction uses as DIR/model.safetensors and the model's config, factor "
+                    "tables and sampling settings as DIR/config.json; train.load_model(DIR) reads them with no "
+                    "pickle.")
+    x.add_argument("--checkpoint", required=True, help="a checkpoint (RUN/best.pt or RUN/last.pt)")
+    x.add_argument("--out", required=True, help="folder to write")
     r = add_command(sub, "report", cmd_report, "plot losses and held-out scores over steps",
                     "Plot a run's training losses and held-out scores (with the layout prior) as a PNG.")
     r.add_argument("run", help="run directory")

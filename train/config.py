@@ -61,6 +61,7 @@ class LossConfig:
     presence: float = 1.0  # "is a section" focal loss over every proposal
     geometric: float = 1.0  # box L1 + GIoU on matched proposals
     region: float = 1.0  # the reader at jittered true boxes
+    edges: float = 1.0  # dense section boundaries on the fine feature map
     consistency: float = 0.0  # multi-scale agreement (phase 2)
     layout: float = 0.0  # alignment + overlap penalties on predicted boxes (phase 4)
     diversity: float = 0.0  # section-type usage spread (phase 4)

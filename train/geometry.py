@@ -27,6 +27,11 @@ def cxcywh(boxes: torch.Tensor) -> torch.Tensor:
     return box_convert(boxes, "xyxy", "cxcywh")
 
 
+def clip_to_page(boxes: torch.Tensor) -> torch.Tensor:
+    """cxcywh boxes with their edges clipped to the page, [0, 1] x [0, 1]."""
+    return cxcywh(xyxy(boxes).clamp(0, 1))
+
+
 def iou_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Pairwise IoU of cxcywh boxes a [n,4] and b [m,4] -> [n, m] (0 where a box is empty)."""
     if len(a) == 0 or len(b) == 0:

@@ -1,8 +1,10 @@
 """Using a trained model: ``load_model(path).predict(image)`` -> the page's sections.
 
 ``load_model`` reads a training checkpoint (``RUN/best.pt``, ``RUN/last.pt``; EMA weights when
-it has them). ``predict`` accepts a file path, a PIL image or an RGB uint8 array and returns
-plain :class:`Section` objects, top to bottom, with boxes in the page's pixels.
+it has them) or a folder written by :func:`export` (``model.safetensors`` + ``config.json``:
+no pickle on that path at all). ``predict`` accepts a file path, a PIL image or an RGB uint8
+array and returns plain :class:`Section` objects, top to bottom, with boxes in the page's
+pixels.
 """
 from __future__ import annotations
 
@@ -95,9 +97,63 @@ class Predictor:
         return out
 
 
+EXPORT_WEIGHTS, EXPORT_CONFIG = "model.safetensors", "config.json"
+EXPORT_FORMAT = "screen2section-model"
+
+
+def export(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write a checkpoint's model as ``out/model.safetensors`` (the weights prediction uses:
+    EMA when the run kept one) and ``out/config.json`` (model config, factor tables, sampling
+    settings, the layout prior); return ``out``."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from shards import atomic
+
+    predictor = load_model(checkpoint)
+    state = ckpt.load(checkpoint)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().contiguous().cpu() for k, v in predictor.model.state_dict().items()}
+    tmp = out / f".tmp-{EXPORT_WEIGHTS}"
+    save_file(weights, str(tmp), metadata={"format": EXPORT_FORMAT})
+    tmp.replace(out / EXPORT_WEIGHTS)
+    meta = {"format": EXPORT_FORMAT, "model_config": predictor.model.cfg.to_dict(), "tdc": predictor.model.tdc,
+            "factors": predictor.factors.to_dict(), "sampling": vars(predictor.sampling).copy(),
+            "prior": state.get("prior"), "step": state["step"]}
+    atomic.write_bytes(out / EXPORT_CONFIG, (json.dumps(meta, indent=1) + "\n").encode("utf-8"))
+    return out
+
+
+def _load_export(folder: Path, device: str | torch.device, sampling: SamplingConfig | None) -> Predictor:
+    import json
+
+    from safetensors.torch import load_file
+
+    try:
+        meta = json.loads((folder / EXPORT_CONFIG).read_text(encoding="utf-8"))
+        assert meta.get("format") == EXPORT_FORMAT
+    except (OSError, ValueError, AssertionError) as e:
+        raise ckpt.CheckpointError(f"{folder}: not a model exported by `train export` "
+                                   f"(its {EXPORT_CONFIG} is missing or of another format: {e})") from None
+    model = SectionModel(ModelConfig.from_dict({**meta["model_config"], "weights_path": None}))
+    weights = load_file(str(folder / EXPORT_WEIGHTS), device=str(device))
+    if meta.get("tdc"):  # one denoiser copy per timestep group: the routing table is a saved buffer
+        model.start_tdc(weights["denoiser.group_of"].cpu())
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise ckpt.CheckpointError(f"{folder}: the weights do not fit the model its config describes "
+                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return Predictor(model, Factors.from_dict(meta["factors"]), sampling or SamplingConfig(**meta["sampling"]), device)
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu",
                sampling: SamplingConfig | None = None) -> Predictor:
-    """A :class:`Predictor` from a checkpoint; ``sampling`` defaults to the run's settings."""
+    """A :class:`Predictor` from a checkpoint file or an exported folder; ``sampling``
+    defaults to the run's settings."""
+    if Path(path).is_dir():
+        return _load_export(Path(path), device, sampling)
     state = ckpt.load(path, device)
     cfg = TrainConfig.from_dict(state["config"])
     model_cfg = ModelConfig.from_dict({**state["model_config"], "weights_path": None})

@@ -35,6 +35,7 @@ from .diffusion.process import NoiseSchedule, corrupt, pad_targets, uniform
 from .diffusion.timesteps import TIMESTEP_SAMPLERS
 from .losses.context import StepContext
 from .losses.diversity import diversity_loss
+from .losses.edges import edges_loss
 from .losses.element_combination import element_loss
 from .losses.geometric import geometric_loss
 from .losses.layout import layout_loss
@@ -57,6 +58,7 @@ LOSSES: dict[str, LossSpec] = {
     "presence": LossSpec(presence_loss, "structural"),
     "geometric": LossSpec(geometric_loss, "geometric"),
     "region": LossSpec(region_loss, "structural"),
+    "edges": LossSpec(edges_loss, "geometric"),
     "consistency": LossSpec(consistency_loss, "visual"),
     "layout": LossSpec(layout_loss, "geometric"),
     "diversity": LossSpec(diversity_loss, "structural"),

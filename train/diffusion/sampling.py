@@ -31,7 +31,7 @@ import torch
 from torchvision.ops import nms
 
 from ..config import SamplingConfig
-from ..geometry import xyxy
+from ..geometry import clip_to_page, xyxy
 from ..model import Features, Read, unwrap
 from ..model.context import Context
 from .process import NoiseSchedule
@@ -129,7 +129,7 @@ def sample(model, images: torch.Tensor, extent: torch.Tensor, settings: Sampling
                 x = x + sigma * _noise(generators, N, device)
             renew = (torch.sigmoid(presence) < settings.threshold)[..., None]
             x = torch.where(renew, fresh, x)
-        boxes, scores = schedule.to_boxes(x0), torch.sigmoid(presence)
+        boxes, scores = clip_to_page(schedule.to_boxes(x0)), torch.sigmoid(presence)
         kept: list[torch.Tensor] = []
         for b in range(B):
             idx = (scores[b] > settings.threshold).nonzero(as_tuple=True)[0]

@@ -35,6 +35,7 @@ class SectionModel(nn.Module):
         self.denoiser: Denoiser | RoutedDenoiser = Denoiser(cfg, fine, stride)
         self.reader = Reader(cfg, fine, stride)
         self.context = ContextEncoder(cfg, fine) if cfg.few_shot else None
+        self.edge_head = nn.Conv2d(fine, 1, 1)  # section boundaries on the fine map (train.losses.edges)
         d, p = cfg.d_model, cfg.proj_dim
         # pooled embeddings of the visual-structural alignment term (train.losses.element)
         self.image_proj = nn.Linear(d, p)
@@ -81,6 +82,10 @@ class SectionModel(nn.Module):
         c = batch["context"]
         return self.encode_context(c["image"], c["extent"], {k: c[k] for k in ("boxes", "mask", "types", "children")},
                                    batch["context_owner"], len(batch["key"]))
+
+    def edge_logits(self, feats: Features) -> torch.Tensor:
+        """Logits [B, H, W] of "a section boundary passes here" on the fine map."""
+        return self.edge_head(feats.fine).squeeze(1)
 
     def start_tdc(self, group_of: torch.Tensor) -> None:
         """Enter TDC stage 2: the denoiser becomes one copy per timestep group."""
