@@ -137,3 +137,16 @@ def test_presence_is_calibrated_binary_cross_entropy():
 
     assert float(presence_loss(Ctx)["loss"]) == pytest.approx(F.binary_cross_entropy_with_logits(
         torch.zeros(4), torch.tensor([0.0, 0.0, 1.0, 0.0])).item())
+
+
+def test_edge_targets_are_the_true_boxes_outlines_on_the_page():
+    from train.losses.edges import edge_targets
+
+    boxes = torch.tensor([[[0.5, 0.25, 1.0, 0.5], [0.5, 0.75, 1.0, 0.5]]])
+    target, valid = edge_targets(boxes, torch.tensor([[True, True]]), torch.tensor([[32, 40]]), 4, (12, 8))
+    rows = target[0].sum(1).tolist()
+    assert rows[0] == 8 and rows[4] == 8 and rows[5] == 8 and rows[9] == 8  # top and bottom edges of both bands
+    assert rows[1:4] == [2.0, 2.0, 2.0] and rows[10:] == [0.0, 0.0]  # the side edges; nothing below the page
+    assert valid[0, :10].all() and not valid[0, 10:].any()
+    none, _ = edge_targets(boxes, torch.tensor([[False, False]]), torch.tensor([[32, 40]]), 4, (12, 8))
+    assert float(none.sum()) == 0
