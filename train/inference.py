@@ -20,7 +20,7 @@ from shards.show import PALETTE
 
 from . import checkpoint as ckpt
 from .config import SamplingConfig, TrainConfig
-from .data.inputs import boxes_to_pixels, collate, to_canvas
+from .data.inputs import InputSpec, boxes_to_pixels, collate, to_canvas, to_device
 from .data.vocab import Factors
 from .diffusion.sampling import page_generators, sample
 from .model import ModelConfig, SectionModel
@@ -71,21 +71,42 @@ class Predictor:
         self.device = torch.device(device)
 
     @torch.no_grad()
-    def predict(self, image: Any, *, seed: int = 0) -> list[Section]:
-        """The sections of one screenshot (path, PIL image or RGB array), top to bottom."""
-        return self.predict_batch([image], seed=seed)[0]
+    def predict(self, image: Any, *, context: Sequence[tuple[Any, Sequence[dict]]] = (),
+                seed: int = 0) -> list[Section]:
+        """The sections of one screenshot (path, PIL image or RGB array), top to bottom.
+
+        ``context``: few-shot context pages of the same site or template, each ``(image,
+        sections)`` with sections as dicts with ``type``, ``children`` and ``box`` (x, y, w, h
+        in that page's pixels), e.g. from `shards.pairs.read_pair` (a model trained without
+        few-shot context ignores them)."""
+        return self.predict_batch([image], context=context, seed=seed)[0]
+
+    def _context_items(self, context: Sequence[tuple[Any, Sequence[dict]]]) -> list[dict[str, Any]]:
+        cfg = self.model.cfg
+        spec = InputSpec.of(cfg, self.factors)
+        items = []
+        for i, (image, sections) in enumerate(context):
+            arr = as_rgb_array(image)
+            meta = {"size": [arr.shape[1], arr.shape[0]], "__key__": f"context-{i}_v00",
+                    "sections": [{"raw_token": "", "children": [], **s} for s in sections]}
+            items.append(spec.encode(arr, meta))
+        return items
 
     @torch.no_grad()
-    def predict_batch(self, images: Sequence[Any], *, seed: int = 0) -> list[list[Section]]:
+    def predict_batch(self, images: Sequence[Any], *, context: Sequence[tuple[Any, Sequence[dict]]] = (),
+                      seed: int = 0) -> list[list[Section]]:
+        """The sections of several screenshots; ``context`` (as in :meth:`predict`) serves them all."""
         cfg = self.model.cfg
         arrays = [as_rgb_array(im) for im in images]
+        shared = self._context_items(context) if context and self.model.context is not None else []
         items = []
-        for arr in arrays:
+        for i, arr in enumerate(arrays):
             tensor, _, extent = to_canvas(arr, cfg.canvas_width, cfg.canvas_height)
-            items.append({"image": tensor, "extent": torch.tensor(extent)})
-        batch = collate(items)
+            items.append({"image": tensor, "extent": torch.tensor(extent), "key": f"page-{i}", "context": shared})
+        batch = to_device(collate(items), self.device)
         gens = page_generators([hash64(f"{seed}:{i}") & 0x7FFFFFFFFFFFFFFF for i in range(len(items))])
-        preds = sample(self.model, batch["image"].to(self.device), batch["extent"].to(self.device), self.sampling, gens)
+        preds = sample(self.model, batch["image"], batch["extent"], self.sampling, gens,
+                       self.model.batch_context(batch))
         f = self.factors
         out = []
         for arr, pred in zip(arrays, preds):
