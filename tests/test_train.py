@@ -177,6 +177,13 @@ def test_cli_fit_evaluate_predict_report(shards, tmp_path):
                               str(tmp_path / "overlay.png"), "--json"], capture_output=True, text=True)
     assert pr.returncode == 0, pr.stderr
     assert isinstance(json.loads(pr.stdout), list) and (tmp_path / "overlay.png").exists()
+    sh = subprocess.run(py + ["show", "--checkpoint", str(run / "last.pt"), "--shards", str(shards), "--n", "2",
+                              "--out", str(tmp_path / "held_out.png")], capture_output=True, text=True)
+    assert sh.returncode == 0, sh.stderr
+    import cv2
+
+    sheet = cv2.imread(str(tmp_path / "held_out.png"))
+    assert sheet is not None and sheet.shape[1] == 2 * 480 + 12  # predicted beside true
     rp = subprocess.run(py + ["report", str(run)], capture_output=True, text=True)
     assert rp.returncode == 0, rp.stderr
     assert (run / "curves.png").exists()

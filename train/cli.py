@@ -1,4 +1,4 @@
-"""`python -m train` / `s2s-train`: fit, evaluate, predict, export, report.
+"""`python -m train` / `s2s-train`: fit, evaluate, predict, show, export, report.
 
 A thin layer over library functions (train.trainer.fit, train.evaluation.evaluate.evaluate_checkpoint,
 train.inference.load_model and export, train.evaluation.report.plot_run), built on the CLI pieces the
@@ -149,6 +149,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from .evaluation.overlay import show_held_out
+
+    out = _overlay_path(args.out)
+    print(f"held-out pages written to {show_held_out(args.checkpoint, args.shards, out, split=args.split, n=args.n)}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .evaluation.report import plot_run
 
@@ -201,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "pickle.")
     x.add_argument("--checkpoint", required=True, help="a checkpoint (RUN/best.pt or RUN/last.pt)")
     x.add_argument("--out", required=True, help="folder to write")
+    sh = add_command(sub, "show", cmd_show, "held-out pages: predicted sections beside the true ones",
+                     "Draw N held-out pages (variant 00), each twice: with the sections the model predicts and "
+                     "with the true ones, numbered, with a legend of their tokens.")
+    sh.add_argument("--checkpoint", required=True, help="a checkpoint (RUN/best.pt or RUN/last.pt) or an export")
+    sh.add_argument("--shards", required=True, help="shard directory")
+    sh.add_argument("--split", default="val", help="split to draw pages from")
+    sh.add_argument("--n", type=int, default=4, help="pages, one row each")
+    sh.add_argument("--out", required=True, help="PNG path")
     r = add_command(sub, "report", cmd_report, "plot losses and held-out scores over steps",
                     "Plot a run's training losses and held-out scores (with the layout prior) as a PNG.")
     r.add_argument("run", help="run directory")
