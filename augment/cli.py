@@ -19,6 +19,7 @@ from shards.tario import ShardFormatError
 
 from .backends import BACKENDS, BackendError
 from .config import AugmentConfig, ConfigError, load_config
+from .groups import SPLIT_BY, GroupsError
 from .job import JobError, run_job
 from .presets import DEFAULT_PRESET, PRESETS
 from .render import BrowserError, RenderError, RenderOptions, render_pages
@@ -29,7 +30,8 @@ from .sources import Reject
 
 ERRORS: dict[type[BaseException], int] = {
     ConfigError: EXIT_ERROR, JobError: EXIT_ERROR, BackendError: EXIT_ERROR, Reject: EXIT_ERROR,
-    RenderError: EXIT_ERROR, BrowserError: EXIT_ERROR, LockBusy: EXIT_ERROR, ReplayError: EXIT_ERROR,
+    GroupsError: EXIT_ERROR, RenderError: EXIT_ERROR, BrowserError: EXIT_ERROR, LockBusy: EXIT_ERROR,
+    ReplayError: EXIT_ERROR,
     ManifestError: EXIT_ERROR, ShardReadError: EXIT_ERROR, ShardFormatError: EXIT_ERROR, SchemaError: EXIT_ERROR,
     OSError: EXIT_PROBLEMS,  # disk full, permissions: the message names the file
 }
@@ -82,7 +84,7 @@ def _config(args: argparse.Namespace) -> AugmentConfig:
         raise ConfigError(str(e)) from None
     return load_config(
         args.config, preset=args.preset, sets=sets, factor=args.factor, seed=args.seed,
-        val_fraction=args.val_fraction, folds=args.folds,
+        val_fraction=args.val_fraction, folds=args.folds, split_by=args.split_by,
         image_format=args.image_format, quality=args.quality, samples_per_shard=args.samples_per_shard,
     )
 
@@ -143,6 +145,9 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float,
                    help=_from_config("val_fraction", "share of sources held out for validation"))
     p.add_argument("--folds", type=int, help=_from_config("folds", "cross-validation folds over train sources"))
+    p.add_argument("--split-by", choices=sorted(SPLIT_BY),
+                   help=_from_config("split_by", "what the split and fold hash: each source, or its group (whole "
+                                                 "groups held out; groups.json, else the id before '__', else the id)"))
     p.add_argument("--image-format", choices=["png", "jpg", "webp"],
                    help=_from_config("image_format", "encoding of the augmented screenshots"))
     p.add_argument("--quality", type=int, help=_from_config("quality", "jpg/webp quality 1-100"))

@@ -51,6 +51,7 @@ class AugmentConfig:
     seed: int = 0
     val_fraction: float = 0.1
     folds: int = 5
+    split_by: str = "source"  # what the split and fold hash: "source" id or "group" id (augment.groups)
     image_format: str = "png"
     quality: int = 90
     samples_per_shard: int = 500

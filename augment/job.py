@@ -43,10 +43,11 @@ from shards.writer import ShardWriter, SidecarError, file_sha256, is_shard_name,
 
 from .backends import execution
 from .config import AugmentConfig
+from .groups import GROUPS_NAME, MAX_GROUPS_BYTES, assign_groups
 from .pipeline import augment_page, build_sample
-from .plan import ShardTask, plan_tasks
+from .plan import ShardTask, Source, plan_tasks
 from .run_options import RunOptions
-from .sources import MAX_BOXES_BYTES, Reject, SourcePair, discover, load_pair, nested_pair_folders
+from .sources import MAX_BOXES_BYTES, Reject, SourcePair, discover, load_pair, nested_pair_folders, pair_stem
 
 REJECTS_NAME = "rejects.jsonl"
 OWN_FILES = (MANIFEST_NAME, REJECTS_NAME, LOCK_NAME, "contact_sheet.png")  # besides shards and sidecars
@@ -83,7 +84,7 @@ def _variant(page: Any, v: int, cfg: AugmentConfig, src: Any, strict: bool, stat
     """One variant's sample, or None when augmenting it failed (recorded in `failed`)."""
     try:
         aug = augment_page(page, v, cfg)
-        sample = build_sample(aug, v, cfg, src.split, src.fold)
+        sample = build_sample(aug, v, cfg, src.split, src.fold, group=src.group)
     except Exception as e:  # noqa: BLE001 - one variant never stops a job: see the module docstring
         sid, name = src.pair.source_id, type(e).__name__
         message = f"{sid} variant {v}: {name} while augmenting: {str(e)[:300]}"
@@ -122,25 +123,29 @@ def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str 
     return w.close(extra | ({"failed": failed} if failed else {}))
 
 
-def input_fingerprint(pairs: list[SourcePair], max_pixels: int = AugmentConfig.max_pixels) -> str:
-    """sha256 over every input file's name and content (what a rerun must match). A file that
-    cannot be read, or is larger than its kind may be (it is rejected unread), enters with its
-    name and size or error instead."""
+def input_fingerprint(pairs: list[SourcePair], max_pixels: int = AugmentConfig.max_pixels,
+                      groups_file: Path | None = None) -> str:
+    """sha256 over every input file's name and content (what a rerun must match), the
+    `groups_file` (`groups.json`) last when there is one. A file that cannot be read, or is
+    larger than its kind may be (it is rejected unread), enters with its name and size or
+    error instead."""
     h = hashlib.sha256()
-    for p in sorted(pairs, key=lambda p: p.source_id):
-        for f, limit in ((p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES), (p.boxes, MAX_BOXES_BYTES)):
-            if f is None:
+    files = [(f, limit) for p in sorted(pairs, key=lambda p: p.source_id)
+             for f, limit in ((p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES),
+                              (p.boxes, MAX_BOXES_BYTES))]
+    for f, limit in files + [(groups_file, MAX_GROUPS_BYTES)]:
+        if f is None:
+            continue
+        h.update(f.name.encode("utf-8"))
+        try:
+            size = f.stat().st_size
+            if size > limit:
+                h.update(f"oversize:{size}".encode())
                 continue
-            h.update(f.name.encode("utf-8"))
-            try:
-                size = f.stat().st_size
-                if size > limit:
-                    h.update(f"oversize:{size}".encode())
-                    continue
-                with open(f, "rb") as fh:
-                    h.update(hashlib.file_digest(fh, "sha256").digest())
-            except OSError as e:
-                h.update(f"unreadable:{e.errno}".encode())
+            with open(f, "rb") as fh:
+                h.update(hashlib.file_digest(fh, "sha256").digest())
+        except OSError as e:
+            h.update(f"unreadable:{e.errno}".encode())
     return h.hexdigest()
 
 
@@ -253,6 +258,7 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
         nested = nested_pair_folders(input_dir)
     except OSError as e:
         raise JobError(f"--input {input_dir}: cannot list it ({e.strerror})") from None
+    page_groups, group_notes = assign_groups(((p.source_id, pair_stem(p)) for p in pairs), input_dir)
     complete = [p for p in pairs if p.image is not None and p.html is not None]
     for p in pairs:
         if p not in complete:
@@ -267,24 +273,26 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
         found = ", ".join(f"{n} {r}" for r, n in sorted(Counter(r.reason for _, r in early).items()))
         raise JobError(f"--input {input_dir}: no source pairs (<id>.png|jpg|webp + <id>.html) at its top level "
                        f"({found or 'no image or .html files'}{'; ' + notes[0][6:] if notes else ''})")
+    notes += group_notes
     for note in notes:
         log.warning("%s", note)
     if opts.strict and early:
         raise early[0][1]
     out.mkdir(parents=True, exist_ok=True)
     with hold(out, "augment run"):
-        summary = _locked_run(input_dir, out, cfg, opts, complete, early)
+        summary = _locked_run(input_dir, out, cfg, opts, complete, early, page_groups)
     summary.notes = notes
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
 def _locked_run(input_dir: Path, out: Path, cfg: AugmentConfig, opts: RunOptions, complete: list[SourcePair],
-                early: list) -> JobSummary:
-    fingerprint = input_fingerprint(complete, cfg.max_pixels)
+                early: list, page_groups: dict[str, str]) -> JobSummary:
+    groups_file = input_dir / GROUPS_NAME
+    fingerprint = input_fingerprint(complete, cfg.max_pixels, groups_file if groups_file.is_file() else None)
     # the schema version too: output of another schema is never resumed into, always rebuilt
     job_hash = hashlib.sha256(f"{cfg.hash()}:{fingerprint}:schema{SCHEMA_VERSION}".encode()).hexdigest()[:16]
-    tasks = plan_tasks(complete, cfg)
+    tasks = plan_tasks(complete, cfg, page_groups)
     atomic.remove_stale_temps(out)
     if foreign := _foreign_files(out):
         log.info("--out %s: leaving %d file(s) this job did not write alone: %s", out, len(foreign),
@@ -296,13 +304,24 @@ def _locked_run(input_dir: Path, out: Path, cfg: AugmentConfig, opts: RunOptions
     _clear(out, conflicts)
     todo = [t for t in tasks if t.name not in done]
     sidecars = list(done.values()) + _run_tasks(todo, cfg, opts, out, job_hash)
-    summary = _finish(out, cfg, sidecars, early, fingerprint, job_hash, input_dir)
+    planned = [src for t in tasks if t.group == 0 for src in t.sources]
+    summary = _finish(out, cfg, sidecars, early, fingerprint, job_hash, input_dir, planned)
     summary.built, summary.kept = len(todo), len(sidecars) - len(todo)
     return summary
 
 
+def _group_counts(planned: list[Source], rows: list[dict[str, str]]) -> dict[str, dict[str, int]]:
+    """split -> group -> accepted sources (planned and not rejected), for the manifest."""
+    rejected = {r["source"] for r in rows}
+    counts: dict[str, Counter] = {}
+    for src in planned:
+        if src.pair.source_id not in rejected:
+            counts.setdefault(src.split, Counter())[src.group] += 1
+    return counts
+
+
 def _finish(out: Path, cfg: AugmentConfig, sidecars: list[dict], early: list, fingerprint: str,
-            job_hash: str, input_dir: Path) -> JobSummary:
+            job_hash: str, input_dir: Path, planned: list[Source]) -> JobSummary:
     rows = [_reject_row(sid, r) for sid, r in early] + [r for s in sidecars for r in s.get("rejects", [])]
     rows.sort(key=lambda r: (r["source"], r["reason"]))
     failed = sorted((r for s in sidecars for r in s.get("failed", [])), key=lambda r: (r["source"], r["variant"]))
@@ -318,7 +337,8 @@ def _finish(out: Path, cfg: AugmentConfig, sidecars: list[dict], early: list, fi
     reasons = Counter(r["reason"] for r in rows)
     clean = [{k: v for k, v in s.items() if k not in ("rejects", "stats", "group", "failed")} for s in sidecars]
     manifest = build_manifest(clean, sources=sources, rejects=dict(reasons), config=cfg.job_dict(),
-                              config_hash=job_hash, input_fingerprint=fingerprint, stats=dict(stats))
+                              config_hash=job_hash, input_fingerprint=fingerprint, stats=dict(stats),
+                              groups=_group_counts(planned, rows))
     manifest["input"] = str(input_dir.resolve())
     _write_rejects(out, sorted(rows + failed, key=lambda r: (r["source"], r.get("variant", -1), r["reason"])))
     write_manifest(out, manifest)

@@ -140,15 +140,17 @@ def encode_image(image: np.ndarray, fmt: str, quality: int) -> bytes:
 
 
 def build_sample(page: Page, variant: int, cfg: AugmentConfig, split: str, fold: int | None,
-                 timings: dict[str, float] | None = None) -> Sample:
+                 timings: dict[str, float] | None = None, group: str | None = None) -> Sample:
     """Serialize an augmented page into a Sample of the current schema (`timings`: seconds under
-    "records" for the metadata and HTML, "encode" for the image)."""
+    "records" for the metadata and HTML, "encode" for the image; `group`: the page's group,
+    `augment.groups`, by default its own source id)."""
     with _timed(timings, "records"):
         elements, boxes = element_records(page)
         sections = derive_sections(page.root, boxes, page.size)
         html = page.html()
     meta = {
-        "schema": SCHEMA_VERSION, "source": page.source_id, "variant": variant,
+        "schema": SCHEMA_VERSION, "source": page.source_id, "group": page.source_id if group is None else group,
+        "variant": variant,
         "seed": sample_seed(cfg.seed, page.source_id, variant), "split": split, "fold": fold,
         "size": list(page.size), "homography": np.round(page.homography, 9).tolist(),
         "ops": page.ops, "elements": elements,

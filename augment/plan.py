@@ -6,6 +6,10 @@ shards, and inside a shard they are written variant-major (every source's first 
 then every source's second...), so copies of one page never sit next to each other.
 Split and fold come from a hash of (seed, source id): never per variant, so no augmented
 copy of a validation page is ever trained on, and adding sources never moves old ones.
+With `split_by = "group"` the hash is of the source's group id instead (`augment.groups`),
+so every page of a group lands in one split and one fold: whole groups are held out, and
+few-shot evaluation sees only groups never trained on. A page that is its own group gets
+the same split and fold under either setting.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from shards.hashing import hash_unit
 from shards.writer import shard_name
 
 from .config import AugmentConfig
+from .groups import SPLIT_BY, prefix_group
 from .sources import SourcePair
 
 MIN_CHUNKS = 8
@@ -25,6 +30,7 @@ class Source:
     pair: SourcePair
     split: str
     fold: int | None
+    group: str
 
 
 @dataclass(frozen=True)
@@ -42,11 +48,12 @@ class ShardTask:
         return shard_name(self.split, self.index)
 
 
-def assign_split(source_id: str, seed: int, val_fraction: float, folds: int) -> tuple[str, int | None]:
-    """('val', None) or ('train', fold in 0..folds-1), from the source id alone."""
-    if hash_unit(f"{seed}:split:{source_id}") < val_fraction:
+def assign_split(unit: str, seed: int, val_fraction: float, folds: int) -> tuple[str, int | None]:
+    """('val', None) or ('train', fold in 0..folds-1), from the split unit alone: the source id,
+    or its group id under `split_by = "group"`."""
+    if hash_unit(f"{seed}:split:{unit}") < val_fraction:
         return "val", None
-    return "train", int(hash_unit(f"{seed}:fold:{source_id}") * folds)
+    return "train", int(hash_unit(f"{seed}:fold:{unit}") * folds)
 
 
 def variant_groups(cfg: AugmentConfig) -> list[tuple[int, ...]]:
@@ -62,16 +69,21 @@ def chunk_size(n_sources: int, cfg: AugmentConfig) -> int:
     return max(1, min(cfg.samples_per_shard // per_source, -(-n_sources // MIN_CHUNKS)))
 
 
-def plan_tasks(pairs: list[SourcePair], cfg: AugmentConfig) -> list[ShardTask]:
-    """All work units for `pairs` (sorted by id) under `cfg`, in a fixed order."""
+def plan_tasks(pairs: list[SourcePair], cfg: AugmentConfig,
+               page_groups: dict[str, str] | None = None) -> list[ShardTask]:
+    """All work units for `pairs` (sorted by id) under `cfg`, in a fixed order. `page_groups`
+    maps source id -> group (`augment.groups.assign_groups`); an id it lacks is grouped by
+    its prefix (`augment.groups.prefix_group`)."""
     groups = variant_groups(cfg)
+    page_groups = page_groups or {}
     tasks = []
     for split in ("train", "val"):
         sources = []
         for p in sorted(pairs, key=lambda p: p.source_id):
-            s, f = assign_split(p.source_id, cfg.seed, cfg.val_fraction, cfg.folds)
+            group = page_groups.get(p.source_id) or prefix_group(p.source_id)
+            s, f = assign_split(SPLIT_BY[cfg.split_by](p.source_id, group), cfg.seed, cfg.val_fraction, cfg.folds)
             if s == split:
-                sources.append(Source(p, s, f))
+                sources.append(Source(p, s, f, group))
         chunk = chunk_size(len(sources), cfg)
         for c, start in enumerate(range(0, len(sources), chunk)):
             part = tuple(sources[start:start + chunk])

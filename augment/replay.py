@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shards.manifest import load_manifest, shard_paths
-from shards.schema import parse_key
+from shards.schema import parse_key, sample_group
 from shards.tario import iter_tar_samples
 from shards.writer import encode_members
 
@@ -78,6 +78,6 @@ def replay(out: str | Path, key: str, input_dir: str | Path | None = None) -> Re
         raise ReplayError(f"{folder}: no source pair with id {source_id!r}")
     cfg = _config(manifest)
     page = replay_page(load_pair(pair, cfg.max_pixels), meta["ops"])
-    rebuilt = encode_members(build_sample(page, variant, cfg, meta["split"], meta["fold"]))
+    rebuilt = encode_members(build_sample(page, variant, cfg, meta["split"], meta["fold"], group=sample_group(meta)))
     members = {ext: rebuilt.get(ext) == data for ext, data in stored.items()}
     return ReplayResult(key, shard, members)

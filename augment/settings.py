@@ -20,6 +20,7 @@ from typing import Any
 
 from shards.schema import IMAGE_EXTS
 
+from .groups import SPLIT_BY
 from .ops.spatial import SIZING
 from .presets import PRESETS
 
@@ -72,6 +73,7 @@ RULES: dict[str, Rule] = {
     "seed": ("int", None, None),
     "val_fraction": ("fraction", None, None),
     "folds": ("int", 1, None),
+    "split_by": ("choice", tuple(sorted(SPLIT_BY)), None),
     "image_format": ("choice", IMAGE_EXTS, None),
     "quality": ("int", 1, 100),
     "samples_per_shard": ("int", 1, None),

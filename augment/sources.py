@@ -6,6 +6,9 @@ A source pair is `<id>.png|jpg|jpeg|webp` + `<id>.html`, optionally `<id>.boxes.
 and converted to 8-bit RGB. File names that are not valid sample keys (spaces, dots,
 unicode) get a sanitized id with a short hash of the original stem, so ids stay unique.
 
+Which group (site or template) each pair belongs to is `augment.groups`'s rule (a
+`groups.json` beside the pairs, else the id prefix before `__`, else the id).
+
 Only the top level of the input folder is read; `nested_pair_folders` names subfolders that
 hold pair-like files, so the job can say so. A symbolic link that points outside the folder
 is refused (`symlink_outside`) unless `follow_symlinks`. Every file's size is checked before
@@ -65,6 +68,12 @@ def source_id_for(stem: str) -> str:
         return stem
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:40] or "page"
     return f"{safe}-{hashlib.sha256(stem.encode('utf-8')).hexdigest()[:8]}"
+
+
+def pair_stem(pair: SourcePair) -> str:
+    """The file stem the pair was found under (its id, unless the stem is not a valid id)."""
+    found = next(f for f in (pair.image, pair.html, pair.boxes) if f is not None)
+    return _stem_and_kind(found)[0]
 
 
 def _stem_and_kind(p: Path) -> tuple[str, str] | None:

@@ -59,8 +59,10 @@ def dataset_card(manifest: dict[str, Any], fmt: str, dest: str, exported: dict[s
               "Written by `python -m shards export` from a shard directory of screen2section's `augment run` "
               f"(manifest v{manifest.get('version')}, sample schema {manifest.get('schema')}). Every sample is one "
               "variant of a source page: the screenshot, its HTML and its sections (a token and a box in image "
-              "pixels), all transformed together. Variant 00 is the untouched source. Splits are per source page: "
-              "no variant of a validation page is in the training split.", "",
+              "pixels), all transformed together. Variant 00 is the untouched source. Splits are per "
+              + ("group of pages (site or template): no page of a validation group is in the training split."
+                 if cfg.get("split_by") == "group" else
+                 "source page: no variant of a validation page is in the training split."), "",
               "## Splits", "", "| split | sources | samples | shards | sections | without a box |",
               "|---|---|---|---|---|---|"]
     for split in exported:
@@ -73,7 +75,7 @@ def dataset_card(manifest: dict[str, Any], fmt: str, dest: str, exported: dict[s
                                                                  .items()) + ")" if manifest.get("rejects") else "")
               + ".", "", "## How it was made", "",
               "| setting | value |", "|---|---|"]
-    for key in ("factor", "seed", "val_fraction", "folds", "image_format", "quality", "max_pixels"):
+    for key in ("factor", "seed", "val_fraction", "folds", "split_by", "image_format", "quality", "max_pixels"):
         if key in cfg:
             lines.append(f"| {key} | {cfg[key]} |")
     for name, table in cfg.get("ops", {}).items():
@@ -86,8 +88,8 @@ def dataset_card(manifest: dict[str, Any], fmt: str, dest: str, exported: dict[s
     if fmt == "hf":
         names = " and ".join(f'"{HF_SPLITS.get(s, s)}"' for s in splits)
         lines.append(LOAD_HF.format(dest=dest, names=names or "no split", first=HF_SPLITS.get(first, first)))
-        lines += ["", "Columns: `key`, `source`, `variant`, `split`, `fold`, `width`, `height`, `image`, `html`, "
-                      "`sections`, `meta` (the sample's JSON as stored in the shard)."]
+        lines += ["", "Columns: `key`, `source`, `group`, `variant`, `split`, `fold`, `width`, `height`, `image`, "
+                      "`html`, `sections`, `meta` (the sample's JSON as stored in the shard)."]
     else:
         lines.append(LOAD_COCO.format(dest=dest, first=first))
         lines += ["", "Each COCO image carries its sample `key`, `source` and `variant`; a category's "

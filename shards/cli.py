@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .cli_support import EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, run_command
 from .export import EXPORTERS, ExportError
-from .manifest import ManifestError, boxes_warning, load_manifest
+from .manifest import ManifestError, boxes_warning, group_summary, load_manifest
 from .reader import ShardReadError
 from .show import MAX_OUTLINES, STRIP_HEIGHT, STRIP_WIDTH
 from .tario import ShardFormatError
@@ -47,6 +47,8 @@ def inspect_text(out: str | Path, head: int = 10) -> str:
     for split, t in m["splits"].items():
         lines.append(f"  {split:5s}: {t['sources']} sources, {t['shards']} shards, {t['samples']} samples, "
                      f"{t['bytes'] / 1e6:.1f} MB")
+    if groups := group_summary(m, head):
+        lines.append(groups)
     for factor, counts in m["vocab"].items():
         lines.append(f"vocabulary {factor}: {len(counts)} distinct; top {min(head, len(counts))}:")
         for value, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:head]:
@@ -88,9 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "its sidecar and the manifest, the tar layout, and every sample's metadata (exit 1 on any "
                     "problem, one PROBLEM line each).")
     v.add_argument("out", help="shard directory (holds manifest.json)")
-    i = add_command(sub, "inspect", cmd_inspect, "totals per split, shards, vocabulary head per factor, rejects")
+    i = add_command(sub, "inspect", cmd_inspect,
+                    "totals per split, groups, shards, vocabulary head per factor, rejects")
     i.add_argument("out", help="shard directory (holds manifest.json)")
-    i.add_argument("--head", type=int, default=10, help="vocabulary entries to list per factor")
+    i.add_argument("--head", type=int, default=10, help="vocabulary entries to list per factor, and largest groups")
     s = add_command(sub, "show", cmd_show, "contact sheet: samples with boxes and tokens, beside their source",
                     "Draw N augmented samples beside their sources (variant 00), one per row, with element "
                     "outlines and numbered sections, into a PNG.")

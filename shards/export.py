@@ -3,7 +3,7 @@
 - `hf`: a HuggingFace dataset folder: `data/<shard>.parquet` (one per shard, same names)
   and a README.md dataset card whose YAML header lists the splits, so
   `datasets.load_dataset(DEST)` loads it (train and validation splits). Columns: `key`,
-  `source`, `variant`, `split`, `fold`, `width`, `height`, `image` (the encoded bytes,
+  `source`, `group`, `variant`, `split`, `fold`, `width`, `height`, `image` (the encoded bytes,
   decoded to PIL by `datasets`), `html`, `sections` (token and [x, y, w, h] box, null when the
   section has none) and `meta`: the sample's JSON text as the shard stores it.
   Why not `load_dataset("webdataset", data_files=...)` on the tars directly: that builder
@@ -32,7 +32,7 @@ from typing import Any
 from . import atomic
 from .card import HF_SPLITS, dataset_card
 from .manifest import load_manifest, shard_paths
-from .schema import IMAGE_EXTS, SPLITS
+from .schema import IMAGE_EXTS, SPLITS, sample_group
 from .tario import iter_tar_samples
 
 HF_INSTALL = "pip install -e .[hf]"
@@ -89,13 +89,15 @@ def hf_schema() -> Any:
     if datasets is not None and hasattr(datasets, "List"):
         v = datasets.Value
         return datasets.Features({
-            "key": v("string"), "source": v("string"), "variant": v("int32"), "split": v("string"),
+            "key": v("string"), "source": v("string"), "group": v("string"), "variant": v("int32"),
+            "split": v("string"),
             "fold": v("int32"), "width": v("int32"), "height": v("int32"), "image": datasets.Image(),
             "html": v("string"),
             "sections": datasets.List({"token": v("string"), "box": datasets.List(v("float64"))}),
             "meta": v("string"),
         }).arrow_schema
-    return pa.schema([("key", pa.string()), ("source", pa.string()), ("variant", pa.int32()), ("split", pa.string()),
+    return pa.schema([("key", pa.string()), ("source", pa.string()), ("group", pa.string()), ("variant", pa.int32()),
+                      ("split", pa.string()),
                       ("fold", pa.int32()), ("width", pa.int32()), ("height", pa.int32()),
                       ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])), ("html", pa.string()),
                       ("sections", pa.list_(pa.struct([("token", pa.string()), ("box", pa.list_(pa.float64()))]))),
@@ -104,7 +106,8 @@ def hf_schema() -> Any:
 
 def _hf_row(r: dict[str, Any]) -> dict[str, Any]:
     m = r["meta"]
-    return {"key": r["key"], "source": m.get("source"), "variant": m.get("variant"), "split": m.get("split"),
+    return {"key": r["key"], "source": m.get("source"), "group": sample_group(m), "variant": m.get("variant"),
+            "split": m.get("split"),
             "fold": m.get("fold"), "width": m["size"][0], "height": m["size"][1],
             "image": {"bytes": r["image"], "path": f"{r['key']}.{r['ext']}"}, "html": r["html"].decode("utf-8"),
             "sections": _sections(m), "meta": r["json"].decode("utf-8")}

@@ -3,8 +3,10 @@
 The manifest is the only file the trainer needs to plan an epoch: shards with their counts,
 sizes and hashes, per-split totals, the number of source pairs (which picks the training
 phase), the section-label vocabulary with counts per factor (``vocab``: ``token``,
-``type``, ``role``, ``raw_token``, ``tag``), reject counts, the job config and a
-fingerprint of the inputs. It is written atomically and carries a format tag, its version
+``type``, ``role``, ``raw_token``, ``tag``), the accepted sources of each group per split
+(``groups``: ``{"train": {"<group>": n, ...}, "val": {...}}``, `augment.groups`; absent
+from manifests written before issue 20), reject counts, the job config and a fingerprint of
+the inputs. It is written atomically and carries a format tag, its version
 and the sample schema version; another version is refused with how to rebuild.
 """
 from __future__ import annotations
@@ -31,7 +33,8 @@ def manifest_path(out: str | Path) -> Path:
     return out if out.name == MANIFEST_NAME else out / MANIFEST_NAME
 
 
-def _split_totals(sidecars: list[dict[str, Any]], sources: dict[str, int]) -> dict[str, Any]:
+def _split_totals(sidecars: list[dict[str, Any]], sources: dict[str, int],
+                  groups: dict[str, dict[str, int]] | None) -> dict[str, Any]:
     totals = {}
     for split in SPLITS:
         mine = [s for s in sidecars if s.get("split") == split]
@@ -40,8 +43,13 @@ def _split_totals(sidecars: list[dict[str, Any]], sources: dict[str, int]) -> di
             "samples": sum(s["samples"] for s in mine),
             "bytes": sum(s["bytes"] for s in mine),
             "sources": int(sources.get(split, 0)),
-        }
+        } | ({"groups": len(groups.get(split, {}))} if groups is not None else {})
     return totals
+
+
+def _group_table(groups: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Every split, its groups sorted by name, counts as ints."""
+    return {split: {g: int(n) for g, n in sorted(groups.get(split, {}).items())} for split in SPLITS}
 
 
 def build_manifest(
@@ -53,10 +61,13 @@ def build_manifest(
     config_hash: str = "",
     input_fingerprint: str = "",
     stats: dict[str, Any] | None = None,
+    groups: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, Any]:
     """Merge shard sidecars into the manifest dict.
 
-    `sources` holds `total`, `accepted`, `rejected` and per-split counts of source pairs.
+    `sources` holds `total`, `accepted`, `rejected` and per-split counts of source pairs;
+    `groups`, when given, split -> group -> accepted sources (then each split's totals also
+    count its groups).
     """
     sidecars = sorted(sidecars, key=lambda s: s["shard"])
     vocab: dict[str, Counter[str]] = {f: Counter() for f in VOCAB_FACTORS}
@@ -68,7 +79,7 @@ def build_manifest(
         "version": MANIFEST_VERSION,
         "schema": SCHEMA_VERSION,
         "shards": [{k: v for k, v in s.items() if k != "vocab"} for s in sidecars],
-        "splits": _split_totals(sidecars, sources),
+        "splits": _split_totals(sidecars, sources, groups),
         "totals": {
             "shards": len(sidecars),
             "samples": sum(s["samples"] for s in sidecars),
@@ -81,7 +92,7 @@ def build_manifest(
         "config_hash": config_hash,
         "input_fingerprint": input_fingerprint,
         "stats": stats or {},
-    }
+    } | ({"groups": _group_table(groups)} if groups is not None else {})
 
 
 def boxes_warning(manifest: dict[str, Any]) -> str | None:
@@ -143,7 +154,29 @@ def shape_problems(m: dict[str, Any]) -> list[str]:
                 for k, t in (("samples", int), ("bytes", int), ("sha256", str)) if not isinstance(row.get(k), t)]
     if isinstance(m.get("totals"), dict) and not isinstance(m["totals"].get("samples"), int):
         out.append("'totals.samples' must be an integer")
+    groups = m.get("groups", {})
+    if not (isinstance(groups, dict) and all(isinstance(t, dict) and all(
+            isinstance(g, str) and isinstance(n, int) for g, n in t.items()) for t in groups.values())):
+        out.append("'groups' must map each split to {group: number of sources}")
     return out
+
+
+def group_summary(manifest: dict[str, Any], head: int = 5) -> str | None:
+    """The line `shards inspect` prints about groups (None for a manifest without them): how
+    many, per split, how many have sources in both splits, and the `head` largest."""
+    table = manifest.get("groups")
+    if table is None:
+        return None
+    total: Counter[str] = Counter()
+    for counts in table.values():
+        total.update(counts)
+    per_split = ", ".join(f"{split} {len(counts)}" for split, counts in table.items())
+    both = len(set.intersection(*(set(c) for c in table.values()))) if table else 0
+    largest = ", ".join(f"{g} {n}" for g, n in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))[:head])
+    sizes = sorted(total.values())
+    spread = f"sources per group {sizes[0]}-{sizes[-1]}, median {sizes[len(sizes) // 2]}; " if sizes else ""
+    return (f"groups: {len(total)} ({per_split}; in both splits {both}); {spread}"
+            f"largest: {largest or 'none'}")
 
 
 def shard_paths(out: str | Path, manifest: dict[str, Any], split: str | None = None) -> list[Path]:

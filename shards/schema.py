@@ -9,6 +9,12 @@ Arrow-based readers (HuggingFace `datasets`) can load it. Validation returns mes
 naming the key and the field, never raises, so that `verify` can report every problem of
 a shard at once.
 
+`group` (the site or template a page belongs to, `augment.groups`) entered version 2 with
+the few-shot issue (20): a sample written before it lacks the field, and a reader takes the
+default `META_DEFAULTS` names (its own `source`: every page its own group), so older
+version-2 shards stay readable and older readers ignore the new field. `sample_group(meta)`
+applies the default.
+
 Version 1 (tokens only, no type or children; mixed-type `changes` lists) is refused with
 `REBUILD`, which says how to write the shards again.
 """
@@ -32,6 +38,7 @@ KEY_RE = re.compile(r"^(?P<source>[A-Za-z0-9_-]{1,200})_v(?P<variant>\d{2,})$")
 META_FIELDS: dict[str, type | tuple[type, ...]] = {
     "schema": int,
     "source": str,
+    "group": str,
     "variant": int,
     "seed": int,
     "split": str,
@@ -43,6 +50,10 @@ META_FIELDS: dict[str, type | tuple[type, ...]] = {
     "sections": list,
     "difficulty": (int, float),
 }
+# Fields a version-2 sample written before they existed may lack: field -> the field whose
+# value stands in for it (issue 20's `group`: absent = the page's own source id).
+META_DEFAULTS = {"group": "source"}
+MAX_GROUP_CHARS = 200
 ELEMENT_FIELDS = ("id", "xpath", "source_xpath", "tag", "classes", "quad", "box", "parent")
 SECTION_FIELDS = ("type", "children", "token", "raw_token", "tag", "box", "xpath")
 # The manifest's vocabulary, per factor of a section label (role: one count per child).
@@ -88,6 +99,22 @@ class Sample:
     image_ext: str
     html: str
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+def group_problem(group: Any) -> str | None:
+    """Why `group` cannot be a group id (None when it can): a non-empty printable string of at
+    most MAX_GROUP_CHARS characters with no surrounding spaces (a host name, `shop`, `Site A`)."""
+    if not isinstance(group, str):
+        return f"must be a string, found {type(group).__name__}"
+    if not group or len(group) > MAX_GROUP_CHARS or not group.isprintable() or group != group.strip():
+        return (f"must be a printable string of 1-{MAX_GROUP_CHARS} characters without surrounding spaces, "
+                f"found {group!r:.80}")
+    return None
+
+
+def sample_group(meta: dict[str, Any]) -> str:
+    """The group of a sample's metadata: its `group`, else (written before issue 20) its `source`."""
+    return meta.get("group", meta[META_DEFAULTS["group"]])
 
 
 def _is_number(x: Any) -> bool:
@@ -185,6 +212,8 @@ def validate_meta(key: str, meta: Any) -> list[str]:
     errors = []
     for name, kind in META_FIELDS.items():
         if name not in meta:
+            if name in META_DEFAULTS:
+                continue
             errors.append(f"sample {key}: missing field '{name}'")
         elif not isinstance(meta[name], kind) or isinstance(meta[name], bool):
             errors.append(f"sample {key}: field '{name}' has type {type(meta[name]).__name__}")
@@ -192,6 +221,8 @@ def validate_meta(key: str, meta: Any) -> list[str]:
         return errors
     if meta["split"] not in SPLITS:
         errors.append(f"sample {key}: field 'split' is {meta['split']!r}, expected one of {SPLITS}")
+    if "group" in meta and (why := group_problem(meta["group"])):
+        errors.append(f"sample {key}: field 'group' {why}")
     size = meta["size"]
     if not (len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
         errors.append(f"sample {key}: field 'size' must be [w, h] positive ints, found {size!r}")

@@ -19,7 +19,7 @@ from shards import load_manifest
 from shards.verify import verify_dir
 
 FAST = dict(factor=4, samples_per_shard=6, val_fraction=0.3, folds=3)
-HASH_BASE, HASH_WEB = "e8ba78713c349653", "685d23f2d16928c1"
+HASH_BASE, HASH_WEB = "56f8e00ba56d62e6", "31ba21b1da967f0b"
 QUIET = RunOptions(progress=False)
 
 
@@ -216,7 +216,8 @@ def test_every_invalid_setting_is_reported_at_once():
 
 def test_config_hash_is_pinned():
     """A changed hash makes every resumed job rebuild its shards: pinned since schema 2
-    (issue 13: the spatial op's sizing modes and the presets entered the config)."""
+    (issue 13: the spatial op's sizing modes and the presets entered the config; issue 20:
+    `split_by` entered it, as samples gained their `group`)."""
     from augment.config import AugmentConfig
 
     assert AugmentConfig().hash() == HASH_BASE

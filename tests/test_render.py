@@ -191,6 +191,8 @@ def test_allow_network_renders_urls(local_server, tmp_path):
     assert summary.rendered == 1 and summary.blocked == 0 and "/style.css" in asked
     (png,) = (tmp_path / "out").glob("*.png")
     assert tuple(int(v) for v in cv2.imread(str(png))[-1, -1]) == (30, 200, 10)  # BGR of the served CSS
+    assert json.loads((tmp_path / "out" / "groups.json").read_text()) == {png.stem: "127.0.0.1"}  # the host
+    assert "groups.json: 1 pages in 1 groups" in summary.text()
 
 
 @pytest.mark.slow  # ~6-10 s: a second browser start and a page that runs into --timeout

@@ -57,7 +57,8 @@ def test_same_seed_same_bytes_and_different_seed_differs(tmp_path):
             assert (pa.parent / name).read_bytes() == (pb.parent / name).read_bytes()
             assert (pa.parent / name).read_bytes() != (pc.parent / name).read_bytes()
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
-        f"page-0000{i}{s}" for i in range(3) for s in (".png", ".html", ".boxes.json"))
+        [f"page-0000{i}{s}" for i in range(3) for s in (".png", ".html", ".boxes.json")] + ["groups.json"])
+    assert (tmp_path / "a" / "groups.json").read_bytes() == (tmp_path / "b" / "groups.json").read_bytes()
 
 
 def test_written_files_agree(tmp_path):

@@ -5,6 +5,11 @@ may sit in subfolders), loaded as a file: URL so relative links resolve. `--urls
 one URL per line (http, https or file); blank lines and lines starting with `#` are
 skipped. Ids follow `augment.sources.source_id_for`, so a rendered pair has the id
 `augment run` gives it; two inputs with one id are rejected (`duplicate_id`).
+
+Groups (`augment.groups`): a URL's group is its host name (`shop.example.com`; a file: URL
+has none). An HTML folder's `groups.json`, when it has one, gives its pages' groups (keys:
+file stem or id, checked as `augment run` checks one). The job writes the groups it knows
+into `PAIRS/groups.json`; pages with none are grouped at `augment run` by their id.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..groups import GROUPS_NAME, read_groups
 from ..sources import source_id_for
 
 URL_SCHEMES = ("http", "https", "file")
@@ -28,6 +34,7 @@ class RenderInput:
     source_id: str
     url: str
     given: str
+    group: str | None = None  # None: grouped by `augment run`'s rule (id prefix, else the id)
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,9 @@ def from_html_dir(html_dir: str | Path) -> tuple[list[RenderInput], list[InputRe
     files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in (".html", ".htm"))
     if not files:
         raise RenderError(f"--html {d}: no *.html or *.htm files in it")
-    return _dedupe([RenderInput(source_id_for(p.stem), p.resolve().as_uri(), str(p)) for p in files])
+    table = read_groups(d / GROUPS_NAME) if (d / GROUPS_NAME).is_file() else {}
+    return _dedupe([RenderInput(sid, p.resolve().as_uri(), str(p), table.get(p.stem, table.get(sid)))
+                    for p in files for sid in (source_id_for(p.stem),)])
 
 
 def url_id(url: str) -> str:
@@ -89,7 +98,7 @@ def from_url_file(url_file: str | Path, allow_network: bool) -> tuple[list[Rende
             continue
         if scheme != "file":
             remote.append(f"{f}:{n}")
-        items.append(RenderInput(url_id(url), url, url))
+        items.append(RenderInput(url_id(url), url, url, urlsplit(url).hostname or None))
     if remote and not allow_network:
         raise RenderError(f"--urls {f}: {len(remote)} http(s) URL(s) (line {', '.join(remote[:5])}"
                           f"{'...' if len(remote) > 5 else ''}) but rendering is offline; "

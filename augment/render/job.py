@@ -7,7 +7,8 @@ crashed renderer, DOM the project's parser refuses, nothing visible) is a line i
 `render_rejects.jsonl`, rewritten at the end of every run with that run's rejects; the job
 goes on. When the browser itself dies, it is restarted and the pages it held are tried
 once more. The job holds `--out`'s lock (`shards.lock`): a second render into the same folder
-is refused naming the first.
+is refused naming the first. The groups of the complete pages (`inputs.py`) are merged
+into `PAIRS/groups.json` at the end of every run.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from shards import atomic
 from shards.htmlparse import HtmlError
 from shards.lock import hold
 
+from ..groups import GROUPS_NAME, write_groups
 from .browser import Browser, BrowserGone, PageFailure, RawPage, find_browser
 from .extract import boxes_json, check_elements, png_size
 from .inputs import InputReject, RenderError, RenderInput, from_html_dir, from_url_file
@@ -70,6 +72,8 @@ class RenderSummary:
     blocked: int = 0
     restarts: int = 0
     seconds: float = 0.0
+    grouped: int = 0  # complete pages whose group went into groups.json
+    groups: int = 0  # distinct groups among them
 
     @property
     def xpath_rate(self) -> float:
@@ -83,7 +87,8 @@ class RenderSummary:
                 f"elements {self.elements_kept} of {self.elements_found} found kept "
                 f"({100 * self.xpath_rate:.2f}% of xpaths resolve in the project's parse); "
                 f"blocked requests {self.blocked}; browser restarts {self.restarts}\n"
-                f"{self.seconds:.1f} s ({self.rendered / max(self.seconds, 1e-9):.2f} pages/s)\n"
+                + (f"{GROUPS_NAME}: {self.grouped} pages in {self.groups} groups\n" if self.grouped else "")
+                + f"{self.seconds:.1f} s ({self.rendered / max(self.seconds, 1e-9):.2f} pages/s)\n"
                 f"output: {self.out} (rejects in {REJECTS_NAME})")
 
 
@@ -197,4 +202,13 @@ def _locked_render(out: Path, items: list[RenderInput], early: list[InputReject]
                        for r in sorted(rows, key=lambda r: (r["source"], r["reason"])))
         atomic.write_bytes(out / REJECTS_NAME, text.encode("utf-8"))
         summary.seconds = time.perf_counter() - t0
+    _write_groups(out, items, summary)
     return summary
+
+
+def _write_groups(out: Path, items: list[RenderInput], summary: RenderSummary) -> None:
+    """Merge the groups of the complete pages among `items` into `out/groups.json`."""
+    groups = {it.source_id: it.group for it in items if it.group is not None and is_complete(out, it.source_id)}
+    if groups:
+        write_groups(out, groups)
+    summary.grouped, summary.groups = len(groups), len(set(groups.values()))

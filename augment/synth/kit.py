@@ -19,6 +19,7 @@ HEAD_SCALE = {"h1": 1.4, "h2": 1.05, "h3": 0.8, "h4": 0.68}
 WHITE, BORDER, MUTED = (255, 255, 255), (222, 226, 230), (108, 117, 125)
 PRIMARIES = ((13, 110, 253), (79, 70, 229), (25, 135, 84), (220, 53, 69), (253, 126, 20),
              (111, 66, 193), (214, 51, 132), (13, 148, 136))
+PRIMARY_NAMES = ("blue", "indigo", "green", "red", "orange", "purple", "pink", "teal")  # PRIMARIES, in order
 KIT = {
     "bs": dict(container="container", row="row", col="col-md-{n}", card="card", body="card-body",
                btn="btn btn-primary", lead="lead", head="", nav="navbar navbar-expand-lg",

@@ -11,6 +11,17 @@ This module holds the generator's entry points (`synth_page`, `write_synth`, exp
 `augment.synth`), page assembly (the look, which sections, their colours and wrappers,
 fitting the height) and file writing; what goes inside each section is built in
 `augment.synth.sections`.
+
+**Groups.** A page's *family* is three of its look's draws: the class kit (bs | tw), the
+primary colour (8) and the second light background of alternating sections (grey | tint |
+white): 48 families, named like `bs-blue-tint`, about 10 pages each in 500 (4-21 at seed
+0, median 10). Pages of a family share their class vocabulary and grid markup, the colour
+of every button, price, icon and primary-coloured band, and the background rhythm of their
+sections; they differ in text style (bars or glyphs), the dark shade, button classes and
+the sections drawn (which sections a page has is drawn independently of its look, so a
+family shares no section-order tendency). `write_synth` writes each page's family to
+`groups.json` (`augment.groups`); the family is read from draws the page makes anyway, so
+the pages' bytes do not depend on it.
 """
 from __future__ import annotations
 
@@ -24,7 +35,8 @@ from tqdm import tqdm
 from shards.atomic import dumps_json, write_bytes
 from shards.tokens import TYPE_CLASSES
 
-from .kit import KIT, PRIMARIES, WHITE, WORDS
+from ..groups import write_groups
+from .kit import KIT, PRIMARIES, PRIMARY_NAMES, WHITE, WORDS
 from .layout import Color, Factory, Node, block, collect_boxes, emit_html, rasterize, stack
 from .sections import BUILDERS, Ctx
 
@@ -36,6 +48,7 @@ MIN_HEIGHT = 1800
 PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 3] + (
     [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB] if hasattr(cv2, "IMWRITE_PNG_FILTER") else [])
 DARKS = ((33, 37, 41), (17, 24, 39), (30, 41, 59))
+LIGHT_NAMES = ("grey", "tint", "white")  # the second light of `new_look`, in draw order
 TW_BUTTONS = ("btn px-4 py-2 rounded text-white", "button inline-block px-6 py-3 rounded-lg",
               "inline-flex px-5 py-3 rounded-md bg-blue-600 text-white")
 SECTION_TAGS = {  # type -> candidate tags; any tag the same pixels (the tag is not in the token)
@@ -54,7 +67,8 @@ MIDDLE_P = np.array([12, 10, 8, 8, 7, 9, 6, 5, 6, 6, 6, 6, 5, 4], float) / 98
 
 @dataclass
 class Look:
-    """Page-wide choices: vocabulary, palette, background scheme."""
+    """Page-wide choices: vocabulary, palette, background scheme; `family` names the page's
+    group (kit-primary-light, see the module docstring)."""
 
     kit: str
     btn_cls: str
@@ -62,16 +76,19 @@ class Look:
     primary: Color
     dark: Color
     lights: tuple[Color, Color]
+    family: str
 
 
 def new_look(rng: np.random.Generator) -> Look:
     kit = "bs" if rng.random() < 0.5 else "tw"
-    primary = PRIMARIES[int(rng.integers(len(PRIMARIES)))]
+    p = int(rng.integers(len(PRIMARIES)))
+    primary = PRIMARIES[p]
     tint = tuple(int(255 - (255 - v) * 0.08) for v in primary)
-    second = ((248, 249, 250), tint, WHITE)[int(rng.integers(3))]
+    light = int(rng.integers(3))
+    second = ((248, 249, 250), tint, WHITE)[light]
     btn_cls = KIT["bs"]["btn"] if kit == "bs" else TW_BUTTONS[int(rng.integers(len(TW_BUTTONS)))]
     return Look(kit, btn_cls, bool(rng.random() < 0.7), primary, DARKS[int(rng.integers(len(DARKS)))],
-                (WHITE, second))
+                (WHITE, second), f"{kit}-{PRIMARY_NAMES[p]}-{LIGHT_NAMES[light]}")
 
 
 def section_ctx(rng: np.random.Generator, look: Look, kind: str, index: int) -> Ctx:
@@ -169,10 +186,11 @@ def assemble(rng: np.random.Generator, kinds: list[str], nodes: list[Node], page
 
 @dataclass
 class SynthLayout:
-    """One laid-out page before painting: the tree, and its sections as (type, node)."""
+    """One laid-out page before painting: the tree, its sections as (type, node), its look."""
 
     root: Node
     sections: list[tuple[str, Node]]
+    look: Look
 
     @property
     def size(self) -> tuple[int, int]:
@@ -187,7 +205,7 @@ def synth_layout(source_id: str, rng: np.random.Generator) -> SynthLayout:
     nodes = fit_height(rng, look, kinds, secs)
     page_title = " ".join(WORDS[int(i)] for i in rng.integers(0, len(WORDS), 3)).title()
     root = assemble(rng, kinds, nodes, f"{page_title} | {source_id}")
-    return SynthLayout(root, list(zip(kinds, nodes)))
+    return SynthLayout(root, list(zip(kinds, nodes)), look)
 
 
 def layout_html(layout: SynthLayout) -> str:
@@ -202,25 +220,31 @@ def synth_page(source_id: str, rng: np.random.Generator) -> tuple[np.ndarray, st
     The boxes dict has the source-pair layout ({"viewport": [w, h], "elements": [...]});
     every boxed element's xpath is what lxml's `getpath` gives for the returned HTML.
     """
-    layout = synth_layout(source_id, rng)
+    return _paint(synth_layout(source_id, rng))
+
+
+def _paint(layout: SynthLayout) -> tuple[np.ndarray, str, dict]:
     width, height = layout.size
     boxes = {"viewport": [width, height], "elements": collect_boxes(layout.root)}
     return rasterize(layout.root, width, height), layout_html(layout), boxes
 
 
 def write_synth(out: str | Path, count: int, seed: int, progress: bool = True) -> list[Path]:
-    """Write `count` source pairs (page-00000.png/.html/.boxes.json, ...) into `out`.
+    """Write `count` source pairs (page-00000.png/.html/.boxes.json, ...) into `out`, and
+    each page's family into `out/groups.json` (merged over one already there).
 
     Page i depends only on (seed, i), so any subset can be regenerated identically. Each
-    file is written atomically; the PNG goes last so a complete pair is never half there.
-    Returns the PNG paths, one per page, in order.
+    file is written atomically; the PNG goes last so a complete pair is never half there,
+    and groups.json after every page. Returns the PNG paths, one per page, in order.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, families = [], {}
     for i in tqdm(range(count), desc="synth", disable=not progress):
         sid = f"page-{i:05d}"
-        img, html, boxes = synth_page(sid, np.random.default_rng([seed, i]))
+        layout = synth_layout(sid, np.random.default_rng([seed, i]))
+        img, html, boxes = _paint(layout)
+        families[sid] = layout.look.family
         ok, png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), PNG_PARAMS)
         if not ok:
             raise RuntimeError(f"PNG encoding failed for {sid}")
@@ -228,4 +252,5 @@ def write_synth(out: str | Path, count: int, seed: int, progress: bool = True) -
         write_bytes(out / f"{sid}.html", html.encode("utf-8"))
         write_bytes(out / f"{sid}.png", png.tobytes())
         written.append(out / f"{sid}.png")
+    write_groups(out, families)
     return written
