@@ -63,7 +63,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         data = np.fromfile(path, np.uint8)
     except OSError as e:
         raise ImageError("unreadable_image", f"{path}: cannot read ({type(e).__name__}: {e})") from None
-    arr = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    # straight to RGB: the same pixels as BGR + cvtColor, without a pass over a 1280 x 4000 page
+    arr = cv2.imdecode(data, cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
     if arr is None or arr.shape[:2] != (h, w):
         raise ImageError("unreadable_image", f"{path}: image data does not decode (truncated or corrupt)")
-    return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    return arr

@@ -1,20 +1,26 @@
 """The deterministic shard writer.
 
-Built on `webdataset.TarWriter` with a fixed mtime, owner and mode, so the same samples in
-the same order give byte-identical tars. A shard is written under a temporary name and
-renamed when complete; its sidecar `<shard>.json` is written after the rename and is the
-"done" marker: a shard without a sidecar is incomplete, whatever its size.
+A plain USTAR tar with a fixed mtime, owner and mode, so the same samples in the same
+order give byte-identical tars: the very bytes `webdataset.TarWriter` writes (members of
+a sample in sorted extension order, `tarfile` headers, the end-of-archive blocks padded
+to a 10240-byte record), written here in three pieces per member (header, data, padding)
+instead of `tarfile`'s 10 kB stream chunks, each hashed (sha256, for the sidecar) as it
+goes: 1.7x the write rate of going through `TarWriter` (benchmarks/shard_io). A shard is
+written under a temporary name and renamed when complete; its sidecar `<shard>.json` is
+written after the rename and is the "done" marker: a shard without a sidecar is
+incomplete, whatever its size.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import tarfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-import webdataset as wds
+import orjson
 
 from . import atomic
 from .schema import IMAGE_EXTS, VOCAB_FACTORS, Sample, SchemaError, parse_key, section_factors
@@ -24,6 +30,7 @@ TAR_USER = TAR_GROUP = "s2s"
 TAR_MODE = 0o444
 SIDECAR_SUFFIX = ".json"
 SHARD_NAME_RE = re.compile(r"^(train|val)-\d{6,}\.tar$")  # what `shard_name` makes
+_END = tarfile.NUL * (2 * tarfile.BLOCKSIZE)  # two zero blocks end the archive
 
 
 class SidecarError(ValueError):
@@ -85,6 +92,31 @@ def dumps_meta(meta: dict[str, Any]) -> str:
     return json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
+# 1-9 -> 0: a run of 19 zeros in the translated text is an integer orjson would not keep exact
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
+def loads_meta(data: bytes | str) -> Any:
+    """A sample's JSON parsed: exactly what `json.loads` returns (or raises), ~2.3x faster.
+
+    orjson parses the JSON `dumps_meta` writes to the same objects as `json`, in 250 instead
+    of 560 us a sample (the element list is most of the text; benchmarks/shard_io). Where
+    the two differ, `json` decides: orjson turns an integer of more than 64 bits into a
+    float (so a text with a run of 19+ digits goes to `json`), and refuses what `json`
+    accepts or refuses with its own message (NaN, Infinity, lone surrogates, a BOM).
+    (Not for writing: orjson spells 1e-05 as 0.00001 and NaN as null, so its output
+    would not be `dumps_meta`'s bytes.)
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if _LONG_NUMBER not in raw.translate(_DIGITS):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 class ShardWriter:
     """Write one shard atomically; `close()` renames it and writes the sidecar.
 
@@ -102,10 +134,6 @@ class ShardWriter:
         self.vocab: dict[str, Counter[str]] = {f: Counter() for f in VOCAB_FACTORS}
         self._cm = atomic.atomic_open(self.path, "wb")
         self._hashing = _HashingFile(self._cm.__enter__())
-        self._tar = wds.TarWriter(
-            self._hashing, user=TAR_USER, group=TAR_GROUP, mode=TAR_MODE,
-            mtime=TAR_MTIME, encoder=False, compress=False,
-        )
 
     def write(self, sample: Sample) -> None:
         """Append one sample; keys must be unique within the shard."""
@@ -113,7 +141,8 @@ class ShardWriter:
         if sample.key in self._keyset:
             raise SchemaError(f"{self.path.name}: duplicate key {sample.key!r}")
         try:
-            self._tar.write(members)
+            for ext in sorted(k for k in members if k != "__key__"):
+                self._add(f"{sample.key}.{ext}", members[ext])
         except OSError as e:
             raise atomic.with_path(e, self.path) from e
         self.keys.append(sample.key)
@@ -123,13 +152,29 @@ class ShardWriter:
             for factor, value in section_factors(section):
                 self.vocab[factor][value] += 1
 
+    def _add(self, name: str, data: bytes) -> None:
+        """One member: what `tarfile.TarFile.addfile` writes for it, in three writes."""
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mtime, ti.mode, ti.uname, ti.gname = len(data), TAR_MTIME, TAR_MODE, TAR_USER, TAR_GROUP
+        self._hashing.write(ti.tobuf(tarfile.USTAR_FORMAT, tarfile.ENCODING, "surrogateescape"))
+        self._hashing.write(data)
+        if len(data) % tarfile.BLOCKSIZE:
+            self._hashing.write(tarfile.NUL * (tarfile.BLOCKSIZE - len(data) % tarfile.BLOCKSIZE))
+
+    def _finish_tar(self) -> None:
+        """The end-of-archive blocks, padded to a whole record (as `tarfile.TarFile.close`)."""
+        self._hashing.write(_END)
+        if self._hashing.size % tarfile.RECORDSIZE:
+            self._hashing.write(tarfile.NUL * (tarfile.RECORDSIZE - self._hashing.size % tarfile.RECORDSIZE))
+        self._hashing.flush()
+
     def close(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         """Finish the tar, rename it into place, write and return the sidecar.
 
         `extra` adds job-level fields (rejects, counters) to the sidecar.
         """
         try:
-            self._tar.close()
+            self._finish_tar()
         except OSError as e:  # the last blocks did not fit: drop the partial shard
             self.abort()
             raise atomic.with_path(e, self.path) from e

@@ -37,6 +37,39 @@ def test_writer_is_byte_deterministic(tmp_path):
                           "raw_token": {"section.hero@h1": 6}, "tag": {"section": 6}}
 
 
+def test_writer_bytes_equal_webdatasets_tarwriter(tmp_path):
+    """The writer writes tar members itself (for speed); the bytes must stay TarWriter's."""
+    import webdataset as wds
+
+    from shards.writer import TAR_GROUP, TAR_MODE, TAR_MTIME, TAR_USER, encode_members
+    samples = _samples(5)
+    ours = tmp_path / "train-000000.tar"
+    write_shard(ours, samples)
+    ref = tmp_path / "ref.tar"
+    with open(ref, "wb") as f:
+        tw = wds.TarWriter(f, user=TAR_USER, group=TAR_GROUP, mode=TAR_MODE, mtime=TAR_MTIME,
+                           encoder=False, compress=False)
+        for s in samples:
+            tw.write(encode_members(s))
+        tw.close()
+    assert ours.read_bytes() == ref.read_bytes()
+
+
+@pytest.mark.parametrize("text", ['{"a":1,"b":[1.5,-2e-05,"\\u00e9"]}', '{"n":123456789012345678901234}',
+                                  '{"x":NaN}', '{"s":"\\ud800"}', '[1,2', '{"a":1e400}'])
+def test_loads_meta_is_json_loads(text):
+    from shards.writer import loads_meta
+
+    try:
+        want = json.loads(text)
+    except ValueError as e:
+        with pytest.raises(type(e)):
+            loads_meta(text.encode())
+        return
+    got = loads_meta(text.encode())
+    assert json.dumps(got) == json.dumps(want)
+
+
 def test_tar_members_have_fixed_owner_and_mtime(tmp_path):
     write_shard(tmp_path / "train-000000.tar", _samples(2))
     with tarfile.open(tmp_path / "train-000000.tar") as tar:

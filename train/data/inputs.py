@@ -30,6 +30,8 @@ import cv2
 import numpy as np
 import torch
 
+from shards.schema import sample_group
+
 from .vocab import IGNORE, Factors
 
 ROW_MULTIPLE = 16  # the encoders' coarsest stride
@@ -132,7 +134,7 @@ def encode_sample(image: np.ndarray, meta: Mapping[str, Any], factors: Factors, 
     item: dict[str, Any] = {"image": tensor, **encode_target(meta, (w, h), factors, width, height, max_sections)}
     item["key"] = key = meta.get("__key__", "")
     item["source"] = meta.get("source") or key.rsplit("_v", 1)[0]
-    item["group"] = meta.get("group") or item["source"]  # a page without a group is a group of its own
+    item["group"] = sample_group(meta)  # a page without a group is a group of its own
     return item
 
 
