@@ -153,7 +153,8 @@ def measure(pages: int, augment_pages: int, variants: int, seed: int = 0, **_: A
     result["augmented"] = augmented_changes(sources, variants, seed)
     tok = result["token"]
     result["targets"] = {
-        "ceiling": {"target": TARGETS["ceiling"], "measured": tok["ceiling"], "met": tok["ceiling"] >= TARGETS["ceiling"]},
+        "ceiling": {"target": TARGETS["ceiling"], "measured": tok["ceiling"],
+                    "met": tok["ceiling"] >= TARGETS["ceiling"]},
         "coverage_90_tokens": {"target": TARGETS["coverage_90_tokens"], "measured": tok["coverage_90"],
                                "met": tok["coverage_90"] <= TARGETS["coverage_90_tokens"]},
     }

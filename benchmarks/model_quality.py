@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     common.size_flags(p, QUICK, FULL)
     p.add_argument("--steps", type=int, help=f"steps of the main run (default {FULL['steps']}, quick {QUICK['steps']})")
     p.add_argument("--ablation-steps", type=int,
-                   help=f"steps of each ablation arm (default {FULL['ablation_steps']}, quick {QUICK['ablation_steps']})")
+                   help=f"steps of each ablation arm (default {FULL['ablation_steps']}, "
+                        f"quick {QUICK['ablation_steps']})")
     p.add_argument("--few-shot", action="store_true", help="add the k = 0, 1, 4 context-pages table on held-out groups")
     args = p.parse_args(argv)
     return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot, results=args.results)

@@ -231,7 +231,8 @@ def validate_meta(key: str, meta: Any) -> list[str]:
     try:
         source, variant = parse_key(key)
         if (source, variant) != (meta["source"], meta["variant"]):
-            errors.append(f"sample {key}: fields 'source'/'variant' ({meta['source']}, {meta['variant']}) disagree with the key")
+            errors.append(f"sample {key}: fields 'source'/'variant' ({meta['source']}, {meta['variant']}) "
+                          "disagree with the key")
     except SchemaError as e:
         errors.append(str(e))
     errors += _check_matrix(key, meta["homography"])

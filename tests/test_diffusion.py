@@ -89,7 +89,8 @@ def test_guided_sampling_runs_the_null_condition_too():
         for head in model.denoiser.edge_heads:
             head[-1].weight.normal_(0, 0.5)
     batch = tiny_batch(model, n=2)
-    plain = sample(model, batch["image"], batch["extent"], SamplingConfig(steps=2, threshold=0.01), page_generators([1, 2]))
+    plain = sample(model, batch["image"], batch["extent"], SamplingConfig(steps=2, threshold=0.01),
+                   page_generators([1, 2]))
     guided = sample(model, batch["image"], batch["extent"], SamplingConfig(steps=2, threshold=0.01, guidance_scale=3.0),
                     page_generators([1, 2]))
     assert any(len(a) != len(b) or not torch.equal(a.boxes, b.boxes) for a, b in zip(plain, guided))

@@ -59,7 +59,7 @@ def _with_context(model, n: int, k: int) -> dict:
     batch = tiny_batch(model, n=n)
     items = [{k_: (v[i] if not isinstance(v, list) else v[i]) for k_, v in batch.items()} for i in range(n)]
     pages = tiny_batch(model, n=k, seed=7) if k else None
-    context_items = [{k_: (v[j] if not isinstance(v, list) else v[j]) for k_, v in pages.items()} for j in range(k)] if k else []
+    context_items = [{k_: v[j] for k_, v in pages.items()} for j in range(k)] if k else []
     for it in items:
         it["image"] = it["image"][:, : int(it["extent"][1] + 15) // 16 * 16]
         it["context"] = [dict(c, image=c["image"][:, : int(c["extent"][1] + 15) // 16 * 16]) for c in context_items]
@@ -92,7 +92,8 @@ def test_context_changes_the_output_and_its_order_does_not():
         without = model.denoise(feats, boxes, t)
         order = torch.tensor([2, 0, 1, 5, 3, 4])  # each sample's context pages shuffled
         shuffled = dict(batch, context={k: (v[order] if torch.is_tensor(v) else [v[i] for i in order])
-                                        for k, v in batch["context"].items()}, context_owner=batch["context_owner"][order])
+                                        for k, v in batch["context"].items()},
+                                        context_owner=batch["context_owner"][order])
         again = model.denoise(feats, boxes, t, None, model.batch_context(shuffled))
     assert not torch.allclose(with_ctx.presence, without.presence)
     assert torch.allclose(with_ctx.presence, again.presence, atol=1e-5)

@@ -36,7 +36,8 @@ QUIET = RunOptions(progress=False)
 
 @pytest.mark.parametrize("sid, group", [
     ("shop__home", "shop"), ("shop__cart", "shop"), ("a__b__c", "a"), ("a___b", "a"),
-    ("__home", "__home"), ("___home", "___home"), ("shop__", "shop__"), ("a__", "a__"), ("a___", "a"), ("page-00003", "page-00003"), ("one_underscore", "one_underscore"),
+    ("__home", "__home"), ("___home", "___home"), ("shop__", "shop__"), ("a__", "a__"), ("a___", "a"),
+    ("page-00003", "page-00003"), ("one_underscore", "one_underscore"),
 ])
 def test_prefix_rule(sid, group):
     assert prefix_group(sid) == group
@@ -227,7 +228,8 @@ def test_a_bad_groups_json_stops_augment_run_naming_it(grouped, tmp_path):
     (bad / GROUPS_NAME).write_text('{"page-00000": 7}')
     out = subprocess.run([sys.executable, "-m", "augment", "run", "--input", str(bad), "--out", str(tmp_path / "o"),
                           "--factor", "1", "--no-progress"], capture_output=True, text=True)
-    assert out.returncode == 2 and "groups.json: 1 bad entry: key 'page-00000': the group must be a string" in out.stderr
+    assert out.returncode == 2
+    assert "groups.json: 1 bad entry: key 'page-00000': the group must be a string" in out.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -78,7 +78,8 @@ def test_only_sections_with_a_box_on_the_page_are_targets():
 
 def test_boxes_measured_on_another_size_are_rescaled():
     f = factors()
-    meta = {"size": [400, 800], "sections": [{"type": "hero", "children": [], "raw_token": "x", "box": [0, 0, 400, 400]}]}
+    meta = {"size": [400, 800],
+            "sections": [{"type": "hero", "children": [], "raw_token": "x", "box": [0, 0, 400, 400]}]}
     item = encode_sample(np.zeros((400, 200, 3), dtype=np.uint8), meta, f, 64, 256, 3)
     assert item["boxes"][0].tolist() == pytest.approx([0.5, 0.25, 1.0, 0.5])
 

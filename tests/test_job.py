@@ -108,7 +108,8 @@ def test_presets_layer_under_config_and_flags(tmp_path):
     with pytest.raises(ConfigError, match=r"config 'preset' must be one of \('seed', 'web'\), found 'phone'"):
         load_config(None, preset="phone")
     cfg.write_text('[ops.spatial]\nmode = "height"\n')
-    with pytest.raises(ConfigError, match=r"'ops.spatial.mode' must be one of \('long_side', 'width'\), found 'height'"):
+    msg = r"'ops.spatial.mode' must be one of \('long_side', 'width'\), found 'height'"
+    with pytest.raises(ConfigError, match=msg):
         load_config(cfg)
 
 

@@ -37,7 +37,8 @@ def test_hungarian_matching_by_hand():
 
 def test_matching_skips_pages_without_sections():
     boxes = torch.rand(2, 4, 4)
-    m = hungarian_match(boxes, torch.zeros(2, 4), torch.rand(2, 3, 4), torch.tensor([[False] * 3, [True, False, False]]))
+    mask = torch.tensor([[False] * 3, [True, False, False]])
+    m = hungarian_match(boxes, torch.zeros(2, 4), torch.rand(2, 3, 4), mask)
     assert m.batch.tolist() == [1] and len(m.pred) == 1
     empty = hungarian_match(boxes, torch.zeros(2, 4), torch.rand(2, 3, 4), torch.zeros(2, 3, dtype=torch.bool))
     assert isinstance(empty, Match) and len(empty.batch) == 0
@@ -48,7 +49,8 @@ def test_factor_losses_by_hand():
                 raw=torch.tensor([[0.0, 0.0]]))
     parts = factor_losses(read, torch.tensor([0]), torch.tensor([[1, IGNORE]]), torch.tensor([1]))
     assert float(parts["type"][0]) == pytest.approx(-math.log(math.exp(2) / (math.exp(2) + 2)))
-    assert float(parts["children"][0]) == pytest.approx(-math.log(math.e / (math.e + 2)))  # the ignored position adds nothing
+    # the ignored position adds nothing
+    assert float(parts["children"][0]) == pytest.approx(-math.log(math.e / (math.e + 2)))
     assert float(parts["raw"][0]) == pytest.approx(math.log(2))
 
 
@@ -75,7 +77,8 @@ def test_region_jitter_moves_boxes_by_a_share_of_their_size_and_is_seeded():
 @pytest.mark.parametrize("name", sorted(WEIGHTINGS))
 def test_every_weighting_makes_one_scalar_with_gradients_to_every_term(name):
     w = WEIGHTINGS[name]({"element": "structural", "geometric": "geometric", "consistency": "visual"})
-    parts = {k: torch.tensor(v, requires_grad=True) for k, v in (("element", 2.0), ("geometric", 1.0), ("consistency", 0.5))}
+    values = (("element", 2.0), ("geometric", 1.0), ("consistency", 0.5))
+    parts = {k: torch.tensor(v, requires_grad=True) for k, v in values}
     out = w(parts)
     out["loss"].backward()
     assert out["loss"].dim() == 0 and all(p.grad is not None and float(p.grad) > 0 for p in parts.values())

@@ -93,7 +93,8 @@ def test_presets_grow_and_their_settings_are_checked():
     assert cfg.canvas_height == 4 * cfg.canvas_width and cfg.dropout == 0.2
     errors = model_config_errors("micro", {"canvas_width": 100, "dropout": 2, "colour": 1, "encoder": "vgg"})
     assert len(errors) == 4 and any("canvas_width" in e and "multiple of 16" in e for e in errors)
-    assert model_config_errors("huge", {}) == ["config 'preset' must be one of ['large', 'medium', 'micro', 'small'], found 'huge'"]
+    assert model_config_errors("huge", {}) == [
+        "config 'preset' must be one of ['large', 'medium', 'micro', 'small'], found 'huge'"]
 
 
 @pytest.mark.parametrize("encoder", ["resnet18", "vit_b_16"])

@@ -146,7 +146,8 @@ def test_spatial_homography_maps_source_quads_to_recorded_quads(preset, pages):
 
 def test_clip_quads_matches_a_rasterized_polygon():
     rng = np.random.default_rng(0)
-    quads = rng.uniform(-40, 140, (50, 1, 2)) + rng.uniform(5, 60, (50, 1, 1)) * np.array([[0, 0], [1, 0], [1, 1], [0, 1]])
+    unit = np.array([[0, 0], [1, 0], [1, 1], [0, 1]])
+    quads = rng.uniform(-40, 140, (50, 1, 2)) + rng.uniform(5, 60, (50, 1, 1)) * unit
     h = F.rotation_scale(20, 1.0, (50, 50))
     quads = F.transform_points(quads, h)
     bounds, frac = F.clip_quads(quads, (100, 100))

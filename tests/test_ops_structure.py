@@ -149,7 +149,7 @@ def test_a_div_inside_p_would_not_survive_a_reparse():
 
 
 def test_wrapper_never_wraps_where_a_div_is_invalid():
-    for page, out, params in runs(wrapper):
+    for page, _out, params in runs(wrapper):
         rows = _by_row(page)
         for row in params["rows"]:
             el = rows[row]

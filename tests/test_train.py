@@ -49,7 +49,8 @@ def test_every_phase_trains_end_to_end(phase, shards, tmp_path):
 
 
 def test_phase_features_are_switched_on(shards, tmp_path):
-    state_2 = ckpt.load(Path(fit(shards, tmp_path / "p2", tiny(2, tdc_start=0.5), progress=False)["run_dir"]) / ckpt.LAST)
+    run_2 = fit(shards, tmp_path / "p2", tiny(2, tdc_start=0.5), progress=False)["run_dir"]
+    state_2 = ckpt.load(Path(run_2) / ckpt.LAST)
     assert state_2["tdc"] is True  # stage 2 of divide-and-conquer started at step 2
     assert any(k.startswith("model.denoiser.experts.1.") for k in state_2["objective"])
     assert any(k.startswith("weighting.log_vars") for k in state_2["objective"])  # modality weights learned

@@ -69,7 +69,8 @@ class LossConfig:
     weighting: str = "sum"  # sum | uncertainty | multitask
 
     def checks(self) -> list[tuple[bool, str, str]]:
-        rows = [(_is_num(getattr(self, f.name)) and getattr(self, f.name) >= 0, f"loss.{f.name}", "a number >= 0 (0 = off)")
+        rows = [(_is_num(getattr(self, f.name)) and getattr(self, f.name) >= 0, f"loss.{f.name}",
+                 "a number >= 0 (0 = off)")
                 for f in dataclasses.fields(self) if f.name not in ("label_smoothing", "weighting")]
         rows += [
             (_is_num(self.label_smoothing) and 0 <= self.label_smoothing < 1, "loss.label_smoothing", "in [0, 1)"),

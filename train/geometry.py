@@ -67,8 +67,8 @@ def _ltrb(boxes: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 def layout_alignment(boxes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Alignment score per layout [B] of boxes [B,N,4] over elements ``mask`` [B,N]."""
-    l, t, r, b = _ltrb(boxes)
-    lines = torch.stack([l, boxes[..., 0], r, t, boxes[..., 1], b], dim=-1)  # [B,N,6]
+    left, t, r, b = _ltrb(boxes)
+    lines = torch.stack([left, boxes[..., 0], r, t, boxes[..., 1], b], dim=-1)  # [B,N,6]
     dist = (lines[:, :, None, :] - lines[:, None, :, :]).abs()  # [B,N,N,6]
     n = boxes.shape[1]
     pair_ok = mask[:, :, None] & mask[:, None, :] & ~torch.eye(n, dtype=torch.bool, device=boxes.device)
@@ -82,8 +82,8 @@ def layout_alignment(boxes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def layout_overlap(boxes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Overlap score per layout [B] of boxes [B,N,4] over elements ``mask`` [B,N]."""
-    l, t, r, b = _ltrb(boxes)
-    iw = (torch.minimum(r[:, :, None], r[:, None]) - torch.maximum(l[:, :, None], l[:, None])).clamp_min(0)
+    left, t, r, b = _ltrb(boxes)
+    iw = (torch.minimum(r[:, :, None], r[:, None]) - torch.maximum(left[:, :, None], left[:, None])).clamp_min(0)
     ih = (torch.minimum(b[:, :, None], b[:, None]) - torch.maximum(t[:, :, None], t[:, None])).clamp_min(0)
     area = (boxes[..., 2] * boxes[..., 3])[:, :, None]  # area of b_i, row i
     n = boxes.shape[1]

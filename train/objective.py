@@ -97,8 +97,8 @@ class Objective(nn.Module):
         out = model.denoise(feats, noisy, t, drop, context)
         match = hungarian_match(out.boxes, out.presence, batch["boxes"], batch["mask"])
         read = model.read(feats, out.boxes[match.batch, match.pred], match.batch, drop, context)
-        ctx = StepContext(model, batch, feats, t, drop, noisy, out, match, read, generator, self.cfg.loss.label_smoothing,
-                          context)
+        ctx = StepContext(model, batch, feats, t, drop, noisy, out, match, read, generator,
+                          self.cfg.loss.label_smoothing, context)
         return ctx, importance
 
     def forward(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, Any]:

@@ -164,6 +164,14 @@ def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, 
     return out
 
 
+def _cell(entry: dict[str, Any], who: str, k: str) -> tuple[str, str]:
+    """One metric of one row as (value, interval) text; '-' where it is not there."""
+    if who not in entry:
+        return "-", ""
+    v, ci = entry[who]["value"][k], entry[who]["ci"][k]
+    return ("-" if v is None else f"{v:.3f}"), ("" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]")
+
+
 def format_table(result: dict[str, Any]) -> str:
     """The held-out scores as a text table: model and prior with 95% intervals, per group."""
     lines = []
@@ -175,12 +183,7 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"{title}: {entry['model']['sources']} held-out sources")
         lines.append(f"  {'metric':<10} {'model':>7} {'95% CI':>15}   {'prior':>7} {'95% CI':>15}")
         for k in METRICS:
-            def cell(who: str) -> tuple[str, str]:
-                if who not in entry:
-                    return "-", ""
-                v, ci = entry[who]["value"][k], entry[who]["ci"][k]
-                return ("-" if v is None else f"{v:.3f}"), ("" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]")
-            (mv, mci), (pv, pci) = cell("model"), cell("prior")
+            (mv, mci), (pv, pci) = _cell(entry, "model", k), _cell(entry, "prior", k)
             lines.append(f"  {k:<10} {mv:>7} {mci:>15}   {pv:>7} {pci:>15}")
     return "\n".join(lines)
 

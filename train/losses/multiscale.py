@@ -28,7 +28,8 @@ def rescale_images(images: torch.Tensor, factor: float = FACTOR) -> torch.Tensor
     """uint8 canvases [B,3,H,W] at resolution ``factor``, resized back (uint8)."""
     x = images.float()
     small = F.interpolate(x, scale_factor=factor, mode="bilinear", antialias=True, align_corners=False)
-    return F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False).round().clamp(0, 255).to(torch.uint8)
+    back = F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return back.round().clamp(0, 255).to(torch.uint8)
 
 
 def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
@@ -43,7 +44,8 @@ def consistency_loss(ctx: StepContext) -> dict[str, Any]:
     other = model.denoise(feats, ctx.noisy, ctx.t, ctx.drop, ctx.few_shot)
     two = lambda o: torch.stack([o, torch.zeros_like(o)], -1)  # noqa: E731 - Bernoulli as 2 logits
     presence = symmetric_kl(two(ctx.out.presence), two(other.presence)).mean()
-    boxes = (ctx.out.boxes[m.batch, m.pred] - other.boxes[m.batch, m.pred]).abs().mean() if len(m.batch) else presence * 0
+    shift = ctx.out.boxes[m.batch, m.pred] - other.boxes[m.batch, m.pred]
+    boxes = shift.abs().mean() if len(m.batch) else presence * 0
     type_term = presence * 0
     if len(m.batch):
         read_b = model.read(feats, ctx.out.boxes[m.batch, m.pred].detach(), m.batch, ctx.drop, ctx.few_shot)

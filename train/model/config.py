@@ -112,7 +112,8 @@ def model_config_errors(preset: str, overrides: dict[str, Any]) -> list[str]:
         errors.append(f"config 'model.canvas_width' must be a multiple of 16, found {v['canvas_width']}")
     if isinstance(v.get("d_model"), int) and isinstance(v.get("num_heads"), int) and v["num_heads"] > 0 \
             and v["d_model"] % v["num_heads"]:
-        errors.append(f"config 'model.d_model' ({v['d_model']}) must be divisible by 'model.num_heads' ({v['num_heads']})")
+        errors.append(f"config 'model.d_model' ({v['d_model']}) must be divisible by "
+                      f"'model.num_heads' ({v['num_heads']})")
     enc = v.get("encoder", "conv")
     if enc not in ENCODERS:
         errors.append(f"config 'model.encoder' must be one of {sorted(ENCODERS)}, found {enc!r}")

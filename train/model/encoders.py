@@ -167,7 +167,8 @@ class ConvEncoder(nn.Module):
         self.top_down = nn.Conv2d(d, 2 * c, 1)
         self.fine_channels = 2 * c
 
-    def forward(self, images: torch.Tensor, pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor,
+                pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = _mask(self.stem(images), pixel_rows, 2)
         fine = _mask(self.stage1(x), pixel_rows, 4)
         x = _mask(self.stage2(fine), pixel_rows, 8)
@@ -204,7 +205,8 @@ class ResNetEncoder(nn.Module):
         self.top_down = nn.Conv2d(cfg.d_model, 64, 1)
         self.fine_channels = 64
 
-    def forward(self, images: torch.Tensor, pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor,
+                pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = _mask(self.stem(images), pixel_rows, 4)
         fine = x = _mask(self.layers[0](x), pixel_rows, 4)
         x = _mask(self.layers[1](x), pixel_rows, 8)
@@ -236,7 +238,8 @@ class ViTEncoder(nn.Module):
         self.proj = nn.Linear(net.hidden_dim, cfg.d_model)
         self.fine_channels = cfg.d_model
 
-    def forward(self, images: torch.Tensor, pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, images: torch.Tensor,
+                pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.conv_proj(images)
         B, D, h, w = x.shape
         side = int(self.pos_embedding.shape[1] ** 0.5)
