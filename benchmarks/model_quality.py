@@ -33,7 +33,7 @@ from . import common
 
 NAME = "model_quality"
 QUICK = dict(sources=60, factor=5, steps=40, ablation_steps=10)
-FULL = dict(sources=500, factor=50, steps=800, ablation_steps=150)
+FULL = dict(sources=500, factor=50, steps=600, ablation_steps=150)
 TARGETS = {"count": 0.90, "miou": 0.85, "type": 0.90, "token": 0.60}
 WIDTH = [256, 512]  # px: augmented width for a 128-px canvas
 SHOWN = ("count", "miou", "type", "children", "token", "raw_token")
@@ -127,7 +127,8 @@ def few_shot_table(work: Path, sources: int, factor: int, steps: int, seed: int)
         rows[f"k={k}"] = {"model": _scores(ev), "prior": _scores(ev, "prior")}
     gain = {m: None if rows["k=4"]["model"][m]["value"] is None else
             round(rows["k=4"]["model"][m]["value"] - rows["k=0"]["model"][m]["value"], 4) for m in SHOWN}
-    return {"seconds": arm["seconds"], "rows": rows, "gain_k4_over_k0": gain}
+    return {"seconds": arm["seconds"], "seconds_per_step": round(arm["seconds"] / steps, 3), "rows": rows,
+            "gain_k4_over_k0": gain}
 
 
 def plot(result: dict[str, Any], path: Path) -> Path:
@@ -186,6 +187,8 @@ def report(r: dict[str, Any]) -> str:
                                       [[k, cell(v["model"]["token"]), cell(v["model"]["type"]),
                                         cell(v["model"]["miou"]), cell(v["model"]["count"])] for k, v in fs.items()])
         text += f"\n\ngain of k=4 over k=0: {r['few_shot']['gain_k4_over_k0']}"
+        text += (f"\ntraining s/step with context (up to 4 pages): {r['few_shot']['seconds_per_step']}, "
+                 f"without: {round(main['seconds'] / main['steps'], 3)}")
     return text
 
 

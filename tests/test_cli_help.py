@@ -67,13 +67,7 @@ def _problems(parser: argparse.ArgumentParser, path: str, top: bool) -> list[str
     return out
 
 
-TRAIN_PENDING = pytest.mark.xfail(strict=True, reason=(
-    "train/cli.py is being rewritten by the integrator: with its own formatter, flags whose default is None read "
-    "'(default: None)' and required ones show a default; with shards.cli_support.HelpFormatter (new_parser, "
-    "add_command) only `train report` lacks a description. Remove this mark when train/cli.py uses them."))
-
-
-@pytest.mark.parametrize("cli", ["augment", "shards", pytest.param("train", marks=TRAIN_PENDING)])
+@pytest.mark.parametrize("cli", ["augment", "shards", "train"])
 def test_every_flag_of_every_subcommand_has_help_and_shows_its_default(cli):
     problems = []
     for path, parser in _walk(PARSERS[cli](), cli):
