@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from shards.cli_support import EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, run_command
+from shards.groups import GroupsError
 from shards.images import ImageError
 from shards.lock import LockBusy
 from shards.manifest import ManifestError, load_manifest
+from shards.pairs import PairsError
 from shards.reader import ShardReadError
 
 from .checkpoint import CheckpointError
@@ -28,7 +30,7 @@ from .phases import PHASES, phase_defaults, pick_phase
 ERRORS: dict[type[BaseException], int] = {
     TrainConfigError: EXIT_ERROR, ManifestError: EXIT_ERROR, CheckpointError: EXIT_ERROR, ShardReadError: EXIT_ERROR,
     LockBusy: EXIT_ERROR, ImageError: EXIT_ERROR, FileNotFoundError: EXIT_ERROR, FileExistsError: EXIT_ERROR,
-    OSError: EXIT_PROBLEMS,
+    PairsError: EXIT_ERROR, GroupsError: EXIT_ERROR, OSError: EXIT_PROBLEMS,
 }
 
 
@@ -95,11 +97,25 @@ def _brief(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k != "last_eval"}
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluation.evaluate import evaluate_checkpoint, format_table
+def _left_out(rows: list[dict[str, Any]], what: str) -> None:
+    """The pairs a command did not use, one line each on stderr."""
+    if rows:
+        print(f"{len(rows)} pair{'s' if len(rows) != 1 else ''} {what}:", file=sys.stderr)
+        for r in rows:
+            print(f"  {r['reason']}: {r['message']}", file=sys.stderr)
 
-    result = evaluate_checkpoint(args.checkpoint, args.shards, args.split, max_sources=args.max_sources,
-                                 variants=args.variants)
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluation.evaluate import evaluate_checkpoint, evaluate_pairs_checkpoint, format_table
+
+    if args.pairs:
+        result = evaluate_pairs_checkpoint(args.checkpoint, args.pairs, context_k=args.context_k)
+        for w in result["warnings"]:
+            print(w, file=sys.stderr)
+        _left_out(result["rejects"], "not scored")
+    else:
+        result = evaluate_checkpoint(args.checkpoint, args.shards, args.split, max_sources=args.max_sources,
+                                     variants=args.variants, context_k=args.context_k)
     print(format_table(result))
     if args.out:
         from shards import atomic
@@ -107,6 +123,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         atomic.write_json(args.out, result)
         print(f"scores written to {args.out}")
     return 0
+
+
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {text!r}")
+    return value
 
 
 def _overlay_path(text: str) -> Path:
@@ -123,7 +150,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     out = _overlay_path(args.out) if args.out else None  # checked before any work
     image = as_rgb_array(args.image)
-    sections = load_model(args.checkpoint).predict(image)
+    predictor = load_model(args.checkpoint)
+    context: list = []
+    if args.context:
+        from .inference import context_from_pairs, require_few_shot
+
+        require_few_shot(predictor, args.checkpoint, f"--context {args.context}")
+        context, left_out = context_from_pairs(args.context, args.context_k)
+        _left_out(left_out, "not used as context")
+        print(f"{len(context)} context page{'s' if len(context) != 1 else ''} from {args.context}", file=sys.stderr)
+    sections = predictor.predict(image, context=context)
     if args.json:
         print(json.dumps([s.to_dict() for s in sections], indent=1))
     else:
@@ -189,13 +225,24 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--overwrite", action="store_true", help="start afresh in a run directory that holds a run")
     f.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     e = add_command(sub, "evaluate", cmd_evaluate, "held-out scores of a checkpoint",
-                    "Score a checkpoint on held-out sources: model and layout prior, with 95%% bootstrap "
-                    "intervals over sources.")
+                    "Score a checkpoint on held-out sources of shards (--shards), or on a folder of your own "
+                    "source pairs (--pairs), each at its original page: model and layout prior, with 95% "
+                    "bootstrap intervals over sources.")
     e.add_argument("--checkpoint", required=True, help="a checkpoint (RUN/best.pt or RUN/last.pt)")
-    e.add_argument("--shards", required=True, help="shard directory")
-    e.add_argument("--split", default="val", help="split to score")
-    e.add_argument("--max-sources", type=int, default=0, help="score at most this many sources (0 = all)")
-    e.add_argument("--variants", type=int, default=2, help="augmented variants per source scored beside variant 00")
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--shards", help="shard directory: score its held-out split (one of --shards, --pairs required)")
+    src.add_argument("--pairs", help="folder of source pairs (<id>.png + <id>.html + <id>.boxes.json, optional "
+                                     "groups.json: the input of `augment run`): score every pair at its original "
+                                     "page; pairs without boxes are listed, not scored (one of --shards, --pairs "
+                                     "required)")
+    e.add_argument("--split", default="val", help="split to score (--shards only)")
+    e.add_argument("--max-sources", type=int, default=0,
+                   help="score at most this many sources (0 = all; --shards only)")
+    e.add_argument("--variants", type=int, default=2,
+                   help="augmented variants per source scored beside variant 00 (--shards only)")
+    e.add_argument("--context-k", type=_count, metavar="K",
+                   help="few-shot: K context pages per scored page, drawn from other sources of its group, never "
+                        "the page itself (default: the run's few_shot_k)")
     e.add_argument("--out", help="also write the scores as JSON to this file (default: not written)")
     pr = add_command(sub, "predict", cmd_predict, "the sections of one screenshot",
                      "Predict the sections of a screenshot; print them and optionally draw them.")
@@ -203,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("image", help="a screenshot (png, jpg or webp)")
     pr.add_argument("--out", help="write an overlay image (png/jpg/webp) of the predicted sections")
     pr.add_argument("--json", action="store_true", help="print the sections as JSON")
+    pr.add_argument("--context", metavar="DIR",
+                    help="few-shot: a folder of source pairs of the same site or template (with boxes.json), given "
+                         "with their true sections as context; needs a model trained with few_shot_max > 0")
+    pr.add_argument("--context-k", type=_count, default=0, metavar="K",
+                    help="use the first K pairs of --context by id (0 = all of them)")
     x = add_command(sub, "export", cmd_export, "write a checkpoint's model as safetensors + JSON",
                     "Write the weights prediction uses as DIR/model.safetensors and the model's config, factor "
                     "tables and sampling settings as DIR/config.json; train.load_model(DIR) reads them with no "

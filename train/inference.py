@@ -5,6 +5,10 @@ it has them) or a folder written by :func:`export` (``model.safetensors`` + ``co
 no pickle on that path at all). ``predict`` accepts a file path, a PIL image or an RGB uint8
 array and returns plain :class:`Section` objects, top to bottom, with boxes in the page's
 pixels.
+
+Few-shot context (a model trained with ``few_shot_max`` > 0): ``predict(image, context=[(image,
+sections), ...])`` with pages of the same site or template and their true sections;
+:func:`context_from_pairs` reads them from a folder of source pairs (`shards.pairs`).
 """
 from __future__ import annotations
 
@@ -24,7 +28,6 @@ from .data.inputs import InputSpec, boxes_to_pixels, collate, to_canvas, to_devi
 from .data.vocab import Factors
 from .diffusion.sampling import page_generators, sample
 from .model import ModelConfig, SectionModel
-
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,8 @@ class Predictor:
         items = []
         for i, (image, sections) in enumerate(context):
             arr = as_rgb_array(image)
-            meta = {"size": [arr.shape[1], arr.shape[0]], "__key__": f"context-{i}_v00",
-                    "sections": [{"raw_token": "", "children": [], **s} for s in sections]}
+            meta = {"size": [arr.shape[1], arr.shape[0]], "__key__": f"context-{i}_v00", "source": f"context-{i}",
+                    "group": "context", "sections": [{"raw_token": "", "children": [], **s} for s in sections]}
             items.append(spec.encode(arr, meta))
         return items
 
@@ -116,6 +119,35 @@ class Predictor:
                         for t, c, r, box, s in zip(pred.types.tolist(), pred.children.tolist(), pred.raw.tolist(),
                                                    px, pred.scores.tolist())])
         return out
+
+
+def require_few_shot(predictor: Predictor, where: str | Path, what: str) -> None:
+    """A CheckpointError naming ``where`` when the model has no few-shot context layers, which
+    would silently ignore the context ``what`` asks for."""
+    if predictor.model.context is None:
+        raise ckpt.CheckpointError(f"{where}: {what} needs a model trained with few-shot context, and this one was "
+                                   "trained without (its model config has few_shot false); train one with "
+                                   "--set few_shot_max=K --set few_shot_k=K, or leave the context out")
+
+
+def context_from_pairs(folder: str | Path, k: int = 0) -> tuple[list[tuple[np.ndarray, list[dict]]], list[dict]]:
+    """(context, left out): the pairs of ``folder`` that have true sections (`shards.pairs`),
+    sorted by id, the first ``k`` of them (0 = all), as ``(image, sections)`` for
+    :meth:`Predictor.predict`; and the pairs not used (rejected, or without boxes) as
+    `shards.pairs.reject_record` dicts. A folder with no usable pair is a PairsError."""
+    from shards.pairs import PairsError, read_pairs
+
+    if k < 0:
+        raise PairsError(f"--context-k {k}: give a number of context pages >= 0 (0 = every pair of {folder})")
+    pages, rejects, _ = read_pairs(folder)
+    left_out = rejects + [{"id": p.source_id, "file": str(p.file), "reason": "no_boxes",
+                           "message": f"{p.file}: no element has a box, so no true sections: not usable as context"}
+                          for p in pages if not p.scorable]
+    usable = [p for p in pages if p.scorable]
+    if not usable:
+        raise PairsError(f"{folder}: no usable context pair ({len(pages)} read, {len(left_out)} rejected or without "
+                         "boxes); give <id>.png + <id>.html + <id>.boxes.json pairs of the same site or template")
+    return [(p.image, p.sections) for p in (usable[:k] if k else usable)], left_out
 
 
 EXPORT_WEIGHTS, EXPORT_CONFIG = "model.safetensors", "config.json"

@@ -134,7 +134,7 @@ def encode_sample(image: np.ndarray, meta: Mapping[str, Any], factors: Factors, 
     item: dict[str, Any] = {"image": tensor, **encode_target(meta, (w, h), factors, width, height, max_sections)}
     item["key"] = key = meta.get("__key__", "")
     item["source"] = meta.get("source") or key.rsplit("_v", 1)[0]
-    item["group"] = sample_group(meta)  # a page without a group is a group of its own
+    item["group"] = sample_group({"source": item["source"], **meta})  # no group: a group of its own
     return item
 
 

@@ -8,6 +8,12 @@ over *sources* (``scipy.stats.bootstrap``, paired numerators and denominators), 
 one source never count as independent evidence. The layout prior (train.evaluation.prior) is
 scored on the same pages by the same code.
 
+A user's folder of source pairs (`train evaluate --pairs`, :func:`evaluate_pairs`) is scored
+the same way, each pair at its original page as variant 00 (`shards.pairs` gives it the true
+sections augment would). With ``context_k``, each page gets that many few-shot context pages
+drawn (`train.data.episodes.draw_context`, seeded by the page's key) from the untouched pages of
+other sources of its group.
+
 The numbers do not depend on the loader: the selected pages are gathered, sorted by key and
 batched in that order, and each page's sampling noise comes from a generator seeded by the
 evaluation seed and the page's key. Memory: the gathered canvases (uint8, at most
@@ -28,6 +34,7 @@ from torch.utils.data import DataLoader
 
 from shards.hashing import hash64, hash_unit
 from shards.manifest import load_manifest
+from shards.pairs import PairPage, PairsError, Reject, read_pairs, reject_record
 from shards.reader import ShardReadError
 from shards.schema import parse_key
 
@@ -124,14 +131,14 @@ def summarize(per_source: dict[str, dict[str, list[float]]], resamples: int, see
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, settings: EvalSettings, *,
-             prior: LayoutPrior | None = None, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Held-out scores of ``model`` on ``split`` (module docstring)."""
-    items = gather(shards, split, spec, settings)
-    factors = spec.factors
+def score_items(model: nn.Module, items: list[dict[str, Any]], candidates: list[dict[str, Any]],
+                settings: EvalSettings, factors, *, prior: LayoutPrior | None = None,
+                device: torch.device | str = "cpu") -> dict[str, dict[str, dict[str, dict[str, list[float]]]]]:
+    """Per-source metric sums of ``model`` (and ``prior``) on the encoded ``items``, by group
+    ("pages": variant 00, "variants"); with ``settings.context_k``, each page gets that many
+    context pages drawn from ``candidates`` of its group, never of its own source."""
     stats: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {
         who: {g: {} for g in GROUPS} for who in ("model", "prior")}
-    candidates = [it for it in items if parse_key(it["key"])[1] == 0]  # context comes from untouched pages
     for start in range(0, len(items), settings.batch_size):
         chunk = items[start:start + settings.batch_size]
         if settings.context_k:
@@ -153,15 +160,43 @@ def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, 
                 prior_stats = page_stats(prior.boxes, list(prior.types),
                                          [factors.decode_children(c) for c in prior.children], list(prior.raw), *true)
                 add_stats(stats["prior"][group].setdefault(source, {}), prior_stats)
-    out: dict[str, Any] = {"split": split, "fold": settings.fold, "samples": len(items),
-                           "sampling": vars(settings.sampling).copy(), "context_k": settings.context_k}
+    return stats
+
+
+def _summaries(stats: dict[str, Any], settings: EvalSettings, with_prior: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for group in GROUPS:
         entry = {"model": summarize(stats["model"][group], settings.resamples, settings.seed)}
-        if prior is not None:
+        if with_prior:
             entry["prior"] = summarize(stats["prior"][group], settings.resamples, settings.seed)
         out[group] = entry
     out["score"] = out["pages"]["model"]["value"]["token"]
     return out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, settings: EvalSettings, *,
+             prior: LayoutPrior | None = None, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Held-out scores of ``model`` on ``split`` (module docstring)."""
+    items = gather(shards, split, spec, settings)
+    candidates = [it for it in items if parse_key(it["key"])[1] == 0]  # context comes from untouched pages
+    stats = score_items(model, items, candidates, settings, spec.factors, prior=prior, device=device)
+    out: dict[str, Any] = {"split": split, "fold": settings.fold, "samples": len(items),
+                           "sampling": vars(settings.sampling).copy(), "context_k": settings.context_k}
+    return {**out, **_summaries(stats, settings, prior is not None)}
+
+
+@torch.no_grad()
+def evaluate_pairs(model: nn.Module, pages: list[PairPage], spec: InputSpec, settings: EvalSettings, *,
+                   prior: LayoutPrior | None = None, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Scores of ``model`` on a folder's pairs (`shards.pairs.read_pairs`), each at its original
+    page as variant 00 of a held-out source is, context drawn from the other scored pairs of
+    its group. Pairs without true sections are the caller's to leave out (not scorable)."""
+    items = sorted((spec.encode(p.image, p.meta()) for p in pages), key=lambda it: it["key"])
+    stats = score_items(model, items, items, settings, spec.factors, prior=prior, device=device)
+    out: dict[str, Any] = {"samples": len(items), "sampling": vars(settings.sampling).copy(),
+                           "context_k": settings.context_k}
+    return {**out, **_summaries(stats, settings, prior is not None)}
 
 
 def _cell(entry: dict[str, Any], who: str, k: str) -> tuple[str, str]:
@@ -179,8 +214,12 @@ def format_table(result: dict[str, Any]) -> str:
         entry = result.get(group)
         if not entry or not entry["model"]["sources"]:
             continue
-        title = "variant 00 (untouched pages)" if group == "pages" else "augmented variants"
-        lines.append(f"{title}: {entry['model']['sources']} held-out sources")
+        if "pairs" in result:
+            title = f"pairs of {result['pairs']} (original pages): {entry['model']['sources']} sources"
+        else:
+            title = (f"{'variant 00 (untouched pages)' if group == 'pages' else 'augmented variants'}: "
+                     f"{entry['model']['sources']} held-out sources")
+        lines.append(title)
         lines.append(f"  {'metric':<10} {'model':>7} {'95% CI':>15}   {'prior':>7} {'95% CI':>15}")
         for k in METRICS:
             (mv, mci), (pv, pci) = _cell(entry, "model", k), _cell(entry, "prior", k)
@@ -188,27 +227,63 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _load(checkpoint: str | Path, context_k: int | None, max_sources: int, variants: int,
+          device: torch.device | str) -> tuple[dict[str, Any], Any, Any, InputSpec, EvalSettings]:
+    """(checkpoint state, run config, predictor, input spec, settings) of a `train evaluate`;
+    a few-shot ``context_k`` for a model without context layers is a CheckpointError."""
+    from .. import checkpoint as ckpt
+    from ..config import TrainConfig
+    from ..inference import load_model, require_few_shot
+
+    state = ckpt.load(checkpoint)
+    cfg = TrainConfig.from_dict(state["config"])
+    predictor = load_model(checkpoint, device)
+    context_k = cfg.few_shot_k if context_k is None else context_k
+    if context_k:
+        require_few_shot(predictor, checkpoint, f"--context-k {context_k}")
+    spec = InputSpec.of(predictor.model.cfg, predictor.factors)
+    settings = EvalSettings(sampling=cfg.sampling, batch_size=cfg.batch_size, num_workers=0, max_sources=max_sources,
+                            variants=variants, on_error=cfg.on_error, seed=cfg.seed, context_k=context_k)
+    return state, cfg, predictor, spec, settings
+
+
 def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str = "val", *, max_sources: int = 0,
                         variants: int = 2, context_k: int | None = None,
                         device: torch.device | str = "cpu") -> dict[str, Any]:
     """`train evaluate`: a checkpoint's held-out scores on ``split`` of ``shards``, beside the
     layout prior of the run's own training data (saved in the checkpoint; fitted on the train
-    split of ``shards`` for a checkpoint without one)."""
-    from .. import checkpoint as ckpt
-    from ..config import TrainConfig
+    split of ``shards`` for a checkpoint without one). ``context_k``: few-shot context pages
+    per page (default: the run's ``few_shot_k``)."""
     from ..data.stream import EpochFilter
-    from ..inference import load_model
     from .prior import fit_prior
 
-    state = ckpt.load(checkpoint)
-    cfg = TrainConfig.from_dict(state["config"])
-    predictor = load_model(checkpoint, device)
-    spec = InputSpec.of(predictor.model.cfg, predictor.factors)
-    settings = EvalSettings(sampling=cfg.sampling, batch_size=cfg.batch_size, num_workers=0, max_sources=max_sources,
-                            variants=variants, on_error=cfg.on_error, seed=cfg.seed,
-                            context_k=cfg.few_shot_k if context_k is None else context_k)
+    state, cfg, predictor, spec, settings = _load(checkpoint, context_k, max_sources, variants, device)
     if state.get("prior"):
         prior = LayoutPrior.from_dict(state["prior"])
     else:
         prior = fit_prior(shards, spec, keep=EpochFilter(max_variants=cfg.max_variants), on_error=cfg.on_error)
     return evaluate(predictor.model, shards, split, spec, settings, prior=prior, device=device)
+
+
+def evaluate_pairs_checkpoint(checkpoint: str | Path, folder: str | Path, *, context_k: int | None = None,
+                              device: torch.device | str = "cpu") -> dict[str, Any]:
+    """`train evaluate --pairs`: a checkpoint's scores on a user's folder of source pairs
+    (`evaluate_pairs`), beside the layout prior saved in the checkpoint (none for a checkpoint
+    without one). Bad pairs and pairs with no box are listed in ``rejects`` (id, file, reason,
+    message); a folder with no scorable pair is a PairsError."""
+    state, _, predictor, spec, settings = _load(checkpoint, context_k, 0, 0, device)
+    pages, rejects, warnings = read_pairs(folder)
+    for p in pages:
+        if not p.scorable:
+            rejects.append(reject_record(p.source_id, p.file, Reject(
+                "no_boxes", f"{p.file}: no element has a box (no {p.source_id}.boxes.json and no data-bbox), so the "
+                            "page has no true sections: not scored (it can still be predicted on; render it to get "
+                            "boxes: python -m augment render --html DIR --out PAIRS)")))
+    scored = [p for p in pages if p.scorable]
+    if not scored:
+        raise PairsError(f"{folder}: no pair can be scored ({len(pages)} read, {len(rejects)} rejected or without "
+                         "boxes); give <id>.png + <id>.html + <id>.boxes.json pairs, e.g. from "
+                         "`python -m augment render` or `python -m augment synth`")
+    prior = LayoutPrior.from_dict(state["prior"]) if state.get("prior") else None
+    result = evaluate_pairs(predictor.model, scored, spec, settings, prior=prior, device=device)
+    return {"pairs": str(folder), **result, "rejects": sorted(rejects, key=lambda r: r["id"]), "warnings": warnings}
