@@ -17,8 +17,9 @@ so the same run on a GPU machine gives the GPU figures).
 
 `--probe` measures instead what `train.memory` stores: per phase, peak RSS of a fresh process
 after a training step on batches of 1 and 3 pages padded to the full canvas height; per sample =
-the slope (PER_SAMPLE), runtime = the intercept less the model's states (RUNTIME). `--same` compares, on the same batches, the
-losses of a few steps of phase 1 run whole and as micro-batches of a quarter.
+the slope (PER_SAMPLE), runtime = the intercept less the model's states (RUNTIME). `--same N`
+compares, on the same batches, the losses of N steps of phase 1 run whole and as micro-batches
+of a quarter.
 """
 from __future__ import annotations
 
@@ -144,6 +145,8 @@ def same_results(shards: Path, steps: int, workers: int, threads: int, seed: int
 
 
 def _child(fn: Callable[..., dict[str, Any]], out: str, kwargs: dict[str, Any]) -> None:
+    if "fork" in multiprocessing.get_all_start_methods():  # a spawned process spawns its loader workers,
+        multiprocessing.set_start_method("fork", force=True)  # which cannot pickle the stream: fork as usual
     Path(out).write_text(json.dumps(fn(**kwargs)))
 
 
@@ -206,7 +209,7 @@ def report(r: dict[str, Any]) -> str:
     text = common.table(heads, [[row[k] for k in keys] for row in r["phases"]])
     if "same_results" in r:
         s = r["same_results"]
-        text += (f"\nsame batches, phase 1: losses whole {s['whole']} vs micro-batches of {s['micro_batch']} "
+        text += (f"\n\nsame batches, phase 1: losses whole {s['whole']} vs micro-batches of {s['micro_batch']} "
                  f"{s['micro']} (largest relative gap {s['max_relative_gap']})")
     return text
 
@@ -223,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help=f"optimizer steps timed for the step rate (default {FULL['steps']})")
     p.add_argument("--workers", type=int, help="DataLoader workers (default 1)")
     p.add_argument("--threads", type=int, help="torch threads for the training step (default 1)")
-    p.add_argument("--probe", action="store_true", help="measure the per-sample memory cost (train.memory.PER_SAMPLE, RUNTIME) "
-                                                        "instead")
+    p.add_argument("--probe", action="store_true", help="measure instead the memory cost per sample "
+                                                        "(train.memory.PER_SAMPLE, RUNTIME)")
     p.add_argument("--same", type=int, default=0, help="also compare this many phase-1 steps whole and as "
                                                        "micro-batches (default 0: not run)")
     args = p.parse_args(argv)

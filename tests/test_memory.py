@@ -95,7 +95,16 @@ def _trainer(shards, tmp_path, **kw) -> Trainer:
     return Trainer(shards, tmp_path, resolve(phase_defaults(1), table, {}), progress=False)
 
 
-def test_micro_batches_give_the_full_batch_gradient(shards, tmp_path):
+@pytest.fixture
+def one_thread():
+    """One torch thread: two spinning OpenMP threads on a busy 2-core machine ran this 5-10x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_micro_batches_give_the_full_batch_gradient(shards, tmp_path, one_thread):
     batch = None
     grads, params = {}, {}
     for size in (8, 2, 3):  # whole; 4 micro-batches of 2; uneven 3 + 3 + 2 (weighted by their share)

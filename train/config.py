@@ -115,7 +115,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     grad_accum: int = 1
     # memory one training process may use: bytes, "8G", or a share of the device's (train.memory);
-    # a batch that would not fit runs as micro-batches with the same effective batch
+    # a batch that would not fit runs as micro-batches with the same effective batch. Half: the
+    # rest is the loader workers', the OS's and other jobs'
     max_memory: str | int = "50%"
     num_workers: int = 2
     shuffle_buffer: int = 500

@@ -3,8 +3,8 @@
 A step's batch (``batch_size`` samples, ``grad_accum`` batches per optimizer step) must fit
 the memory the process has: ``max_memory`` (bytes, ``"8G"``, or a share like ``"50%"`` of the
 device's memory: RAM on CPU, split between the ranks of a node; the GPU's own on CUDA). From
-the budget and the model's estimated cost (:func:`sample_cost`: fixed bytes plus measured bytes per sample),
-:func:`micro_batch_size` says how many samples one forward may take; the trainer splits each
+the budget and the model's estimated cost (:func:`sample_cost`: fixed bytes plus measured
+bytes per sample), :func:`micro_batch_size` says how many samples one forward may take; the trainer splits each
 batch into micro-batches of that size (:func:`split_batch`) and accumulates their gradients,
 each weighted by its share of the step's samples, so the effective batch and the gradient of
 per-sample-mean losses are unchanged.
@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 
 import torch
 
-DEFAULT = "50%"  # of the device's memory: leaves the rest to the loader workers, the OS and other jobs
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -41,15 +40,18 @@ class Cost(NamedTuple):
     per_sample: int  # activations kept for backward, per page at the full canvas height
 
 
-# Measured with `python -m benchmarks.train_input --probe` (benchmarks/train_input.py: probe_cost):
-# a fresh process per (phase, batch) runs a warm-up and a training step at the phase's defaults
-# on batches of 1 and 3 pages padded to the full canvas height (max_aspect x width, the tallest
-# a page gets: a batch of real pages is padded to its tallest), torch on 1 thread, CPU, torch
-# 2.x. PER_SAMPLE = the slope of peak RSS over the batch, rounded up to 16 MiB.
-PER_SAMPLE: dict[str, int] = {"micro": 48 * MiB, "small": 720 * MiB, "medium": 1 * MiB, "large": 1 * MiB}
-# The intercept of those fits less the model's states (PARAM_BYTES per parameter), the largest
-# over the presets, rounded up to 64 MiB: the imported libraries, allocator caches, the shard index.
-RUNTIME = 1152 * MiB
+# Measured with `python -m benchmarks.train_input --probe` (benchmarks/train_input.py: probe_cost)
+# on 2 cores, AMD EPYC, 23.5 GiB, torch 2.14 on CPU, 1 thread: a fresh process per (phase, batch)
+# runs a warm-up and a training step at the phase's defaults on pages padded to the full canvas
+# height (max_aspect x width, the tallest a page gets: a batch is padded to its tallest page).
+# micro, small: the slope of peak RSS from batches of 1 and 3 (42 and 718 MiB). medium, large:
+# one batch of 1 (a batch of 3 of large would not fit 23.5 GiB; a step takes ~10 minutes here),
+# peak RSS less RUNTIME less the model's states (medium: 3,993 MiB peak, large 13,854). Most of it is the
+# encoder's attention over the page's tokens (large: 4,096 tokens, 6 layers). Rounded up to 16 MiB.
+PER_SAMPLE: dict[str, int] = {"micro": 48 * MiB, "small": 720 * MiB, "medium": 2_544 * MiB, "large": 11_776 * MiB}
+# The intercept of the micro and small fits less their model's states (PARAM_BYTES per parameter),
+# the larger (small: 1,247 - 93 MiB), rounded up to 64 MiB: the imported libraries, allocator caches.
+RUNTIME = 1_216 * MiB
 # fp32 weight + gradient + AdamW's two moments, + one more with an EMA copy of the weights
 PARAM_BYTES, EMA_BYTES = 16, 4
 
@@ -88,11 +90,15 @@ def budget_bytes(value: Any, device: torch.device) -> int:
 def sample_cost(preset: str, canvas_width: int, max_aspect: int, params: int, ema: bool = False,
                 context_pages: int = 0) -> Cost:
     """A model's cost: the runtime and its ``params`` parameters' states, plus the preset's
-    measured bytes per sample (:data:`PER_SAMPLE`) scaled to its canvas (activations grow with its
-    area) and to few-shot context pages (each encoded like the page: an upper bound)."""
+    measured bytes per sample (:data:`PER_SAMPLE`) scaled to its canvas and to few-shot context
+    pages (each encoded like the page: an upper bound)."""
     from .model import PRESETS
 
     area = (canvas_width ** 2 * max_aspect) / (PRESETS[preset]["canvas_width"] ** 2 * 4)
+    # convolutions grow with the area, the encoder's attention over its tokens with its square:
+    # linear below the measured canvas and quadratic above it over-estimate both (a smaller
+    # micro-batch rather than an OOM)
+    area = area if area <= 1 else area ** 2
     fixed = RUNTIME + params * (PARAM_BYTES + (EMA_BYTES if ema else 0))
     return Cost(fixed, math.ceil(PER_SAMPLE[preset] * area * (1 + context_pages)))
 

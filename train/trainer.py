@@ -1,10 +1,10 @@
 """`fit`: stream shards, train with the phase's features, evaluate, checkpoint, resume.
 
 One optimizer step = `grad_accum` batches of `batch_size`; each batch runs as micro-batches of
-the size the memory budget allows (train.memory: `max_memory`), gradients accumulated. Rank 0 alone evaluates, logs and writes
-checkpoints; every rank takes the same number of steps (see `train.data`). The loop is
-deterministic: data order, timesteps, noise and dropout all follow seeded generators
-whose states are checkpointed, so `--resume` continues the same curve.
+the size the memory budget allows (train.memory: `max_memory`), gradients accumulated. Rank 0
+alone evaluates, logs and writes checkpoints; every rank takes the same number of steps (see
+`train.data`). The loop is deterministic: data order, timesteps, noise and dropout all follow
+seeded generators whose states are checkpointed, so `--resume` continues the same curve.
 """
 from __future__ import annotations
 
