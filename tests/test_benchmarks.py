@@ -76,13 +76,16 @@ def test_shard_io(dirs, capsys):
 
 
 def test_train_input(dirs, capsys):
-    flags = ["--sources", "3", "--factor", "2", "--phases", "1", "--batch-cap", "2", "--batches", "1", "--steps", "1"]
+    flags = ["--sources", "3", "--factor", "2", "--phases", "1", "--batch", "2", "--batches", "1", "--steps", "1"]
     d = _run(train_input, flags, dirs, capsys)
     (row,) = d["phases"]
-    for key in ("phase", "preset", "device", "input_samples_per_s", "compute_samples_per_s", "input_over_compute",
-                "bound_by"):
+    for key in ("phase", "preset", "device", "canvas_width", "batch_size", "micro_batch", "peak_rss_mib",
+                "input_samples_per_s", "compute_samples_per_s", "input_over_compute", "bound_by"):
         assert row[key] is not None, key
-    assert row["bound_by"] in ("input", "compute")
+    assert row["bound_by"] in ("input", "compute") and row["batch_size"] == 2 and row["micro_batch"] == 2
+    assert row["peak_rss_mib"] > 100  # a fresh process's own peak: torch alone is more
+    (target,) = d["targets"].values()
+    assert target["target"] == train_input.TARGET and target["met"] == (target["measured"] >= train_input.TARGET)
 
 
 def test_scaling(dirs, capsys):

@@ -43,7 +43,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
         phase, reason = int(args.phase), f"forced with --phase {args.phase}"
     table = read_table(args.config) if args.config else None
     flags = {"max_steps": args.max_steps, "seed": args.seed, "num_workers": args.workers,
-             "batch_size": args.batch_size, "eval_every": args.eval_every}
+             "batch_size": args.batch_size, "eval_every": args.eval_every, "max_memory": args.max_memory}
     sets = [parse_assignment(a) for a in args.set or []]
     return resolve(phase_defaults(phase), table, flags, str(args.config), sets), reason
 
@@ -219,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--eval-every", type=int, help="steps between held-out evaluations (default: the phase's)")
     f.add_argument("--seed", type=int, help="run seed (default: 0)")
     f.add_argument("--workers", type=int, help="DataLoader worker processes (default: 2)")
+    f.add_argument("--max-memory", help="memory a training process may use: bytes, a size (8G, 512M) or a share of "
+                                        "the device's memory (default: 50%%); a batch that would not fit runs as "
+                                        "micro-batches with the same effective batch")
     f.add_argument("--fold", help="K-fold: validate on fold i of the train split, or 'all' folds in turn "
                                   "(default: validate on the val split)")
     f.add_argument("--resume", action="store_true", help="continue from RUN/last.pt on the same curve")

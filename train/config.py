@@ -87,6 +87,16 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def _memory_ok(x: Any) -> bool:
+    from .memory import parse_memory  # the budget's module owns its forms
+
+    try:
+        parse_memory(x)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass
 class TrainConfig:
     """Everything `train fit` needs besides the shard directory and the run directory."""
@@ -104,6 +114,10 @@ class TrainConfig:
     max_steps: int = 1000
     grad_clip: float = 1.0
     grad_accum: int = 1
+    # memory one training process may use: bytes, "8G", or a share of the device's (train.memory);
+    # a batch that would not fit runs as micro-batches with the same effective batch. Half: the
+    # rest is the loader workers', the OS's and other jobs'
+    max_memory: str | int = "50%"
     num_workers: int = 2
     shuffle_buffer: int = 500
     max_variants: int = 0  # train on variants 0..k-1 of each source only (0 = all): an augmentation factor
@@ -145,6 +159,8 @@ class TrainConfig:
             (_is_int(self.max_steps) and self.max_steps >= 1, "max_steps", pos_int),
             (_is_num(self.grad_clip) and self.grad_clip > 0, "grad_clip", "a number > 0"),
             (_is_int(self.grad_accum) and self.grad_accum >= 1, "grad_accum", pos_int),
+            (_memory_ok(self.max_memory), "max_memory", "bytes, a size such as '8G' or '512M', or a share such as "
+             "'50%' of the device's memory"),
             (_is_int(self.num_workers) and self.num_workers >= 0, "num_workers", "an integer >= 0"),
             (_is_int(self.shuffle_buffer) and self.shuffle_buffer >= 0, "shuffle_buffer", "an integer >= 0"),
             (_is_int(self.max_variants) and self.max_variants >= 0, "max_variants", "an integer >= 0 (0 = all)"),

@@ -1,9 +1,10 @@
 """`fit`: stream shards, train with the phase's features, evaluate, checkpoint, resume.
 
-One optimizer step = `grad_accum` micro-batches. Rank 0 alone evaluates, logs and writes
-checkpoints; every rank takes the same number of steps (see `train.data`). The loop is
-deterministic: data order, timesteps, noise and dropout all follow seeded generators
-whose states are checkpointed, so `--resume` continues the same curve.
+One optimizer step = `grad_accum` batches of `batch_size`; each batch runs as micro-batches of
+the size the memory budget allows (train.memory: `max_memory`), gradients accumulated. Rank 0
+alone evaluates, logs and writes checkpoints; every rank takes the same number of steps (see
+`train.data`). The loop is deterministic: data order, timesteps, noise and dropout all follow
+seeded generators whose states are checkpointed, so `--resume` continues the same curve.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from shards.lock import hold
 from shards.manifest import load_manifest
 
 from . import checkpoint as ckpt
-from . import distributed
+from . import distributed, memory
 from .config import TrainConfig
 from .data.epochs import EpochPlan, train_samples
 from .data.inputs import InputSpec, to_device
@@ -65,6 +66,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + self.info.rank + 1)
         self.obj = Objective(cfg, build_model(cfg, self.factors))
         self.spec = InputSpec.of(self.obj.model.cfg, self.factors)
+        self.micro_size = memory.plan(cfg, self.obj.model, self.info.device)  # samples per forward
         if state and state["tdc"]:
             self.obj.start_tdc()
         self.obj.to(self.info.device)
@@ -139,21 +141,31 @@ class Trainer:
         return torch.autocast(dev.type, dtype=torch.float16 if dev.type == "cuda" else torch.bfloat16,
                               enabled=self.cfg.amp)
 
-    def train_step(self, micro: list[dict[str, Any]]) -> dict[str, float]:
+    def accumulate(self, batches: list[dict[str, Any]]) -> dict[str, float]:
+        """Forward + backward of one step's batches, each split into micro-batches of
+        `micro_size`; every micro-batch's loss is weighted by its share of the step's samples,
+        so the gradient of a per-sample-mean loss is the full step's (train.memory)."""
+        chunks = [c for b in batches for c in memory.split_batch(b, self.micro_size)]
+        total = sum(len(c["key"]) for c in chunks)
         sums: dict[str, float] = {}
-        for i, batch in enumerate(micro):
+        for i, batch in enumerate(chunks):
+            share = len(batch["key"]) / total
             batch = to_device(batch, self.info.device)
             sync = contextlib.nullcontext()
-            if self.info.world > 1 and i < len(micro) - 1:
+            if self.info.world > 1 and i < len(chunks) - 1:
                 sync = self.wrapped.no_sync()
             with sync:
                 with self._autocast():
                     out = self.wrapped(batch, self.generator)
-                self.scaler.scale(out["loss"] / len(micro)).backward()
+                self.scaler.scale(out["loss"] * share).backward()
             self.obj.sampler.update(out["t"].detach().cpu(), out["per_sample"].float().cpu())
             for k, v in out.items():  # every named scalar the objective returns
                 if isinstance(v, torch.Tensor) and v.dim() == 0:
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / len(micro)
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * share
+        return sums
+
+    def optimizer_step(self) -> None:
+        """Clip, step, schedule and average the accumulated gradients, then clear them."""
         self.scaler.unscale_(self.opt)
         torch.nn.utils.clip_grad_norm_(self.obj.parameters(), self.cfg.grad_clip)
         self.scaler.step(self.opt)
@@ -162,6 +174,11 @@ class Trainer:
         self.lr_schedule.step()
         if self.ema is not None:
             self.ema.update_parameters(self.obj.model)
+
+    def train_step(self, batches: list[dict[str, Any]]) -> dict[str, float]:
+        """One optimizer step over `grad_accum` batches; the step's mean of every named scalar."""
+        sums = self.accumulate(batches)
+        self.optimizer_step()
         return sums
 
     # -- evaluation, checkpoints, stage switches ------------------------------------------
