@@ -14,7 +14,8 @@ from pathlib import Path
 
 from shards.cli_support import HelpFormatter
 
-from . import augment_throughput, common, label_ceiling, record, role_confusion, scaling, shard_io, train_input
+from . import (augment_throughput, common, label_ceiling, model_quality, record, role_confusion, scaling, shard_io,
+               train_input)
 
 BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion)}
 
@@ -32,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.record:
         recorded = record.copy_latest(args.results)
-        names = record.update_readme({**BENCHMARKS, "train_input_phase4": train_input})
+        # model_quality (~40 CPU minutes) runs on its own: python -m benchmarks.model_quality [--few-shot]
+        names = record.update_readme({**BENCHMARKS, "train_input_phase4": train_input, "model_quality": model_quality})
         print(f"recorded {len(recorded)} result(s) in {common.RECORD_DIR}; README blocks updated: {', '.join(names)}")
         return 0
     shared = ["--work", str(args.work), "--results", str(args.results)] + (["--quick"] if args.quick else [])
