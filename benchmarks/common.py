@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from shards import atomic
+
 RECORD_DIR = Path(__file__).with_name("results")  # the recorded results (tracked; `python -m benchmarks --record`)
 RESULTS_DIR = RECORD_DIR / "latest"  # where runs write (ignored by git): running never dirties the checkout
 DEFAULT_WORK = Path(os.environ.get("S2S_BENCH_WORK", "/tmp/s2s-bench"))
@@ -132,6 +134,11 @@ def subset(pool: Path, count: int, dest: Path) -> Path:
             link = dest / f"page-{i:05d}{ext}"
             if not link.exists():
                 link.symlink_to((pool / link.name).resolve())
+    groups = pool / "groups.json"  # the pages' look families (few-shot groups), those of the subset only
+    if groups.exists():
+        ids = {f"page-{i:05d}" for i in range(count)}
+        kept = {k: v for k, v in json.loads(groups.read_text(encoding="utf-8")).items() if k in ids}
+        atomic.write_bytes(dest / "groups.json", (json.dumps(kept, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return dest
 
 
