@@ -18,6 +18,9 @@ from . import (augment_throughput, common, label_ceiling, model_quality, record,
                train_input)
 
 BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion)}
+# the README blocks and the module whose report() writes each; model_quality (~1 CPU hour) runs on its own:
+# python -m benchmarks.model_quality [--few-shot]
+RECORDED = {**BENCHMARKS, "train_input_phase4": train_input, "model_quality": model_quality}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,8 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.record:
         recorded = record.copy_latest(args.results)
-        # model_quality (~40 CPU minutes) runs on its own: python -m benchmarks.model_quality [--few-shot]
-        names = record.update_readme({**BENCHMARKS, "train_input_phase4": train_input, "model_quality": model_quality})
+        names = record.update_readme(RECORDED)
         print(f"recorded {len(recorded)} result(s) in {common.RECORD_DIR}; README blocks updated: {', '.join(names)}")
         return 0
     shared = ["--work", str(args.work), "--results", str(args.results)] + (["--quick"] if args.quick else [])
