@@ -1,6 +1,6 @@
 """Phase 1, micro (< 2,500 source pairs): make the most of very little data.
 
-A ~1M-parameter model with heavy regularization (dropout 0.3, weight decay 1e-4), linear
+A ~2.3M-parameter model with heavy regularization (dropout 0.3, weight decay 1e-4), linear
 warmup + cosine annealing, variance-aware timestep sampling (spend steps where the loss
 is noisy), an optional pretrained backbone from a local weights file unfrozen layer group
 by layer group, and K-fold cross-validation by source (`--fold i|all`).
