@@ -188,8 +188,9 @@ def report(r: dict[str, Any]) -> str:
                                       [[k, cell(v["model"]["token"]), cell(v["model"]["type"]),
                                         cell(v["model"]["miou"]), cell(v["model"]["count"])] for k, v in fs.items()])
         text += f"\n\ngain of k=4 over k=0: {r['few_shot']['gain_k4_over_k0']}"
-        text += (f"\ntraining s/step with context (up to 4 pages): {r['few_shot']['seconds_per_step']}, "
-                 f"without: {round(main['seconds'] / main['steps'], 3)}")
+        plain = {name: round(a["seconds"] / a["steps"], 3) for name, a in r["arms"].items()}
+        text += (f"\ntraining s/step (each run's one evaluation included; runs in sequence on a machine whose other "
+                 f"load varies): with context (up to 4 pages) {r['few_shot']['seconds_per_step']}, without {plain}")
     return text
 
 
