@@ -18,8 +18,8 @@ from . import (augment_throughput, common, label_ceiling, model_quality, record,
                train_input)
 
 BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion)}
-# the README blocks and the module whose report() writes each; model_quality (~1 CPU hour) runs on its own:
-# python -m benchmarks.model_quality [--few-shot]
+# the README blocks and the module whose report() writes each; model_quality (~20 CPU minutes) runs on its own:
+# python -m benchmarks.model_quality [--few-shot] [--full]
 RECORDED = {**BENCHMARKS, "train_input_phase4": train_input, "model_quality": model_quality}
 
 

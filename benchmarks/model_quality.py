@@ -1,4 +1,5 @@
-"""Model quality on held-out sources: what phase-1 training reaches on CPU, and what augmentation buys.
+"""Model quality on held-out sources: what phase-1 training reaches on CPU, which half fails, and
+what augmentation buys.
 
 Synthetic sources (500 by default) are augmented with the ``web`` preset at a width suited to
 the phase-1 model (its canvas is 128 px wide: images 256-512 px wide, JPEG; the preset's
@@ -6,22 +7,30 @@ the phase-1 model (its canvas is 128 px wide: images 256-512 px wide, JPEG; the 
 out. Then, with the phase-1 defaults of `train fit` (micro preset; only the steps, the
 evaluation cadence and one loader worker set here):
 
-- **main**: every variant (the augmentation factor, 20 by default: 500 x 50 web variants take
-  ~14 minutes of augmentation alone on 2 cores; ``--factor 50`` measures it), ``--steps`` steps;
-- **ablation**, all at ``--ablation-steps`` steps: factor 1, 10 and the full factor (the first k variants
-  of each source of the same shards, so the arms differ only in how many augmented copies
-  they see), and the ``seed`` preset (rotation +-15 degrees, perspective, long side 256-1024)
-  at factor 10 beside the web preset's factor-10 arm;
-- with ``--few-shot``: sources grouped by look (the synthetic generator's groups.json), whole
-  groups held out (``--split-by group``), a few-shot model (up to 4 context pages) scored on
-  the held-out groups with k = 0, 1 and 4 context pages from the same group.
+- **main** (the default run, <= 20 minutes on 2 quiet cores): every variant (factor 10),
+  ``--steps`` steps, scored as `train evaluate` scores it: the model as configured (its
+  sections from the dense head, ``sampling.init = "dense"``), *finding alone* (the dense
+  head's boxes, read), *reading alone* (the reader at the true boxes) and the layout prior;
+- **starts**, the same trained model sampled three ways (``sampling.init``): the dense
+  head's boxes as they are; the set denoiser from them diffused to ``t_start`` (SDEdit);
+  the set denoiser from pure noise (DiffusionDet);
+- with ``--full``: the **ablation** arms, all at ``--ablation-steps`` steps: factor 1, 10 and
+  20 (the first k variants of each source of factor-20 shards, so the arms differ only in how
+  many augmented copies they see), and the ``seed`` preset (rotation +-15 degrees,
+  perspective, long side 256-1024) at factor 10 beside the web preset's factor-10 arm; and
+  the few-shot table;
+- with ``--few-shot`` (or ``--full``): sources grouped by look (the synthetic generator's
+  groups.json), whole groups held out (``--split-by group``), a few-shot model (up to 4
+  context pages) scored on the held-out groups with k = 0, 1 and 4 context pages.
 
 Every arm is scored by `train evaluate`'s code: each held-out source once at its untouched
-variant 00 and over 2 augmented variants, 95% bootstrap intervals over sources, the layout
-prior of the same training data beside each score. Targets (CPU, variant 00): count >= 0.90,
-mIoU >= 0.85, section type >= 0.90, canonical token >= 0.60, each above the prior's interval.
+variant 00 (and, for the main run, over 2 augmented variants), 95% bootstrap intervals over
+sources, the layout prior of the same training data beside each score. Targets (CPU, variant
+00): count >= 0.90, mIoU >= 0.85, section type >= 0.90, canonical token >= 0.60, each above
+the prior's interval.
 
-Writes results/latest/model_quality.json and ablation.png (scores per arm with intervals).
+Writes results/latest/model_quality.json and, with --full, ablation.png (scores per arm with
+intervals).
 """
 from __future__ import annotations
 
@@ -34,10 +43,13 @@ from . import common
 
 NAME = "model_quality"
 QUICK = dict(sources=60, factor=5, steps=40, ablation_steps=10)
-FULL = dict(sources=500, factor=20, steps=600, ablation_steps=150)
+FULL = dict(sources=500, factor=10, steps=600, ablation_steps=150)
+ABLATION_FACTOR = 20  # the ablation's largest factor (--full)
+STARTS = ("dense", "proposals", "noise")  # sampling.init, the arms of one trained model
 TARGETS = {"count": 0.90, "miou": 0.85, "type": 0.90, "token": 0.60}
 WIDTH = [256, 512]  # px: augmented width for a 128-px canvas
-SHOWN = ("count", "miou", "type", "children", "token", "raw_token")
+SHOWN = ("count", "miou", "type", "children", "token", "raw_token", "precision", "recall", "f1")
+WHO = ("model", "finding", "reading", "prior")
 
 
 def build(work: Path, sources: int, factor: int, seed: int, preset: str, split_by: str = "source") -> Path:
@@ -80,33 +92,51 @@ def _scores(evaluation: dict[str, Any], who: str = "model", group: str = "pages"
 
 
 def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Path, seed: int,
-            few_shot: bool = False, results: Path = common.RESULTS_DIR) -> dict[str, Any]:
+            few_shot: bool = False, full: bool = False, results: Path = common.RESULTS_DIR) -> dict[str, Any]:
+    from train.config import SamplingConfig
+    from train.evaluation.evaluate import evaluate_checkpoint
+
     runs = work / "quality-runs"
     t0 = time.perf_counter()
     web = build(work, sources, factor, seed, "web")
-    seed_shards = build(work, sources, min(10, factor), seed, "seed")
     data_s = time.perf_counter() - t0
-    arms: dict[str, dict[str, Any]] = {"main": train_arm(web, runs / "main", steps, seed)}
-    for k in sorted({1, min(10, factor), factor}):
-        arms[f"web_f{k}"] = train_arm(web, runs / f"web-f{k}", ablation_steps, seed, max_variants=k)
-    arms[f"seed_f{min(10, factor)}"] = train_arm(seed_shards, runs / "seed", ablation_steps, seed,
-                                                 max_variants=min(10, factor))
+    main = train_arm(web, runs / "main", steps, seed)
     result: dict[str, Any] = {
         "settings": dict(sources=sources, factor=factor, steps=steps, ablation_steps=ablation_steps, width=WIDTH),
         "data_seconds": round(data_s, 1),
-        "arms": {name: {"seconds": a["seconds"], "steps": a["steps"], "settings": a["settings"],
-                        "model": _scores(a["eval"]), "prior": _scores(a["eval"], "prior"),
-                        "variants": _scores(a["eval"], "model", "variants"), "samples": a["eval"]["samples"]}
-                 for name, a in arms.items()},
+        "main": {"seconds": main["seconds"], "steps": steps, "samples": main["eval"]["samples"],
+                 **{who: _scores(main["eval"], who) for who in WHO},
+                 "variants": _scores(main["eval"], "model", "variants")},
     }
-    main = result["arms"]["main"]
-    result["targets"] = {k: {"target": v, "value": main["model"][k]["value"], "prior": main["prior"][k]["value"],
-                             "met": _met(main, k, v)} for k, v in TARGETS.items()}
-    if few_shot:
+    starts: dict[str, Any] = {}
+    for init in STARTS:
+        t1 = time.perf_counter()
+        ev = evaluate_checkpoint(runs / "main" / "last.pt", web, "val", variants=0, sampling=SamplingConfig(init=init))
+        starts[init] = {"model": _scores(ev), "seconds": round(time.perf_counter() - t1, 1)}
+    result["starts"] = starts
+    result["targets"] = {k: {"target": v, "value": result["main"]["model"][k]["value"],
+                             "prior": result["main"]["prior"][k]["value"], "met": _met(result["main"], k, v)}
+                         for k, v in TARGETS.items()}
+    if full:
+        result["arms"] = ablation(work, sources, ablation_steps, seed)
+        plot(result, Path(results) / "ablation.png")
+    if few_shot or full:
         result["few_shot"] = few_shot_table(work, sources, factor, steps, seed)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
-    plot(result, Path(results) / "ablation.png")
     return result
+
+
+def ablation(work: Path, sources: int, steps: int, seed: int) -> dict[str, Any]:
+    """What augmentation buys at equal steps: factors 1, 10, 20 of the same shards; the seed preset."""
+    runs = work / "quality-runs"
+    web = build(work, sources, ABLATION_FACTOR, seed, "web")
+    seed_shards = build(work, sources, 10, seed, "seed")
+    arms = {f"web_f{k}": train_arm(web, runs / f"web-f{k}", steps, seed, max_variants=k)
+            for k in (1, 10, ABLATION_FACTOR)}
+    arms["seed_f10"] = train_arm(seed_shards, runs / "seed", steps, seed, max_variants=10)
+    return {name: {"seconds": a["seconds"], "steps": a["steps"], "settings": a["settings"],
+                   "model": _scores(a["eval"]), "prior": _scores(a["eval"], "prior"), "samples": a["eval"]["samples"]}
+            for name, a in arms.items()}
 
 
 def _met(arm: dict[str, Any], key: str, target: float) -> bool:
@@ -166,31 +196,37 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def report(r: dict[str, Any]) -> str:
-    def cell(s: dict[str, Any]) -> str:
-        v, ci = s["value"], s["ci"]
-        return "-" if v is None else f"{v:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+def _cell(s: dict[str, Any]) -> str:
+    v, ci = s["value"], s["ci"]
+    return "-" if v is None else f"{v:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
 
-    main = r["arms"]["main"]
-    rows = [[k, cell(main["model"][k]), cell(main["prior"][k]), cell(main["variants"][k]),
-             r["targets"][k]["target"] if k in r["targets"] else "-",
+
+def report(r: dict[str, Any]) -> str:
+    main = r["main"]
+    rows = [[k, _cell(main["model"][k]), _cell(main["prior"][k]), _cell(main["finding"][k]), _cell(main["reading"][k]),
+             _cell(main["variants"][k]), r["targets"][k]["target"] if k in r["targets"] else "-",
              r["targets"][k]["met"] if k in r["targets"] else "-"] for k in SHOWN]
     text = (f"main run: {main['steps']} steps, {main['seconds']} s training; data {r['data_seconds']} s; "
-            f"held-out pages {main['samples']}\n\n")
-    text += common.table(["metric", "model (variant 00)", "layout prior", "model (augmented variants)", "target",
-                          "met"], rows)
-    arm_rows = [[name, a["steps"], cell(a["model"]["token"]), cell(a["model"]["type"]), cell(a["model"]["miou"]),
-                 cell(a["model"]["count"]), a["seconds"]] for name, a in r["arms"].items() if name != "main"]
-    text += "\n\n" + common.table(["ablation arm", "steps", "token", "type", "mIoU", "count", "train s"], arm_rows)
+            f"held-out pages {main['samples']}; whole benchmark {r.get('total_seconds', '-')} s\n\n")
+    text += common.table(["metric", "model (variant 00)", "layout prior", "finding alone", "reading alone",
+                          "model (augmented variants)", "target", "met"], rows)
+    text += "\n\n" + common.table(["sampling.init", "count", "mIoU", "type", "token", "F1", "eval s"],
+                                   [[init, *(_cell(a["model"][k]) for k in ("count", "miou", "type", "token", "f1")),
+                                     a["seconds"]] for init, a in r["starts"].items()])
+    if "arms" in r:
+        arm_rows = [[name, a["steps"], _cell(a["model"]["token"]), _cell(a["model"]["type"]),
+                     _cell(a["model"]["miou"]), _cell(a["model"]["count"]), a["seconds"]]
+                    for name, a in r["arms"].items()]
+        text += "\n\n" + common.table(["ablation arm", "steps", "token", "type", "mIoU", "count", "train s"], arm_rows)
     if "few_shot" in r:
         fs = r["few_shot"]["rows"]
         text += "\n\n" + common.table(["context pages", "token", "type", "mIoU", "count"],
-                                      [[k, cell(v["model"]["token"]), cell(v["model"]["type"]),
-                                        cell(v["model"]["miou"]), cell(v["model"]["count"])] for k, v in fs.items()])
+                                       [[k, _cell(v["model"]["token"]), _cell(v["model"]["type"]),
+                                         _cell(v["model"]["miou"]), _cell(v["model"]["count"])] for k, v in fs.items()])
         text += f"\n\ngain of k=4 over k=0: {r['few_shot']['gain_k4_over_k0']}"
-        plain = {name: round(a["seconds"] / a["steps"], 3) for name, a in r["arms"].items()}
-        text += (f"\ntraining s/step (each run's one evaluation included; runs in sequence on a machine whose other "
-                 f"load varies): with context (up to 4 pages) {r['few_shot']['seconds_per_step']}, without {plain}")
+        text += (f"\ntraining s/step (its one evaluation included): with context (up to 4 pages) "
+                 f"{r['few_shot']['seconds_per_step']}, the main run without "
+                 f"{round(main['seconds'] / main['steps'], 3)}")
     return text
 
 
@@ -202,8 +238,12 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"steps of each ablation arm (default {FULL['ablation_steps']}, "
                         f"quick {QUICK['ablation_steps']})")
     p.add_argument("--few-shot", action="store_true", help="add the k = 0, 1, 4 context-pages table on held-out groups")
+    p.add_argument("--full", action="store_true",
+                   help="add the augmentation ablation (factors 1, 10, 20; seed preset) and the few-shot table "
+                        "(~1 CPU hour)")
     args = p.parse_args(argv)
-    return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot, results=args.results)
+    return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot, full=args.full,
+                            results=args.results)
 
 
 if __name__ == "__main__":

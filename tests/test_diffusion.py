@@ -1,12 +1,13 @@
 """The box diffusion: schedule, targets padded with placeholders, corruption, timestep samplers, sampling."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from model_helpers import tiny_batch, tiny_model
 from train.config import SamplingConfig
 from train.diffusion.process import NoiseSchedule, corrupt, pad_targets
-from train.diffusion.sampling import cfg_mix, page_generators, sample, timesteps
+from train.diffusion.sampling import INITS, cfg_mix, page_generators, sample, timesteps
 from train.diffusion.timesteps import TIMESTEP_SAMPLERS, VarianceAwareTimestepSampler
 
 
@@ -67,10 +68,11 @@ def test_sampling_steps_guidance_mix():
     assert torch.equal(cfg_mix(torch.tensor(2.0), torch.tensor(1.0), 3.0), torch.tensor(4.0))
 
 
-def test_sampling_is_seeded_per_page_and_independent_of_the_batch():
+@pytest.mark.parametrize("init", INITS)
+def test_sampling_is_seeded_per_page_and_independent_of_the_batch(init):
     model = tiny_model().eval()
     batch = tiny_batch(model, n=3)
-    settings = SamplingConfig(steps=3, threshold=0.3)
+    settings = SamplingConfig(steps=3, threshold=0.3, init=init)
     all3 = sample(model, batch["image"], batch["extent"], settings, page_generators([10, 11, 12]))
     again = sample(model, batch["image"], batch["extent"], settings, page_generators([10, 11, 12]))
     first = sample(model, batch["image"][:1], batch["extent"][:1], settings, page_generators([10]))
@@ -89,8 +91,9 @@ def test_guided_sampling_runs_the_null_condition_too():
         for head in model.denoiser.edge_heads:
             head[-1].weight.normal_(0, 0.5)
     batch = tiny_batch(model, n=2)
-    plain = sample(model, batch["image"], batch["extent"], SamplingConfig(steps=2, threshold=0.01),
+    plain = sample(model, batch["image"], batch["extent"], SamplingConfig(steps=2, threshold=0.01, init="noise"),
                    page_generators([1, 2]))
-    guided = sample(model, batch["image"], batch["extent"], SamplingConfig(steps=2, threshold=0.01, guidance_scale=3.0),
+    guided = sample(model, batch["image"], batch["extent"], SamplingConfig(steps=2, threshold=0.01, guidance_scale=3.0,
+                                                                      init="noise"),
                     page_generators([1, 2]))
     assert any(len(a) != len(b) or not torch.equal(a.boxes, b.boxes) for a, b in zip(plain, guided))

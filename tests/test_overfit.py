@@ -1,15 +1,15 @@
-"""The set model learns: a small model trained on 16 striped pages reads them back.
+"""The bottom rung: a small model memorises 16 pages, boxes, count and types.
 
-If the losses, the matching, the denoiser or the reader were broken, fitting 16 pages would
-fail; so this is the test that the pieces add up to a model that reads pages. The pages are
-`model_helpers.striped_page`s (3-6 full-width bands, a type and children per band).
+If the losses, the matching, the dense head, its decoder or the reader were broken, fitting
+16 pages would fail; so this is the test that the pieces add up to a model that finds and
+reads sections. The pages are `model_helpers.striped_page`s (3-6 full-width bands of
+40-160 px, a type and children per band). The bar is the model issue's: count >= 0.95, box
+mIoU >= 0.90, type >= 0.95 on those pages, in under 2 CPU minutes.
 
-The issue's bar is >= 95% count, boxes and tokens in under a minute; measured here it is not
-reached: after 150 steps (~35 s on a busy core) tokens read 0.70 and box mIoU 0.65, and 400
-steps do not do better (tokens 0.68-0.79, mIoU 0.64-0.72, count 0.06-0.5): the reader is
-right at the true boxes (its region loss falls to 0.05), the boxes stay a few percent of
-the page off (GIoU loss ~0.45 averaged over timesteps). So the test asserts what holds, with
-a margin: from nothing to tokens >= 0.55 and mIoU >= 0.55.
+Measured (200 steps, one thread, on a machine shared with other jobs: 96 s): count 1.00, mIoU
+0.988, type 1.00 with the default start (``sampling.init = "dense"``); the set denoiser on
+the same model reaches count 0.62 / mIoU 0.68 from the dense proposals and 0.31 / 0.63 from
+noise. Before the dense head (the denoiser from noise alone), 400 steps gave count 0.06-0.5.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def _learn_16_pages() -> None:
     torch.manual_seed(0)
     cfg = TrainConfig()
     cfg.model = MODEL
-    cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.weight_decay = 5e-3, 10, 150, 0.0
+    cfg.lr, cfg.warmup_steps, cfg.max_steps, cfg.weight_decay = 5e-3, 10, 200, 0.0
     factors = tiny_factors()
     model = build_model(cfg, factors)
     spec = InputSpec.of(model.cfg, factors)
@@ -79,5 +79,5 @@ def _learn_16_pages() -> None:
         opt.zero_grad()
         lr.step()
     got = _scores(model, batch, factors)
-    assert before["token"] < 0.3 and before["miou"] < 0.4, before
-    assert got["token"] >= 0.55 and got["miou"] >= 0.55, got
+    assert before["type"] < 0.3 and before["miou"] < 0.4, before
+    assert got["count"] >= 0.95 and got["miou"] >= 0.90 and got["type"] >= 0.95, got

@@ -38,9 +38,18 @@ class SamplingConfig:
     threshold: float = 0.5  # presence probability above which a proposal is a section
     nms_iou: float = 0.7  # proposals overlapping a likelier one by more are duplicates
     eta: float = 0.0  # DDIM noise; 0 = deterministic
+    # where sampling starts (train.diffusion.sampling.INITS): "noise" (DiffusionDet), "proposals" (the dense
+    # head's boxes diffused to t_start, then refined: SDEdit), "dense" (the dense head's boxes, read, no denoiser)
+    init: str = "dense"
+    t_start: int = 20  # the timestep "proposals" starts from (T = model.num_timesteps: pure noise)
 
     def checks(self) -> list[tuple[bool, str, str]]:
+        from .diffusion.sampling import INITS  # the sampler owns the starts
+
         return [
+            (self.init in INITS, "sampling.init", f"one of {sorted(INITS)}"),
+            (_is_int(self.t_start) and self.t_start >= 1, "sampling.t_start",
+             "an integer >= 1 (model.num_timesteps and above: pure noise)"),
             (_is_int(self.steps) and self.steps >= 1, "sampling.steps", "an integer >= 1"),
             (_is_num(self.guidance_scale) and self.guidance_scale >= 0, "sampling.guidance_scale", "a number >= 0"),
             (_is_num(self.threshold) and 0 < self.threshold < 1, "sampling.threshold", "in (0, 1)"),
@@ -62,6 +71,7 @@ class LossConfig:
     geometric: float = 1.0  # box L1 + GIoU on matched proposals
     region: float = 1.0  # the reader at jittered true boxes
     edges: float = 1.0  # dense section boundaries on the fine feature map
+    dense: float = 1.0  # dense section proposals: inside, distances to edges, row edges (train.losses.dense)
     consistency: float = 0.0  # multi-scale agreement (phase 2)
     layout: float = 0.0  # alignment + overlap penalties on predicted boxes (phase 4)
     diversity: float = 0.0  # section-type usage spread (phase 4)

@@ -12,7 +12,8 @@ targets)`` return their loss; the trainer logs whatever it returns. The recipe:
    matched proposal at its predicted box (train.model.reader);
 4. every loss in ``LOSSES`` whose weight (train.config.LossConfig) is above 0 scores the step;
    a loss that returns per-sample values is weighted per sample by the sampler's importance
-   weight and its modality's mix alpha(t) (structural) or beta(t) (geometric);
+   weight and its modality's mix alpha(t) (structural) or beta(t) (geometric), and is also
+   logged per quarter of the timesteps (``geometric@t1-25``, ...);
 5. the weighting (sum, uncertainty or multitask; train.losses.weighting) makes one scalar.
 
 A new loss is its module, one line in ``LOSSES`` and its weight field in ``LossConfig``.
@@ -34,6 +35,7 @@ from .data.vocab import Factors
 from .diffusion.process import NoiseSchedule, corrupt, pad_targets, uniform
 from .diffusion.timesteps import TIMESTEP_SAMPLERS
 from .losses.context import StepContext
+from .losses.dense import dense_loss
 from .losses.diversity import diversity_loss
 from .losses.edges import edges_loss
 from .losses.element_combination import element_loss
@@ -59,6 +61,7 @@ LOSSES: dict[str, LossSpec] = {
     "geometric": LossSpec(geometric_loss, "geometric"),
     "region": LossSpec(region_loss, "structural"),
     "edges": LossSpec(edges_loss, "geometric"),
+    "dense": LossSpec(dense_loss, "geometric"),
     "consistency": LossSpec(consistency_loss, "visual"),
     "layout": LossSpec(layout_loss, "geometric"),
     "diversity": LossSpec(diversity_loss, "structural"),
@@ -116,6 +119,7 @@ class Objective(nn.Module):
                 ps = out["per_sample"]
                 value = (importance * mix[spec.modality] * ps).mean() + out.get("extra", 0)
                 per_sample = per_sample + mix[spec.modality] * ps.detach()
+                logs.update(by_timestep(name, ps.detach(), ctx.t, self.schedule.num_timesteps))
             parts[name] = weight * value
             logs[name] = out["loss"].detach()
             logs.update({f"{name}.{k}": v.detach() for k, v in out.items()
@@ -141,6 +145,20 @@ class Objective(nn.Module):
             rest = [p for p in self.parameters() if id(p) not in taken]
             return [{"params": rest, "lr": cfg.lr}, *groups]
         return [{"params": list(self.parameters()), "lr": cfg.lr}]
+
+
+T_BUCKETS = 4
+
+
+def by_timestep(name: str, per_sample: torch.Tensor, t: torch.Tensor, T: int) -> dict[str, torch.Tensor]:
+    """The mean of a per-sample loss in each quarter of the timesteps the batch drew
+    (``NAME@t1-25``, ...): where a denoising loss stays high shows which noise levels fail."""
+    bucket = ((t - 1).clamp(min=0) * T_BUCKETS // max(T, 1)).clamp(max=T_BUCKETS - 1)
+    out = {}
+    for k in bucket.unique().tolist():
+        lo, hi = k * T // T_BUCKETS + 1, (k + 1) * T // T_BUCKETS
+        out[f"{name}@t{lo}-{hi}"] = per_sample[bucket == k].mean()
+    return out
 
 
 def lr_factor(step: int, warmup: int, total: int) -> float:

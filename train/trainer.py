@@ -240,16 +240,17 @@ class Trainer:
                 continue
             self.maybe_start_tdc()
             apply_freezing(self.obj.model, self.step, cfg.unfreeze_every)
-            for k, v in self.train_step(micro).items():
+            for k, v in self.train_step(micro).items():  # each scalar's sum and count ("#k": per-t losses skip steps)
                 self.window[k] = self.window.get(k, 0.0) + v
+                self.window["#" + k] = self.window.get("#" + k, 0) + 1
             self.window["steps"] = self.window.get("steps", 0) + 1
             seen += sum(len(b["key"]) for b in micro) * info.world
             for b in micro:
                 self.coverage.update(int(i) for i in b["shard"])
             micro, self.step = [], self.step + 1
             if self.step % LOG_EVERY == 0 or self.step == cfg.max_steps:
-                n = self.window.pop("steps")
-                row = {k: round(v / n, 6) for k, v in self.window.items()}
+                self.window.pop("steps")
+                row = {k: round(v / self.window["#" + k], 6) for k, v in self.window.items() if k[0] != "#"}
                 row["lr"] = self.lr_schedule.get_last_lr()[0]
                 self.log.write("train", self.step, row)
                 bar.set_postfix(loss=f"{row['loss']:.3f}", samples_s=f"{seen / (time.perf_counter() - t0):.1f}")

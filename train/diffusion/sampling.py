@@ -34,7 +34,8 @@ from ..config import SamplingConfig
 from ..geometry import clip_to_page, xyxy
 from ..model import Features, Read, unwrap
 from ..model.context import Context
-from .process import NoiseSchedule
+from ..model.dense_decode import decode
+from .process import NoiseSchedule, placeholder_boxes
 
 
 @dataclass
@@ -96,58 +97,123 @@ def _noise(generators: Sequence[torch.Generator], n: int, device: torch.device |
     return torch.stack([torch.randn((n, 4), generator=g) for g in generators]).to(device)
 
 
+INITS = ("noise", "proposals", "dense")
+
+
+def _start(model, feats: Features, settings: SamplingConfig, schedule: NoiseSchedule,
+           generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, list[int], torch.Tensor | None]:
+    """(x at the first timestep in diffusion space [B, N, 4], the timesteps to walk down, the
+    proposals x_0 in diffusion space that renewal redraws around, or None: redraw from noise).
+
+    ``noise``: x_T ~ N(0, I). ``proposals``: the dense head's boxes (up to N; the rest
+    placeholders as in training, train.diffusion.process) diffused to ``t_start`` with
+    q(x_t | x_0) (SDEdit, Meng et al. 2022); at t_start >= T that is pure noise, drawn
+    exactly as ``noise`` draws it."""
+    N, device = unwrap(model).cfg.proposals, feats.fine.device
+    T = schedule.num_timesteps
+    t_start = min(int(settings.t_start), T)
+    if settings.init == "noise" or t_start >= T:
+        return _noise(generators, N, device), timesteps(T, settings.steps), None
+    found = decode(unwrap(model).dense(feats), feats.extent, feats.fine_stride)
+    x0 = torch.stack([torch.cat([boxes[:N].float(), placeholder_boxes(max(0, N - len(boxes)), g, device)])
+                      for (boxes, _), g in zip(found, generators)])
+    x0 = schedule.to_signal(x0)
+    ab = float(schedule.alpha_bar_table()[t_start])
+    x = ab ** 0.5 * x0 + (1 - ab) ** 0.5 * _noise(generators, N, device)
+    steps = max(1, min(settings.steps, t_start))
+    ts = list(dict.fromkeys(torch.linspace(t_start, 0, steps + 1).round().long().tolist()))
+    return x, ts, x0
+
+
+def _denoise_walk(model, feats: Features, settings: SamplingConfig, generators: Sequence[torch.Generator],
+                  context: Context | None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """DDIM from the start of ``settings.init`` down to t = 0; per page, the (boxes [k, 4],
+    presence [k]) of the proposals kept (above the threshold, after NMS)."""
+    schedule = NoiseSchedule.from_config(unwrap(model).cfg)
+    ab = schedule.alpha_bar_table().tolist()
+    scale = float(settings.guidance_scale)
+    B, N, device = feats.fine.shape[0], unwrap(model).cfg.proposals, feats.fine.device
+    x, ts, around = _start(model, feats, settings, schedule, generators)
+    x0 = presence = None
+    for t_now, t_next in zip(ts[:-1], ts[1:]):
+        t = torch.full((B,), t_now, dtype=torch.long, device=device)
+        x0, presence = _denoise(model, feats, schedule.to_boxes(x), t, scale, schedule, context)
+        x0 = x0.clamp(-schedule.scale, schedule.scale)
+        if t_next == 0:
+            break
+        a_t, a_n = ab[t_now], ab[t_next]
+        eps = (x - a_t ** 0.5 * x0) / max(1 - a_t, 1e-12) ** 0.5
+        sigma = settings.eta * ((1 - a_n) / (1 - a_t) * (1 - a_t / a_n)) ** 0.5 if settings.eta > 0 else 0.0
+        x = a_n ** 0.5 * x0 + max(1 - a_n - sigma ** 2, 0.0) ** 0.5 * eps
+        fresh = _noise(generators, N, device)
+        if around is not None:  # renewal around the proposals: them, diffused to t_next
+            fresh = a_n ** 0.5 * around + (1 - a_n) ** 0.5 * fresh
+        if sigma > 0:
+            x = x + sigma * _noise(generators, N, device)
+        renew = (torch.sigmoid(presence) < settings.threshold)[..., None]
+        x = torch.where(renew, fresh, x)
+    boxes, scores = clip_to_page(schedule.to_boxes(x0)), torch.sigmoid(presence)
+    kept = []
+    for b in range(B):
+        idx = (scores[b] > settings.threshold).nonzero(as_tuple=True)[0]
+        idx = idx[nms(xyxy(boxes[b, idx].float()), scores[b, idx].float(), settings.nms_iou)]
+        kept.append((boxes[b, idx], scores[b, idx]))
+    return kept
+
+
 @torch.no_grad()
 def sample(model, images: torch.Tensor, extent: torch.Tensor, settings: SamplingConfig,
            generators: Sequence[torch.Generator], context: Context | None = None) -> list[Sections]:
     """The sections of each canvas in ``images`` (uint8 [B,3,H,W], the page's (cols, rows) on
     it ``extent`` [B,2]), one generator per page (:func:`page_generators`); ``context``: the
-    pages' few-shot context tokens (``model.encode_context``), if any."""
+    pages' few-shot context tokens (``model.encode_context``), if any. Where the boxes come
+    from is ``settings.init``: "dense" reads the dense head's boxes (train.model.dense_decode)
+    as they are; "noise" and "proposals" run the set denoiser from the start :func:`_start`
+    gives."""
     model = unwrap(model)
-    cfg = model.cfg
-    schedule = NoiseSchedule.from_config(cfg)
-    ab = schedule.alpha_bar_table().tolist()
-    ts = timesteps(schedule.num_timesteps, settings.steps)
-    scale, device = float(settings.guidance_scale), images.device
     was_training = model.training
     model.eval()
     try:
         feats = model.encode(images, extent)
-        B, N = images.shape[0], cfg.proposals
-        x = _noise(generators, N, device)
-        for t_now, t_next in zip(ts[:-1], ts[1:]):
-            t = torch.full((B,), t_now, dtype=torch.long, device=device)
-            x0, presence = _denoise(model, feats, schedule.to_boxes(x), t, scale, schedule, context)
-            x0 = x0.clamp(-schedule.scale, schedule.scale)
-            if t_next == 0:
-                break
-            a_t, a_n = ab[t_now], ab[t_next]
-            eps = (x - a_t ** 0.5 * x0) / max(1 - a_t, 1e-12) ** 0.5
-            sigma = settings.eta * ((1 - a_n) / (1 - a_t) * (1 - a_t / a_n)) ** 0.5 if settings.eta > 0 else 0.0
-            x = a_n ** 0.5 * x0 + max(1 - a_n - sigma ** 2, 0.0) ** 0.5 * eps
-            fresh = _noise(generators, N, device)
-            if sigma > 0:
-                x = x + sigma * _noise(generators, N, device)
-            renew = (torch.sigmoid(presence) < settings.threshold)[..., None]
-            x = torch.where(renew, fresh, x)
-        boxes, scores = clip_to_page(schedule.to_boxes(x0)), torch.sigmoid(presence)
-        kept: list[torch.Tensor] = []
-        for b in range(B):
-            idx = (scores[b] > settings.threshold).nonzero(as_tuple=True)[0]
-            idx = idx[nms(xyxy(boxes[b, idx].float()), scores[b, idx].float(), settings.nms_iou)]
-            kept.append(idx)
-        batch_idx = torch.cat([torch.full((len(k),), b, dtype=torch.long, device=device) for b, k in enumerate(kept)])
-        flat = torch.cat([boxes[b, k] for b, k in enumerate(kept)]) if kept else boxes.new_zeros((0, 4))
-        read = read_sections(model, feats, flat, batch_idx, scale, context)
-        out, start = [], 0
-        for b, k in enumerate(kept):
-            sl = slice(start, start + len(k))
-            start += len(k)
-            bx = boxes[b, k]
-            order = sorted(range(len(k)), key=lambda i: (float(bx[i, 1] - bx[i, 3] / 2), float(bx[i, 0])))
-            o = torch.tensor(order, dtype=torch.long, device=device)
-            out.append(Sections(bx[o].float().cpu(), scores[b, k][o].float().cpu(),
-                                read.type[sl][o].argmax(-1).cpu(), read.children[sl][o].argmax(-1).cpu(),
-                                read.raw[sl][o].argmax(-1).cpu()))
-        return out
+        if settings.init == "dense":
+            found = decode(model.dense(feats), feats.extent, feats.fine_stride)
+        else:
+            found = _denoise_walk(model, feats, settings, generators, context)
+        return read_found(model, feats, found, float(settings.guidance_scale), context)
+    finally:
+        model.train(was_training)
+
+
+def read_found(model, feats: Features, found: list[tuple[torch.Tensor, torch.Tensor]], scale: float,
+               context: Context | None = None) -> list[Sections]:
+    """Each page's boxes [k, 4] (with scores [k]) read by the reader, sections top to bottom."""
+    device = feats.fine.device
+    batch_idx = torch.cat([torch.full((len(bx),), b, dtype=torch.long, device=device)
+                           for b, (bx, _) in enumerate(found)])
+    flat = torch.cat([bx.float() for bx, _ in found]) if found else feats.fine.new_zeros((0, 4))
+    read = read_sections(model, feats, flat, batch_idx, scale, context)
+    out, start = [], 0
+    for bx, sc in found:
+        sl = slice(start, start + len(bx))
+        start += len(bx)
+        order = sorted(range(len(bx)), key=lambda i: (float(bx[i, 1] - bx[i, 3] / 2), float(bx[i, 0])))
+        o = torch.tensor(order, dtype=torch.long, device=device)
+        out.append(Sections(bx[o].float().cpu(), sc[o].float().cpu(), read.type[sl][o].argmax(-1).cpu(),
+                            read.children[sl][o].argmax(-1).cpu(), read.raw[sl][o].argmax(-1).cpu()))
+    return out
+
+
+@torch.no_grad()
+def read_at(model, images: torch.Tensor, extent: torch.Tensor, boxes: Sequence[torch.Tensor], scale: float = 1.0,
+            context: Context | None = None) -> list[Sections]:
+    """The reader alone at given boxes (each page's [k, 4] cxcywh page shares, e.g. the true
+    ones: "reading alone" in evaluation), as :func:`sample` returns sections."""
+    model = unwrap(model)
+    was_training = model.training
+    model.eval()
+    try:
+        feats = model.encode(images, extent)
+        return read_found(model, feats, [(b.float(), torch.ones(len(b), device=b.device)) for b in boxes], scale,
+                          context)
     finally:
         model.train(was_training)

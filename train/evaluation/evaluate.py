@@ -21,6 +21,7 @@ evaluation seed and the page's key. Memory: the gathered canvases (uint8, at mos
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,12 +43,15 @@ from ..config import SamplingConfig
 from ..data.episodes import draw_context
 from ..data.inputs import InputSpec, collate, to_device
 from ..data.stream import sample_stream
-from ..diffusion.sampling import page_generators, sample
+from ..diffusion.sampling import page_generators, read_at, sample
 from ..model import unwrap
 from .metrics import METRICS, add_stats, page_stats
 from .prior import LayoutPrior
 
 GROUPS = ("pages", "variants")
+# who is scored: the model as configured; the dense head's boxes read by the reader ("finding alone":
+# train.model.dense_decode); the reader at the true boxes ("reading alone"); the layout prior
+WHO = ("model", "finding", "reading", "prior")
 
 
 @dataclass
@@ -137,8 +141,8 @@ def score_items(model: nn.Module, items: list[dict[str, Any]], candidates: list[
     """Per-source metric sums of ``model`` (and ``prior``) on the encoded ``items``, by group
     ("pages": variant 00, "variants"); with ``settings.context_k``, each page gets that many
     context pages drawn from ``candidates`` of its group, never of its own source."""
-    stats: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {
-        who: {g: {} for g in GROUPS} for who in ("model", "prior")}
+    stats: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {who: {g: {} for g in GROUPS} for who in WHO}
+    finding_settings = dataclasses.replace(settings.sampling, init="dense")
     for start in range(0, len(items), settings.batch_size):
         chunk = items[start:start + settings.batch_size]
         if settings.context_k:
@@ -146,16 +150,22 @@ def score_items(model: nn.Module, items: list[dict[str, Any]], candidates: list[
                      for it in chunk]
         batch = to_device(collate(chunk), device)
         gens = page_generators([hash64(f"{settings.seed}:{it['key']}") & 0x7FFFFFFFFFFFFFFF for it in chunk])
-        preds = sample(model, batch["image"], batch["extent"], settings.sampling, gens,
-                       unwrap(model).batch_context(batch))
-        for it, pred in zip(chunk, preds):
+        context = unwrap(model).batch_context(batch)
+        preds = sample(model, batch["image"], batch["extent"], settings.sampling, gens, context)
+        # finding alone: the dense head's boxes, read; reading alone: the reader at the true boxes
+        finds = preds if settings.sampling.init == "dense" else sample(
+            model, batch["image"], batch["extent"], finding_settings, gens, context)
+        reads = read_at(model, batch["image"], batch["extent"],
+                        [b[m] for b, m in zip(batch["boxes"], batch["mask"])], settings.sampling.guidance_scale,
+                        context)
+        for it, pred, find, read in zip(chunk, preds, finds, reads):
             source, variant = parse_key(it["key"])
             group = "pages" if variant == 0 else "variants"
             true = _true(it, factors)
-            model_stats = page_stats(pred.boxes, pred.types.tolist(),
-                                     [factors.decode_children(c) for c in pred.children.tolist()],
-                                     pred.raw.tolist(), *true)
-            add_stats(stats["model"][group].setdefault(source, {}), model_stats)
+            for who, p in (("model", pred), ("finding", find), ("reading", read)):
+                add_stats(stats[who][group].setdefault(source, {}), page_stats(
+                    p.boxes, p.types.tolist(), [factors.decode_children(c) for c in p.children.tolist()],
+                    p.raw.tolist(), *true))
             if prior is not None:
                 prior_stats = page_stats(prior.boxes, list(prior.types),
                                          [factors.decode_children(c) for c in prior.children], list(prior.raw), *true)
@@ -166,7 +176,8 @@ def score_items(model: nn.Module, items: list[dict[str, Any]], candidates: list[
 def _summaries(stats: dict[str, Any], settings: EvalSettings, with_prior: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for group in GROUPS:
-        entry = {"model": summarize(stats["model"][group], settings.resamples, settings.seed)}
+        entry = {who: summarize(stats[who][group], settings.resamples, settings.seed)
+                 for who in ("model", "finding", "reading")}
         if with_prior:
             entry["prior"] = summarize(stats["prior"][group], settings.resamples, settings.seed)
         out[group] = entry
@@ -220,15 +231,20 @@ def format_table(result: dict[str, Any]) -> str:
             title = (f"{'variant 00 (untouched pages)' if group == 'pages' else 'augmented variants'}: "
                      f"{entry['model']['sources']} held-out sources")
         lines.append(title)
-        lines.append(f"  {'metric':<10} {'model':>7} {'95% CI':>15}   {'prior':>7} {'95% CI':>15}")
+        lines.append(f"  {'metric':<10} {'model':>7} {'95% CI':>15}   {'prior':>7} {'95% CI':>15}   "
+                     f"{'finding':>7} {'reading':>7}")
         for k in METRICS:
             (mv, mci), (pv, pci) = _cell(entry, "model", k), _cell(entry, "prior", k)
-            lines.append(f"  {k:<10} {mv:>7} {mci:>15}   {pv:>7} {pci:>15}")
+            fv, rv = _cell(entry, "finding", k)[0], _cell(entry, "reading", k)[0]
+            lines.append(f"  {k:<10} {mv:>7} {mci:>15}   {pv:>7} {pci:>15}   {fv:>7} {rv:>7}")
+    if lines:
+        lines.append("finding: the dense head's boxes alone, read; reading: the reader at the true boxes")
     return "\n".join(lines)
 
 
 def _load(checkpoint: str | Path, context_k: int | None, max_sources: int, variants: int,
-          device: torch.device | str) -> tuple[dict[str, Any], Any, Any, InputSpec, EvalSettings]:
+          device: torch.device | str, sampling: SamplingConfig | None = None
+          ) -> tuple[dict[str, Any], Any, Any, InputSpec, EvalSettings]:
     """(checkpoint state, run config, predictor, input spec, settings) of a `train evaluate`;
     a few-shot ``context_k`` for a model without context layers is a CheckpointError."""
     from .. import checkpoint as ckpt
@@ -242,22 +258,24 @@ def _load(checkpoint: str | Path, context_k: int | None, max_sources: int, varia
     if context_k:
         require_few_shot(predictor, checkpoint, f"--context-k {context_k}")
     spec = InputSpec.of(predictor.model.cfg, predictor.factors)
-    settings = EvalSettings(sampling=cfg.sampling, batch_size=cfg.batch_size, num_workers=0, max_sources=max_sources,
+    settings = EvalSettings(sampling=sampling or cfg.sampling, batch_size=cfg.batch_size, num_workers=0,
+                            max_sources=max_sources,
                             variants=variants, on_error=cfg.on_error, seed=cfg.seed, context_k=context_k)
     return state, cfg, predictor, spec, settings
 
 
 def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str = "val", *, max_sources: int = 0,
-                        variants: int = 2, context_k: int | None = None,
+                        variants: int = 2, context_k: int | None = None, sampling: SamplingConfig | None = None,
                         device: torch.device | str = "cpu") -> dict[str, Any]:
     """`train evaluate`: a checkpoint's held-out scores on ``split`` of ``shards``, beside the
     layout prior of the run's own training data (saved in the checkpoint; fitted on the train
     split of ``shards`` for a checkpoint without one). ``context_k``: few-shot context pages
-    per page (default: the run's ``few_shot_k``)."""
+    per page (default: the run's ``few_shot_k``); ``sampling``: how sections are generated
+    (default: the run's)."""
     from ..data.stream import EpochFilter
     from .prior import fit_prior
 
-    state, cfg, predictor, spec, settings = _load(checkpoint, context_k, max_sources, variants, device)
+    state, cfg, predictor, spec, settings = _load(checkpoint, context_k, max_sources, variants, device, sampling)
     if state.get("prior"):
         prior = LayoutPrior.from_dict(state["prior"])
     else:

@@ -16,6 +16,10 @@ one-to-one by box: the assignment maximising the summed IoU (Hungarian,
 - ``type``, ``children``, ``token``, ``raw_token``: over the M true sections, the share whose
   matched prediction overlaps it by IoU >= 0.5 and has the same type / the same ordered
   children / both (the canonical token) / the same raw token.
+- ``precision``, ``recall``, ``f1``: the detection view of finding, whatever the reading:
+  with TP the matched pairs at IoU >= 0.5, TP over the predicted sections, over the true
+  ones, and 2 TP / (predicted + true). The exact count alone hides whether a page has one
+  extra box or a wrong set.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ from scipy.optimize import linear_sum_assignment
 
 from ..geometry import iou_matrix
 
-METRICS = ("count", "miou", "max_iou", "type", "children", "token", "raw_token")
+METRICS = ("count", "miou", "max_iou", "type", "children", "token", "raw_token", "precision", "recall", "f1")
 MATCH_IOU = 0.5
 
 
@@ -70,6 +74,9 @@ def page_stats(pred_boxes: torch.Tensor, pred_types: Sequence[int], pred_childre
         "children": (float(same_children.sum()), n_true),
         "token": (float((same_type & same_children).sum()), n_true),
         "raw_token": (float(same_raw.sum()), n_true),
+        "precision": (float(good.sum()), n_pred),
+        "recall": (float(good.sum()), n_true),
+        "f1": (2.0 * float(good.sum()), n_pred + n_true),
     }
 
 

@@ -17,6 +17,7 @@ from torch import nn
 from .config import ModelConfig
 from .denoiser import Denoised, Denoiser, RoutedDenoiser
 from .context import Context, ContextEncoder
+from .dense import DenseHead, DenseOut
 from .encoders import AxisTokens, Features, build_encoder
 from .reader import Read, Reader
 
@@ -36,6 +37,7 @@ class SectionModel(nn.Module):
         self.reader = Reader(cfg, fine, stride)
         self.context = ContextEncoder(cfg, fine) if cfg.few_shot else None
         self.edge_head = nn.Conv2d(fine, 1, 1)  # section boundaries on the fine map (train.losses.edges)
+        self.dense_head = DenseHead(fine)  # dense section proposals (train.model.dense)
         d, p = cfg.d_model, cfg.proj_dim
         # pooled embeddings of the visual-structural alignment term (train.losses.element)
         self.image_proj = nn.Linear(d, p)
@@ -86,6 +88,10 @@ class SectionModel(nn.Module):
     def edge_logits(self, feats: Features) -> torch.Tensor:
         """Logits [B, H, W] of "a section boundary passes here" on the fine map."""
         return self.edge_head(feats.fine).squeeze(1)
+
+    def dense(self, feats: Features) -> DenseOut:
+        """The dense proposal maps of the page (train.model.dense)."""
+        return self.dense_head(feats.fine, feats.extent, feats.fine_stride)
 
     def start_tdc(self, group_of: torch.Tensor) -> None:
         """Enter TDC stage 2: the denoiser becomes one copy per timestep group."""

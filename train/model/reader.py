@@ -4,12 +4,14 @@ A section's canonical token is its *type* (hero, pricing, footer, ...) and the o
 of its visible children (heading, text, btn, ...): both are drawn inside its box, at a scale
 finer than the image tokens (a 128-px-wide canvas leaves a section some 17 pixels tall). So
 each section is read from the stride-4 fine map pooled at its box
-(``torchvision.ops.roi_align``, ``read_size`` rows x cols: a band is wide and short), through
-two batch-normalised convolutions (on the same crops a 4-conv CNN with batch norm read 31% of
-tokens where a 3-conv one without read 22%), plus the box and the page's height (a footer is
-the last band, a navbar the first). The heads give, per section, the type logits, the
-children logits at each of ``max_children`` positions over the roles plus an end marker, and
-the raw-token logits (the token before canonicalisation, reported apart).
+(``torchvision.ops.roi_align``, ``read_size`` rows x cols: a band is wide and short),
+through two batch-normalised convolutions (on the same crops a 4-conv CNN with batch norm
+read 31% of tokens where a 3-conv one without read 22%), kept as a map, not averaged (the
+children are roles *in order of appearance*: a global average keeps what is there and loses
+where), plus the box and the page's height (a footer is the last band, a navbar the first).
+The heads give, per section, the type logits, the children logits at each of
+``max_children`` positions over the roles plus an end marker, and the raw-token logits (the
+token before canonicalisation, reported apart).
 
 The reader reads at the denoiser's final boxes when sampling, and in training at the boxes
 of matched proposals and at jittered true boxes (train.losses.region), the RoI head of a
@@ -41,10 +43,10 @@ class Reader(nn.Module):
         d = cfg.d_model
         self.size, self.fine_stride = tuple(cfg.read_size), fine_stride
         self.max_children, self.num_roles = cfg.max_children, cfg.num_roles
-        self.conv = nn.Sequential(ConvBN(fine_channels, 64), ConvBN(64, 128, stride=2),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        rows, cols = (max(1, (n + 1) // 2) for n in self.size)  # the stride-2 conv's output
+        self.conv = nn.Sequential(ConvBN(fine_channels, 64), ConvBN(64, 128, stride=2), nn.Flatten())
         self.geom = nn.Sequential(nn.Linear(5, 32), nn.GELU())
-        self.mlp = nn.Sequential(nn.Linear(128 + 32, d), nn.GELU(), nn.Dropout(cfg.dropout))
+        self.mlp = nn.Sequential(nn.Linear(128 * rows * cols + 32, d), nn.GELU(), nn.Dropout(cfg.dropout))
         # few-shot: a section attends to the labelled sections of its group's context pages
         self.context = ContextAttention(d, cfg.num_heads, cfg.dropout) if cfg.few_shot else None
         self.type_head = nn.Linear(d, cfg.num_types)
