@@ -26,7 +26,7 @@ def _perfect(boxes: list[list[float]], extent=(128, 256), shape=(64, 32)) -> tup
     ext = torch.tensor([extent], dtype=torch.long)
     tg = dense_targets(cxcywh, torch.ones(b.shape[:2], dtype=torch.bool), ext, STRIDE, shape)
     logit = lambda x: (x * 2 - 1) * 10  # noqa: E731
-    return DenseOut(logit(tg.inside), tg.ltrb, logit(tg.edge), tg.offset), ext
+    return DenseOut(logit(tg.inside), tg.ltrb, logit(tg.edge)), ext
 
 
 def _decoded(boxes, **kw) -> torch.Tensor:
@@ -36,7 +36,8 @@ def _decoded(boxes, **kw) -> torch.Tensor:
     return found
 
 
-def _assert_same(found: torch.Tensor, boxes: list[list[float]], iou_at_least: float = 0.99) -> None:
+def _assert_same(found: torch.Tensor, boxes: list[list[float]], iou_at_least: float = 0.98) -> None:
+    """The same boxes, each edge to the pixel row (a 0.05-tall band on a 256-px page: IoU 0.985)."""
     b = torch.tensor(boxes)
     true = torch.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)
     assert len(found) == len(true), (found, true)
@@ -57,17 +58,17 @@ def test_a_sidebar_beside_the_content_is_its_own_section():
 
 
 def test_a_band_thinner_than_a_row_is_found():
-    # 0.01 of a 256-px page is 2.6 px: no cell centre (every 4 px) lies in it
-    page = [[0, 0, 1, 0.3], [0, 0.3, 1, 0.31], [0, 0.31, 1, 1]]
+    # 74.8-77.6 px of a 256-px page: no cell centre (at 4r + 2 px) lies in it
+    page = [[0, 0, 1, 0.292], [0, 0.292, 1, 0.303], [0, 0.303, 1, 1]]
     out, ext = _perfect(page)
     assert int((out.inside > 0).sum()) == 64 * 32  # every cell names a section, the thin band's row too
-    # the rows next to the thin band share their edge row's offset with it: within half a row
-    _assert_same(_decoded(page), page, iou_at_least=0.97)
+    # its edges are whole pixel rows: 75-78 px for 74.75-77.57, IoU 0.79
+    _assert_same(_decoded(page), page, iou_at_least=0.75)
 
 
 def test_an_empty_page_has_no_sections():
     out, ext = _perfect([[0, 0, 1, 0.5]])
-    empty = DenseOut(torch.full_like(out.inside, -10.0), out.ltrb, torch.full_like(out.edge, -10.0), out.offset)
+    empty = DenseOut(torch.full_like(out.inside, -10.0), out.ltrb, torch.full_like(out.edge, -10.0))
     (found, scores), = decode(empty, ext, STRIDE)
     assert len(found) == 0 and len(scores) == 0
 

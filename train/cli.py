@@ -24,7 +24,7 @@ from shards.pairs import PairsError
 from shards.reader import ShardReadError
 
 from .checkpoint import CheckpointError
-from .config import TrainConfig, TrainConfigError, parse_assignment, read_table, resolve
+from .config import INITS, TrainConfig, TrainConfigError, parse_assignment, read_table, resolve
 from .phases import PHASES, phase_defaults, pick_phase
 
 ERRORS: dict[type[BaseException], int] = {
@@ -108,14 +108,15 @@ def _left_out(rows: list[dict[str, Any]], what: str) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.evaluate import evaluate_checkpoint, evaluate_pairs_checkpoint, format_table
 
+    sampling = {k: v for k, v in (("init", args.init), ("t_start", args.t_start)) if v is not None}
     if args.pairs:
-        result = evaluate_pairs_checkpoint(args.checkpoint, args.pairs, context_k=args.context_k)
+        result = evaluate_pairs_checkpoint(args.checkpoint, args.pairs, context_k=args.context_k, sampling=sampling)
         for w in result["warnings"]:
             print(w, file=sys.stderr)
         _left_out(result["rejects"], "not scored")
     else:
         result = evaluate_checkpoint(args.checkpoint, args.shards, args.split, max_sources=args.max_sources,
-                                     variants=args.variants, context_k=args.context_k)
+                                     variants=args.variants, context_k=args.context_k, sampling=sampling)
     print(format_table(result))
     if args.out:
         from shards import atomic
@@ -246,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--context-k", type=_count, metavar="K",
                    help="few-shot: K context pages per scored page, drawn from other sources of its group, never "
                         "the page itself (default: the run's few_shot_k)")
+    e.add_argument("--init", choices=INITS,
+                   help="where sampling starts: the dense head's boxes (dense), the set denoiser from them diffused "
+                        "to --t-start (proposals), or from noise (default: the run's sampling.init)")
+    e.add_argument("--t-start", type=int, metavar="T",
+                   help="timestep --init proposals starts from (default: the run's sampling.t_start)")
     e.add_argument("--out", help="also write the scores as JSON to this file (default: not written)")
     pr = add_command(sub, "predict", cmd_predict, "the sections of one screenshot",
                      "Predict the sections of a screenshot; print them and optionally draw them.")

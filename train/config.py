@@ -29,6 +29,11 @@ class TrainConfigError(ValueError):
     """A config value or file that cannot be used; the message names it."""
 
 
+# where sampling starts (train.diffusion.sampling): the set denoiser from pure noise (DiffusionDet), the
+# denoiser from the dense head's boxes diffused to t_start (SDEdit), or the dense head's boxes as they are
+INITS = ("noise", "proposals", "dense")
+
+
 @dataclass
 class SamplingConfig:
     """How the set denoiser generates sections (:func:`train.diffusion.sampling.sample`)."""
@@ -38,14 +43,10 @@ class SamplingConfig:
     threshold: float = 0.5  # presence probability above which a proposal is a section
     nms_iou: float = 0.7  # proposals overlapping a likelier one by more are duplicates
     eta: float = 0.0  # DDIM noise; 0 = deterministic
-    # where sampling starts (train.diffusion.sampling.INITS): "noise" (DiffusionDet), "proposals" (the dense
-    # head's boxes diffused to t_start, then refined: SDEdit), "dense" (the dense head's boxes, read, no denoiser)
-    init: str = "dense"
+    init: str = "dense"  # one of INITS
     t_start: int = 20  # the timestep "proposals" starts from (T = model.num_timesteps: pure noise)
 
     def checks(self) -> list[tuple[bool, str, str]]:
-        from .diffusion.sampling import INITS  # the sampler owns the starts
-
         return [
             (self.init in INITS, "sampling.init", f"one of {sorted(INITS)}"),
             (_is_int(self.t_start) and self.t_start >= 1, "sampling.t_start",

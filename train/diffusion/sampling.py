@@ -30,7 +30,7 @@ from typing import Sequence
 import torch
 from torchvision.ops import nms
 
-from ..config import SamplingConfig
+from ..config import INITS, SamplingConfig  # noqa: F401 (INITS: the starts, re-exported)
 from ..geometry import clip_to_page, xyxy
 from ..model import Features, Read, unwrap
 from ..model.context import Context
@@ -95,9 +95,6 @@ def page_generators(seeds: Sequence[int], device: torch.device | str = "cpu") ->
 
 def _noise(generators: Sequence[torch.Generator], n: int, device: torch.device | str) -> torch.Tensor:
     return torch.stack([torch.randn((n, 4), generator=g) for g in generators]).to(device)
-
-
-INITS = ("noise", "proposals", "dense")
 
 
 def _start(model, feats: Features, settings: SamplingConfig, schedule: NoiseSchedule,

@@ -243,7 +243,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def _load(checkpoint: str | Path, context_k: int | None, max_sources: int, variants: int,
-          device: torch.device | str, sampling: SamplingConfig | None = None
+          device: torch.device | str, sampling: dict[str, Any] | None = None
           ) -> tuple[dict[str, Any], Any, Any, InputSpec, EvalSettings]:
     """(checkpoint state, run config, predictor, input spec, settings) of a `train evaluate`;
     a few-shot ``context_k`` for a model without context layers is a CheckpointError."""
@@ -258,20 +258,24 @@ def _load(checkpoint: str | Path, context_k: int | None, max_sources: int, varia
     if context_k:
         require_few_shot(predictor, checkpoint, f"--context-k {context_k}")
     spec = InputSpec.of(predictor.model.cfg, predictor.factors)
-    settings = EvalSettings(sampling=sampling or cfg.sampling, batch_size=cfg.batch_size, num_workers=0,
+    run_sampling = dataclasses.replace(cfg.sampling, **(sampling or {}))
+    bad = [f"sampling.{name} must be {rule}" for ok, name, rule in run_sampling.checks() if not ok]
+    if bad:
+        raise ValueError("; ".join(bad))
+    settings = EvalSettings(sampling=run_sampling, batch_size=cfg.batch_size, num_workers=0,
                             max_sources=max_sources,
                             variants=variants, on_error=cfg.on_error, seed=cfg.seed, context_k=context_k)
     return state, cfg, predictor, spec, settings
 
 
 def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str = "val", *, max_sources: int = 0,
-                        variants: int = 2, context_k: int | None = None, sampling: SamplingConfig | None = None,
+                        variants: int = 2, context_k: int | None = None, sampling: dict[str, Any] | None = None,
                         device: torch.device | str = "cpu") -> dict[str, Any]:
     """`train evaluate`: a checkpoint's held-out scores on ``split`` of ``shards``, beside the
     layout prior of the run's own training data (saved in the checkpoint; fitted on the train
     split of ``shards`` for a checkpoint without one). ``context_k``: few-shot context pages
-    per page (default: the run's ``few_shot_k``); ``sampling``: how sections are generated
-    (default: the run's)."""
+    per page (default: the run's ``few_shot_k``); ``sampling``: settings of the run's
+    `SamplingConfig` to change, e.g. ``{"init": "noise"}``."""
     from ..data.stream import EpochFilter
     from .prior import fit_prior
 
@@ -284,12 +288,13 @@ def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str =
 
 
 def evaluate_pairs_checkpoint(checkpoint: str | Path, folder: str | Path, *, context_k: int | None = None,
+                              sampling: dict[str, Any] | None = None,
                               device: torch.device | str = "cpu") -> dict[str, Any]:
     """`train evaluate --pairs`: a checkpoint's scores on a user's folder of source pairs
     (`evaluate_pairs`), beside the layout prior saved in the checkpoint (none for a checkpoint
     without one). Bad pairs and pairs with no box are listed in ``rejects`` (id, file, reason,
     message); a folder with no scorable pair is a PairsError."""
-    state, _, predictor, spec, settings = _load(checkpoint, context_k, 0, 0, device)
+    state, _, predictor, spec, settings = _load(checkpoint, context_k, 0, 0, device, sampling)
     pages, rejects, warnings = read_pairs(folder)
     for p in pages:
         if not p.scorable:

@@ -5,10 +5,9 @@ page only, rows of the page only):
 
     inside = mean over cells of BCE(inside logit, inside target)
     box    = mean over inside cells of  5 * L1(ltrb, target ltrb) + 2 * (1 - GIoU(cell box, target box))
-    edge   = mean over rows of BCE(edge logit, edge target), edge rows weighted by
-             (other rows / edge rows), capped at 10
-    offset = mean over edge rows of L1(offset, target offset)
-    dense  = inside + box + edge + offset
+    edge   = mean over the page's pixel rows of BCE(edge logit, edge target), edge rows
+             weighted by (other rows / edge rows), capped at 20
+    dense  = inside + box + edge
 
 Each term is a mean within a page, then over the batch's pages, so a tall page counts once.
 The box weights are DETR's (train.losses.geometric). Every section teaches every one of its
@@ -27,7 +26,7 @@ from ..model.dense import cell_boxes, dense_targets
 from .context import StepContext
 from .geometric import GIOU_WEIGHT, L1_WEIGHT
 
-MAX_EDGE_WEIGHT = 10.0
+MAX_EDGE_WEIGHT = 20.0
 
 
 def _page_mean(values: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -60,7 +59,5 @@ def dense_loss(ctx: StepContext) -> dict[str, Any]:
     weight = torch.where(tg.edge > 0, pos_w.expand_as(tg.edge), torch.ones_like(tg.edge))
     edge = _page_mean(F.binary_cross_entropy_with_logits(out.edge, tg.edge, weight=weight, reduction="none"),
                       tg.row_valid)
-    offset = _page_mean((out.offset - tg.offset).abs(), (tg.edge > 0) & tg.row_valid)
-    loss = inside + box + edge + offset
-    return {"loss": loss, "inside": inside.detach(), "box": box.detach(), "edge": edge.detach(),
-            "offset": offset.detach()}
+    loss = inside + box + edge
+    return {"loss": loss, "inside": inside.detach(), "box": box.detach(), "edge": edge.detach()}

@@ -9,10 +9,13 @@ outputs, both from the stride-4 fine map (which carries the page-wide tokens top
 - **per cell** (FCOS, Tian et al. 2019): the logit of "this cell's centre lies in a section"
   and the signed distances (left, top, right, bottom) from the cell's centre to the edges of
   the smallest section that holds it, as shares of the page;
-- **per row** of the fine map: the logit of "a section's top or bottom edge lies in this
-  row" and where in the row (an offset in [0, 1) of the row's height). A page is mostly a
-  stack of bands: a boundary is a change between two rows, which the mean of the row over
-  the page's width sees best.
+- **per pixel row** of the canvas: the logit of "a section's top or bottom edge lies at the
+  top of this row", from the row means of the fine map (what the section around it is)
+  upsampled to pixel rows, and each pixel row's colour profile (mean, spread and change from
+  the row above; train.model.encoders.pixel_row_profile). A page is mostly a stack of bands:
+  a boundary is a change between two pixel rows, which a row's mean over the page's width
+  sees best. (At stride 4 the row map put a navbar 3 px tall and its neighbour's edge in one
+  row: on a 600-step model it merged or lost 1 page in 3's thin bands.)
 
 :func:`dense_targets` builds both targets from the true boxes (train.losses.dense scores
 them); train.model.dense_decode turns the outputs into a set of boxes.
@@ -31,13 +34,12 @@ from .encoders import ConvBN
 class DenseOut(NamedTuple):
     inside: torch.Tensor  # [B, H, W] logits: the cell's centre lies in a section
     ltrb: torch.Tensor  # [B, 4, H, W] distances from the cell's centre to its section's edges, page shares
-    edge: torch.Tensor  # [B, H] logits: a section edge lies in this row
-    offset: torch.Tensor  # [B, H] where in the row, a share of its height (sigmoid)
+    edge: torch.Tensor  # [B, H * stride] logits: a section edge lies at the top of this pixel row
 
 
 class DenseHead(nn.Module):
-    """A 3x3 conv layer on the fine map, a 1x1 cell head, and a 1-D conv row head over the
-    row means of the page's cells."""
+    """A 3x3 conv layer on the fine map and a 1x1 cell head; a row head of 1-D convolutions
+    over the fine map's row means (upsampled to pixel rows) and the pixel rows' profiles."""
 
     def __init__(self, fine_channels: int, width: int = 48) -> None:
         super().__init__()
@@ -46,22 +48,22 @@ class DenseHead(nn.Module):
         self.body = ConvBN(fine_channels, width)
         self.cell = nn.Conv2d(width, 5, 1)
         self.rows = nn.Sequential(nn.Conv1d(width, width, 5, padding=2), nn.GELU(),
-                                  nn.Conv1d(width, width, 5, padding=4, dilation=2), nn.GELU(),
-                                  nn.Conv1d(width, 2, 1))
-        # about a tenth of the rows hold an edge: start the edge logits at that prior
-        nn.init.constant_(self.rows[-1].bias, 0.0)
-        with torch.no_grad():
-            self.rows[-1].bias[0] = -2.2
+                                  nn.Conv1d(width, width, 5, padding=4, dilation=2))
+        self.pixels = nn.Conv1d(9, width, 3, padding=1)
+        self.edge = nn.Sequential(nn.GELU(), nn.Conv1d(width, width, 5, padding=2), nn.GELU(), nn.Conv1d(width, 1, 1))
+        # about one pixel row in fifty holds an edge: start the edge logits near that prior
+        nn.init.constant_(self.edge[-1].bias, -4.0)
 
-    def forward(self, fine: torch.Tensor, extent: torch.Tensor, stride: int) -> DenseOut:
+    def forward(self, fine: torch.Tensor, pixel_rows: torch.Tensor, extent: torch.Tensor, stride: int) -> DenseOut:
         x = self.body(fine)
         B, C, H, W = x.shape
         cols = torch.ceil(extent[:, 0].float() / stride).clamp(1, W)
         col_valid = (torch.arange(W, device=x.device)[None] < cols[:, None]).to(x.dtype)  # [B, W]
         profile = (x * col_valid[:, None, None, :]).sum(3) / cols[:, None, None].to(x.dtype)  # [B, C, H]
-        rows = self.rows(profile)
+        rows = self.rows(profile).repeat_interleave(stride, dim=2)  # [B, C, H * stride]
+        edge = self.edge(rows + self.pixels(pixel_rows.to(rows.dtype)))
         cell = self.cell(x)
-        return DenseOut(cell[:, 0].float(), cell[:, 1:].float(), rows[:, 0].float(), torch.sigmoid(rows[:, 1].float()))
+        return DenseOut(cell[:, 0].float(), cell[:, 1:].float(), edge[:, 0].float())
 
 
 def cell_centres(extent: torch.Tensor, stride: int, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,9 +90,8 @@ class DenseTargets(NamedTuple):
     inside: torch.Tensor  # [B, H, W] float 0/1
     ltrb: torch.Tensor  # [B, 4, H, W] (meaningful where inside)
     valid: torch.Tensor  # [B, H, W] bool
-    edge: torch.Tensor  # [B, H] float 0/1
-    offset: torch.Tensor  # [B, H] (meaningful where edge)
-    row_valid: torch.Tensor  # [B, H] bool
+    edge: torch.Tensor  # [B, H * stride] float 0/1, per pixel row
+    row_valid: torch.Tensor  # [B, H * stride] bool: the page's pixel rows
 
 
 def dense_targets(boxes: torch.Tensor, mask: torch.Tensor, extent: torch.Tensor, stride: int,
@@ -100,8 +101,9 @@ def dense_targets(boxes: torch.Tensor, mask: torch.Tensor, extent: torch.Tensor,
 
     A cell belongs to the smallest true box that holds its centre; a box that holds no cell
     centre (a band thinner than a row) gets the cells of the row its centre lies in, within
-    its columns, so every section has cells that name it. An edge row holds a box's top or bottom edge; where
-    two edges share a row, the offset is their mean."""
+    its columns, so every section has cells that name it. A box's top and bottom edges are
+    marked at the pixel row they round to, but for the page's own top and bottom (the
+    decoder knows those)."""
     H, W = shape
     B, M, _ = boxes.shape
     device = boxes.device
@@ -139,19 +141,15 @@ def dense_targets(boxes: torch.Tensor, mask: torch.Tensor, extent: torch.Tensor,
     ltrb = torch.stack([cx.expand(B, H, W) - gather(x0), cy.expand(B, H, W) - gather(y0),
                         gather(x1) - cx.expand(B, H, W), gather(y1) - cy.expand(B, H, W)], 1)
     valid = valid_cells(extent, stride, shape)
-    # edge rows: each top and bottom edge, in canvas rows of the fine grid
-    edges = torch.cat([y0, y1], 1) * ext[:, 1:2] / stride  # [B, 2M] in row units
-    emask = torch.cat([mask, mask], 1)
-    row_of = edges.floor().long()
-    n_rows = torch.ceil(ext[:, 1] / stride).long()
-    row_of = torch.minimum(row_of, (n_rows - 1)[:, None]).clamp(0, H - 1)  # the page's bottom edge: its last row
-    frac = (edges - row_of.float()).clamp(0, 1 - 1e-4)
-    hits = F.one_hot(row_of, H).float() * emask[..., None].float()  # [B, 2M, H]
-    count = hits.sum(1)
-    edge = (count > 0).float()
-    offset = (hits * frac[..., None]).sum(1) / count.clamp_min(1)
-    row_valid = torch.arange(H, device=device)[None] < n_rows[:, None]
-    return DenseTargets(inside.float() * valid, ltrb, valid, edge * row_valid, offset, row_valid)
+    # edge rows: each top and bottom edge, at the pixel row it rounds to
+    P = H * stride
+    n_rows = torch.ceil(ext[:, 1]).long().clamp(1, P)
+    row_of = (torch.cat([y0, y1], 1) * ext[:, 1:2]).round().long()  # [B, 2M]
+    inner = (row_of > 0) & (row_of < n_rows[:, None]) & torch.cat([mask, mask], 1)  # the page's own edges: given
+    hits = F.one_hot(row_of.clamp(0, P - 1), P).float() * inner[..., None].float()  # [B, 2M, P]
+    row_valid = torch.arange(P, device=device)[None] < n_rows[:, None]
+    edge = (hits.sum(1) > 0).float() * row_valid
+    return DenseTargets(inside.float() * valid, ltrb, valid, edge, row_valid)
 
 
 def cell_boxes(ltrb: torch.Tensor, extent: torch.Tensor, stride: int) -> torch.Tensor:

@@ -2,12 +2,11 @@
 
 1. **Candidates**: every cell on the page whose "inside a section" probability is at least
    ``threshold`` proposes the box its distances draw (FCOS), scored by that probability.
-2. **Snapping**: each candidate's top and bottom move onto the nearest peak of the row-edge
-   map (a local maximum at least ``threshold``, at the row plus its offset) within ``snap``
-   rows or ``snap_share`` of its height: a cell 40 rows from its band's edges guesses them to
-   a row or two, the row means see them sharply, and the cells of one band then draw one box.
-   Boxes under 3 rows tall keep their own edges (a row holding both edges of a thin band has
-   one offset for both).
+2. **Snapping**: each candidate's top and bottom move onto the nearest peak of the pixel-row
+   edge map (a local maximum at least ``threshold``) within ``snap`` fine rows or
+   ``snap_share`` of its height, but never past half its height: a cell 40 rows from its
+   band's edges guesses them to a row or two, the row profiles see them to the pixel, and the
+   cells of one band then draw one box.
 3. **Clusters** (``torchvision.ops.nms`` at ``nms_iou``): the likeliest candidate left and
    every candidate that overlaps it by at least ``nms_iou`` are one section; a cluster whose
    summed probability is under ``min_support`` cells is noise and dropped. Its box: each edge
@@ -42,15 +41,15 @@ class DecodeSettings:
     nms_iou: float = 0.5  # candidates overlapping a cluster's head by at least this join it
     min_support: float = 2.0  # summed inside probability a cluster needs (about two cells)
     reach: float = 2.0  # rows (cols) over which a member's vote for an edge falls by a factor e
-    snap: float = 1.5  # rows within which a top or bottom edge moves onto a row-edge peak ...
+    snap: float = 1.5  # fine rows within which a top or bottom edge moves onto a row-edge peak ...
     snap_share: float = 0.2  # ... or this share of the candidate's height, if more
     covered: float = 0.7  # a cluster whose box lies this much inside boxes already kept is dropped ...
     density: float = 0.5  # ... when fewer than this share of the cells it spans voted for it
 
 
-def row_peaks(edge: torch.Tensor, offset: torch.Tensor, rows: int, threshold: float) -> torch.Tensor:
-    """Positions (in rows, offset included) of the local maxima of the edge probability
-    ``edge`` [H] (logits) over the page's first ``rows`` rows that reach ``threshold``."""
+def row_peaks(edge: torch.Tensor, rows: int, threshold: float) -> torch.Tensor:
+    """Positions (in pixel rows) of the local maxima of the edge probability ``edge`` [P]
+    (logits) over the page's first ``rows`` rows that reach ``threshold``."""
     p = torch.sigmoid(edge[:rows])
     if rows == 0:
         return p.new_zeros(0)
@@ -58,7 +57,7 @@ def row_peaks(edge: torch.Tensor, offset: torch.Tensor, rows: int, threshold: fl
     right = torch.cat([p[1:], p.new_full((1,), -1.0)])
     peak = (p >= threshold) & (p >= left) & (p > right)
     idx = peak.nonzero(as_tuple=True)[0]
-    return idx.float() + offset[:rows][idx]
+    return idx.float()
 
 
 def _snap(values: torch.Tensor, peaks: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
@@ -84,15 +83,13 @@ def decode_page(out: DenseOut, b: int, extent: torch.Tensor, stride: int,
     score = prob[cand]
     rr, cc = cand.nonzero(as_tuple=True)
     cell_w, cell_h = stride / ext[0], stride / ext[1]
-    rows = int(torch.ceil(ext[1] / stride))
-    peaks = row_peaks(out.edge[b], out.offset[b], rows, settings.threshold) * cell_h
+    peaks = row_peaks(out.edge[b], int(torch.ceil(ext[1])), settings.threshold) / ext[1]
+    peaks = torch.cat([peaks.new_tensor([0.0, 1.0]), peaks])  # the page's own top and bottom
     # every candidate's top and bottom onto the row edges near them: the cells of one band then
-    # draw one box, however far from its edges they sit
-    # (a box under 3 rows tall keeps its own edges: a row holding both edges of a thin band has
-    # one offset for both, and snapping would shut it)
+    # draw one box, however far from its edges they sit; never past half its height (a thin
+    # band's top must not reach its bottom's edge)
     height = boxes[:, 3] - boxes[:, 1]
-    reach = torch.maximum(settings.snap * cell_h, settings.snap_share * height)
-    reach = torch.where(height >= 3 * cell_h, reach, torch.zeros_like(reach))
+    reach = torch.minimum(torch.maximum(settings.snap * cell_h, settings.snap_share * height), height / 2)
     snapped = boxes.clone()
     snapped[:, 1], snapped[:, 3] = _snap(boxes[:, 1], peaks, reach), _snap(boxes[:, 3], peaks, reach)
     # each member's distance to the four edges of its own box, in cells (x by cols, y by rows)

@@ -49,15 +49,17 @@ class Features:
     token_pad: torch.Tensor  # [B, L] bool, True = padding (masked out of attention)
     extent: torch.Tensor  # [B, 2] float: the page's (width, height) on the canvas, pixels
     canvas: tuple[int, int]  # (width, height) of the full canvas
+    pixel_rows: torch.Tensor | None = None  # [B, 9, H] each canvas row's colour profile (pixel_row_profile)
 
     def select(self, idx: torch.Tensor) -> "Features":
         """The features of the samples ``idx`` (a TDC group, a guidance half)."""
         return Features(self.fine[idx], self.fine_stride, self.tokens[idx], self.token_pad[idx],
-                        self.extent[idx], self.canvas)
+                        self.extent[idx], self.canvas, None if self.pixel_rows is None else self.pixel_rows[idx])
 
     def repeat(self, n: int) -> "Features":
         return Features(self.fine.repeat(n, 1, 1, 1), self.fine_stride, self.tokens.repeat(n, 1, 1),
-                        self.token_pad.repeat(n, 1), self.extent.repeat(n, 1), self.canvas)
+                        self.token_pad.repeat(n, 1), self.extent.repeat(n, 1), self.canvas,
+                        None if self.pixel_rows is None else self.pixel_rows.repeat(n, 1, 1))
 
     def page_shape(self, batch_idx: torch.Tensor) -> torch.Tensor:
         """[K, 2]: the page's width and height as shares of the canvas, for samples ``batch_idx``."""
@@ -86,6 +88,22 @@ class AxisTokens(nn.Module):
         tokens = torch.cat([self.row_in(by_row.transpose(1, 2).to(fine.dtype)) + self.row_pos[:H],
                             self.col_in(by_col.transpose(1, 2).to(fine.dtype)) + self.col_pos[:W]], 1)
         return tokens, torch.cat([~row_valid, ~col_valid], 1)
+
+
+def pixel_row_profile(x: torch.Tensor, extent: torch.Tensor) -> torch.Tensor:
+    """[B, 9, H]: per canvas row of the normalised image ``x`` [B, 3, H, W], the mean and the
+    standard deviation of each channel over the page's columns, and how much the mean changed
+    from the row above. Where one section band ends and the next begins, the background
+    changes from one pixel row to the next: the stride-4 map cannot place that to the pixel,
+    these profiles can (train.model.dense)."""
+    B, _, H, W = x.shape
+    cols = extent[:, 0].float().clamp(1, W)
+    valid = (torch.arange(W, device=x.device)[None] < cols[:, None]).to(x.dtype)[:, None, None, :]  # [B,1,1,W]
+    n = cols.view(B, 1, 1).to(x.dtype)
+    mean = (x * valid).sum(3) / n
+    std = (((x - mean[..., None]) ** 2 * valid).sum(3) / n).clamp_min(0).sqrt()
+    change = torch.cat([torch.zeros_like(mean[..., :1]), (mean[..., 1:] - mean[..., :-1]).abs()], 2)
+    return torch.cat([mean, std, change], 1)
 
 
 def load_state_file(path: str | Path) -> dict[str, torch.Tensor]:

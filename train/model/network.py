@@ -18,7 +18,7 @@ from .config import ModelConfig
 from .denoiser import Denoised, Denoiser, RoutedDenoiser
 from .context import Context, ContextEncoder
 from .dense import DenseHead, DenseOut
-from .encoders import AxisTokens, Features, build_encoder
+from .encoders import AxisTokens, Features, build_encoder, pixel_row_profile
 from .reader import Read, Reader
 
 MEAN = (0.485, 0.456, 0.406)
@@ -55,7 +55,7 @@ class SectionModel(nn.Module):
         fine, tokens, pad = self.encoder(x, extent[:, 1])
         axis, axis_pad = self.axis(fine, extent, self.fine_stride)
         return Features(fine, self.fine_stride, torch.cat([tokens, axis], 1), torch.cat([pad, axis_pad], 1), extent,
-                        (self.cfg.canvas_width, self.cfg.canvas_height))
+                        (self.cfg.canvas_width, self.cfg.canvas_height), pixel_row_profile(x, extent))
 
     def denoise(self, feats: Features, boxes: torch.Tensor, t: torch.Tensor,
                 drop: torch.Tensor | None = None, context: Context | None = None) -> Denoised:
@@ -91,7 +91,7 @@ class SectionModel(nn.Module):
 
     def dense(self, feats: Features) -> DenseOut:
         """The dense proposal maps of the page (train.model.dense)."""
-        return self.dense_head(feats.fine, feats.extent, feats.fine_stride)
+        return self.dense_head(feats.fine, feats.pixel_rows, feats.extent, feats.fine_stride)
 
     def start_tdc(self, group_of: torch.Tensor) -> None:
         """Enter TDC stage 2: the denoiser becomes one copy per timestep group."""
