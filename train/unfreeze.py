@@ -1,11 +1,15 @@
 """Progressive unfreezing of a pretrained backbone (ULMFiT-style, Howard & Ruder 2018).
 
 With a pretrained image encoder loaded from a local weights file, training starts with the
-encoder frozen (denoiser and heads learn first, so their random gradients do not wreck the
-pretrained features); every `every` steps the next encoder layer group, from the top
-down, becomes trainable. Without pretrained weights nothing is frozen: a randomly
-initialized encoder must learn from the start. The state is a function of the step alone,
-so a resumed run freezes exactly what an uninterrupted one would.
+encoder's pretrained groups frozen (denoiser and heads learn first, so their random gradients
+do not wreck the pretrained features); every `every` steps the next encoder layer group, from
+the top down, becomes trainable. The encoder's ``neck`` group (its randomly initialised
+layers between backbone and denoiser: projections, positions, token transformer) trains from
+the start like the heads: frozen, it held random projections of the features for the first
+`every` steps (a third of a 600-step run at phase 1's 200), and no pretrained weight sits
+behind it to protect. Without pretrained weights nothing is frozen: a randomly initialized
+encoder must learn from the start. The state is a function of the step alone, so a resumed
+run freezes exactly what an uninterrupted one would.
 """
 from __future__ import annotations
 
@@ -19,11 +23,14 @@ def _params(items) -> list[nn.Parameter]:
     return out
 
 
+NEW = "neck"  # the group of an encoder's randomly initialised layers: never frozen
+
+
 def frozen_groups(model: nn.Module, step: int, every: int) -> list[str]:
     """The encoder layer groups still frozen at `step` (input-side groups thaw last)."""
     if every <= 0 or not model.cfg.weights_path:
         return []
-    names = list(model.encoder.groups())
+    names = [name for name in model.encoder.groups() if name != NEW]
     thawed = min(len(names), step // every)
     return names[: len(names) - thawed]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -24,8 +25,10 @@ class ModelConfig:
     max_children: int = 4
     canvas_width: int = 128
     max_aspect: int = 4  # canvas height = max_aspect * canvas_width
-    encoder: str = "conv"  # conv | resnet18 | vit_b_16 (train.model.encoders.ENCODERS)
-    weights_path: str | None = None  # local torchvision state dict for a backbone encoder
+    encoder: str = "conv"  # conv | resnet18 | vit_b_16 | efficientnet_lite0 (train.model.encoders.ENCODERS)
+    # a local state dict for a backbone encoder; for efficientnet_lite0 model_config() puts the
+    # installed ImageNet weights' path here when unset, and "" means none (random initialisation)
+    weights_path: str | None = None
     stem_channels: int = 24
     d_model: int = 128
     encoder_layers: int = 2
@@ -81,6 +84,10 @@ def model_config(preset: str, *, num_types: int, num_roles: int, num_raw: int, m
     if errors:
         raise ValueError("; ".join(errors))
     kw = {**PRESETS[preset], **overrides}
+    if kw.get("encoder") == "efficientnet_lite0" and kw.get("weights_path") is None:
+        from .efficientnet import packaged_weights
+
+        kw["weights_path"] = packaged_weights()  # there: model_config_errors said so
     for k in ("roi_size", "read_size"):
         if k in kw:
             kw[k] = tuple(kw[k])
@@ -134,4 +141,15 @@ def model_config_errors(preset: str, overrides: dict[str, Any]) -> list[str]:
     wp = v.get("weights_path")
     if wp is not None and not isinstance(wp, str):
         errors.append(f"config 'model.weights_path' must be a file path, found {wp!r}")
+    elif wp and not Path(wp).is_file():
+        errors.append(f"config 'model.weights_path' must be a file path, found {wp!r}, which is not a file")
+    if enc == "efficientnet_lite0":
+        from .efficientnet import INSTALL, packaged_weights, timm_available
+
+        if not timm_available():
+            errors.append(f"config 'model.encoder' = 'efficientnet_lite0' needs timm, not installed: {INSTALL}")
+        if wp is None and packaged_weights() is None:
+            errors.append("config 'model.encoder' = 'efficientnet_lite0' needs its ImageNet weights, which are not "
+                          f"installed: {INSTALL} (or set 'model.weights_path' to a local EfficientNet-Lite0 state "
+                          "dict, or to '' for none)")
     return errors

@@ -18,6 +18,8 @@ on what it was batched with.
   local file (nothing is downloaded): layer1 is the fine map, layer3 the tokens.
 - ``vit_b_16``: torchvision's ViT-B/16 with its position embeddings resampled to the
   canvas grid; the tokens double as the (stride 16) fine map. For GPUs: 86M parameters.
+- ``efficientnet_lite0``: timm's, with the ImageNet weights an installed package ships
+  (train.model.efficientnet; the ``pretrained`` extra): the pretrained backbone of phase 1.
 
 Besides the grid tokens, every encoder's memory holds *axis tokens* (:class:`AxisTokens`): one
 per row of the fine map (its mean over the page's width) and one per column (its mean over the
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -281,10 +283,18 @@ class ViTEncoder(nn.Module):
         return out
 
 
-ENCODERS: dict[str, tuple[type[nn.Module], int]] = {
+def efficientnet_lite0(cfg: Any) -> nn.Module:
+    """train.model.efficientnet's encoder, imported when built: it needs timm, an optional extra."""
+    from .efficientnet import EfficientNetLite0Encoder
+
+    return EfficientNetLite0Encoder(cfg)
+
+
+ENCODERS: dict[str, tuple[Callable[[Any], nn.Module], int]] = {
     "conv": (ConvEncoder, 4),
     "resnet18": (ResNetEncoder, 4),
     "vit_b_16": (ViTEncoder, 16),
+    "efficientnet_lite0": (efficientnet_lite0, 4),
 }
 
 
@@ -292,5 +302,5 @@ def build_encoder(cfg: Any) -> tuple[nn.Module, int]:
     """(encoder named by ``cfg.encoder``, stride of its fine map)."""
     if cfg.encoder not in ENCODERS:
         raise ValueError(f"unknown encoder {cfg.encoder!r}; choose from {sorted(ENCODERS)}")
-    cls, stride = ENCODERS[cfg.encoder]
-    return cls(cfg), stride
+    build, stride = ENCODERS[cfg.encoder]
+    return build(cfg), stride
