@@ -92,8 +92,7 @@ def _scores(evaluation: dict[str, Any], who: str = "model", group: str = "pages"
 
 
 def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Path, seed: int,
-            few_shot: bool = False, full: bool = False, results: Path = common.RESULTS_DIR) -> dict[str, Any]:
-    from train.config import SamplingConfig
+            few_shot: bool = False, ablations: bool = False, results: Path = common.RESULTS_DIR) -> dict[str, Any]:
     from train.evaluation.evaluate import evaluate_checkpoint
 
     runs = work / "quality-runs"
@@ -111,16 +110,16 @@ def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Pa
     starts: dict[str, Any] = {}
     for init in STARTS:
         t1 = time.perf_counter()
-        ev = evaluate_checkpoint(runs / "main" / "last.pt", web, "val", variants=0, sampling=SamplingConfig(init=init))
+        ev = evaluate_checkpoint(runs / "main" / "last.pt", web, "val", variants=0, sampling={"init": init})
         starts[init] = {"model": _scores(ev), "seconds": round(time.perf_counter() - t1, 1)}
     result["starts"] = starts
     result["targets"] = {k: {"target": v, "value": result["main"]["model"][k]["value"],
                              "prior": result["main"]["prior"][k]["value"], "met": _met(result["main"], k, v)}
                          for k, v in TARGETS.items()}
-    if full:
+    if ablations:
         result["arms"] = ablation(work, sources, ablation_steps, seed)
         plot(result, Path(results) / "ablation.png")
-    if few_shot or full:
+    if few_shot or ablations:
         result["few_shot"] = few_shot_table(work, sources, factor, steps, seed)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
     return result
@@ -242,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="add the augmentation ablation (factors 1, 10, 20; seed preset) and the few-shot table "
                         "(~1 CPU hour)")
     args = p.parse_args(argv)
-    return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot, full=args.full,
+    return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot, ablations=args.full,
                             results=args.results)
 
 
