@@ -2,16 +2,18 @@
 
 One table of pages, rendered in one job (offline, the defaults): every way a page can name a
 `file:` outside its folder (absolute, `../`, `<base>`, CSS `url()` and `@import`, stylesheet
-link, font, iframe, object, embed, img, srcset, poster, SVG `<image>` and `<use>`, a symlinked
-asset or folder, a file: URL with a host, `/etc/passwd`), pages that navigate away (meta
-refresh, script, form, a download link to a private file), a symlinked page, a FIFO asset
-(without the guard the page never finishes loading), a 40,000-row table, a page past
-`--max-elements`, 50 pop-ups, two downloads. A leak is looked for in the pixels too: the
-file-route pages are rendered again with the private folder gone, and every output byte must
-be the same. A second job (a URL list, `--allow-network`, `--no-javascript`) has the list's
-asset root and the guard with the network open; a third, an endless script and a page that
-never finishes loading. Shared jobs keep the browser starts to five; the 40,000-row table
-dominates the time (Chromium's screenshot of a 900,000-px page).
+link, font, iframe, object, embed, img, srcset, poster, SVG `<image>`, cursor, border, mask,
+`content`, a symlinked asset or folder, a file: URL with a host, `/etc/passwd`; and the
+loads Chromium refuses itself: fetch, worker, text track, SVG `<use>` and filter, XSLT),
+pages that navigate away (meta refresh, script, form, a download link to a private file), a
+symlinked page, a FIFO asset (without the guard the page never finishes loading), a
+40,000-row table, a page past `--max-elements`, 50 pop-ups, two downloads. A leak is looked
+for in the pixels too: the file-route pages are rendered again with the private folder gone,
+and every output byte must be the same. A second job (a URL list, `--allow-network`,
+`--no-javascript`) has the list's asset root and the guard with the network open; a third,
+an endless script and a page that never finishes loading. Shared jobs keep the browser
+starts to five; the 40,000-row table dominates the time (Chromium's screenshot of a
+900,000-px page).
 """
 from __future__ import annotations
 
@@ -52,7 +54,13 @@ def _private(root: Path) -> Path:
     (d / "secret.css").write_text("body { background: rgb(255, 0, 0) !important; }")
     (d / "secret.txt").write_text("PRIVATE TEXT\n")
     (d / "secret.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300">'
+                                  '<filter id="f"><feFlood flood-color="rgb(255,0,0)"/></filter>'
                                   '<rect id="r" width="300" height="300" fill="rgb(255,0,255)"/></svg>')
+    (d / "secret.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:59.000\nPRIVATE\n")
+    (d / "secret.js").write_text('postMessage("PRIVATE");\n')
+    (d / "secret.xsl").write_text('<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+                                  '<xsl:template match="/"><html><body style="background: rgb(255, 0, 0)">PRIVATE'
+                                  "</body></html></xsl:template></xsl:stylesheet>")
     fonts = sorted(Path("/usr/share/fonts").rglob("*Mono*.ttf")) or sorted(Path("/usr/share/fonts").rglob("*.ttf"))
     (d / "secret.ttf").write_bytes(fonts[0].read_bytes() if fonts else b"not a font")  # a real font changes glyphs
     return d
@@ -81,6 +89,27 @@ def _file_routes(p: str) -> dict[str, str]:
         "linked-asset": '<img src="assets/linked.png"><link rel="stylesheet" href="assets/linked.css">',
         "linked-folder": '<img src="assets/privdir/secret.png">',
         "file-host": '<img src="file://otherhost/private/secret.png" width="300" height="300">',
+        "css-more": f'<style>div {{ width: 300px; height: 60px; }} .a {{ cursor: url({p}/secret.png), auto; }} '
+                    f'.b {{ border: 20px solid; border-image: url({p}/secret.png) 20; }} '
+                    f'.c {{ mask-image: url({p}/secret.png); background: blue; }} '
+                    f'.d {{ background-image: image-set(url({p}/secret.png) 1x); }} '
+                    f'.e::before {{ content: url({p}/secret.png); }} ul {{ list-style-image: url({p}/secret.png); }}'
+                    '</style><div class="a"></div><div class="b"></div><div class="c"></div><div class="d"></div>'
+                    '<div class="e"></div><ul><li>item</li></ul>',
+    }
+
+
+def _refused_by_chromium(p: str) -> dict[str, str]:
+    """Loads Chromium itself refuses across file: origins (each file: URL is its own origin, and
+    --allow-file-access-from-files is never passed): they never reach the router, so nothing is
+    counted, but the pixels must not change either."""
+    return {
+        "same-origin-only": f'<video width="300" height="150"><track kind="captions" src="{p}/secret.vtt" default>'
+                            f'</video><svg width="300" height="100"><rect width="300" height="100" '
+                            f'filter="url({p}/secret.svg#f)"/><use href="{p}/secret.svg#r"/></svg>'
+                            '<iframe src="assets/doc.xml" width="300" height="100"></iframe>'
+                            f'<script>fetch("{p}/secret.txt").then(r => r.text()).then(t => document.body.append(t))'
+                            f'.catch(() => {{}}); try {{ new Worker("{p}/secret.js"); }} catch (e) {{}}</script>',
     }
 
 
@@ -108,9 +137,13 @@ def hostile(tmp_path_factory):
     p = private.as_uri()
     for name, body in _file_routes(p).items():
         (pages / f"{name}.html").write_text(_page(name, body))
+    for name, body in _refused_by_chromium(p).items():
+        (pages / f"{name}.html").write_text(_page(name, body))
     for name, body in NAVIGATING.items():
         (pages / f"{name}.html").write_text(_page(name, body.format(p=p)))
     assets = pages / "assets"
+    (assets / "doc.xml").write_text(f'<?xml version="1.0"?><?xml-stylesheet type="text/xsl" href="{p}/secret.xsl"?>'
+                                    "<a/>")  # in the root, its XSLT outside: Chromium refuses it
     (assets / "linked.png").symlink_to(private / "secret.png")
     (assets / "linked.css").symlink_to(private / "secret.css")
     (assets / "privdir").symlink_to(private, target_is_directory=True)
@@ -156,7 +189,7 @@ def test_every_file_route_out_of_the_folder_is_blocked_and_counted(hostile):
     assert _record(out, "linked-asset")["render"]["blocked_files"] == 2  # links resolved before the check
     assert summary.blocked_files >= len(_file_routes(""))
     assert f"({summary.blocked_files} of them file: outside the asset root or not a file)" in summary.text()
-    for name in _file_routes(""):  # no byte of the private files: no red/magenta pixel, no private text
+    for name in [*_file_routes(""), *_refused_by_chromium("")]:  # no private byte: no red/magenta pixel, no text
         image = cv2.cvtColor(cv2.imread(str(out / f"{name}.png")), cv2.COLOR_BGR2RGB)
         assert not np.all(image == MAGENTA, axis=-1).any() and not np.all(image == RED, axis=-1).any(), name
         assert "PRIVATE" not in (out / f"{name}.html").read_text(), name
@@ -203,7 +236,7 @@ def test_without_the_private_files_every_output_byte_is_the_same(hostile):
     # render the file-route pages again with the private folder gone: a leak of content, or even of
     # whether a file exists, would show as different pixels, DOM or record
     tmp, pages, private, _ = hostile
-    names = list(_file_routes(private.as_uri()))
+    names = list(_file_routes(private.as_uri())) + list(_refused_by_chromium(private.as_uri()))
     held = tmp / "held"
     held.mkdir()
     others = [p.name for p in pages.glob("*.html") if p.stem not in names]

@@ -4,11 +4,16 @@
 and published data sets, so the browser must not read a file the user did not hand over.
 Chromium itself lets a `file:` page load any `file:` image, stylesheet, font, iframe,
 object or embed (measured: `<iframe src="file:///etc/passwd">` put that file into the
-screenshot); only fetch/XHR, workers and SVG `<use>` of other files are refused by it.
+screenshot). What it refuses itself are the loads that need the same origin, since each
+file: URL is an origin of its own (and --allow-file-access-from-files is never passed):
+fetch/XHR, workers, SVG `<use>` and filter references, text tracks, XSLT; those never
+reach the router.
 
-So every request of every frame and pop-up (Playwright's context-level route sees them all:
-documents, iframes, objects, embeds, images, srcset, posters, SVG `<image>`, CSS `url()`,
-`@import`, fonts, media, prefetch, icons; measured on Chromium 156) is decided here:
+Every other request of every frame and pop-up goes through Playwright's context-level
+route (measured on Chromium 156: documents, iframes, objects, embeds, images, srcset,
+posters, SVG `<image>`/`<feImage>`, CSS `url()` in backgrounds, borders, masks, cursors,
+list markers, `content`, `image-set()`, `@import`, fonts, media, module scripts,
+modulepreload, prefetch, preload, icons) and is decided here:
 
 - `file:` is allowed only for a path under the asset root (`--asset-root`, default the
   `--html` folder or the `--urls` list's folder), compared after `os.path.realpath`, so a
