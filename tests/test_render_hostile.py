@@ -337,3 +337,18 @@ def test_the_browser_runs_in_its_own_sandbox(tmp_path):
     if not says.startswith("on"):
         pytest.skip(f"no sandbox on this machine: {says}")
     assert "You are adequately sandboxed." in report and "Seccomp-BPF sandbox\tYes" in report, report
+
+
+def test_where_the_sandbox_cannot_start_the_summary_says_so(tmp_path, monkeypatch):
+    from augment.render import browser, sandbox
+
+    def failing_first(executable: str, folder: Path) -> list[sandbox.Launch]:  # a sandboxed start that fails
+        return [sandbox.Launch("/bin/false", True, "on"), sandbox.launches(executable, folder)[-1]]
+
+    monkeypatch.setattr(browser, "launches", failing_first)
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "a.html").write_text(_page("a", "<p>plain</p>"))
+    summary = render_pages(tmp_path / "out", html_dir=pages, opts=RenderOptions(progress=False, timeout=OPTS.timeout))
+    assert summary.rendered == 1 and summary.sandbox.startswith("off (--no-sandbox: ")
+    assert "[start sandboxed: " in summary.sandbox and f"browser sandbox {summary.sandbox}" in summary.text()

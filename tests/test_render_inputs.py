@@ -144,6 +144,22 @@ def test_a_page_linked_from_outside_the_html_folder_is_refused_unless_followed(t
     assert [(i.source_id, i.url) for i in items][2] == ("c", (pages.resolve() / "c.html").as_uri()) and not rejects
 
 
+def test_the_browser_is_started_sandboxed_first_and_unsandboxed_only_as_the_fallback(tmp_path, monkeypatch):
+    from augment.render import sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    user = sandbox.launches("/opt/chromium", tmp_path)
+    assert [(w.executable, w.sandbox) for w in user] == [("/opt/chromium", True), ("/opt/chromium", False)]
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    root = sandbox.launches("/opt/my chromium", tmp_path)
+    script = Path(root[0].executable).read_text()
+    assert root[0].sandbox and "--user --map-user=65534" in script and "'/opt/my chromium' \"$@\"" in script
+    assert not root[1].sandbox and "no user namespace could be made" in root[1].says
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    (alone,) = sandbox.launches("/opt/chromium", tmp_path)
+    assert not alone.sandbox and "running as root" in alone.says and "no `unshare`" in alone.says
+
+
 HTML = """<!DOCTYPE html><html><head></head><body><div id="a" class="x"><p>one</p><p>two</p></div>
 <table><tbody><tr><td>c</td></tr></tbody></table></body></html>"""
 

@@ -177,7 +177,8 @@ class Browser:
             except Exception as e:  # noqa: BLE001 - Playwright wraps every launch failure in its own Error
                 failed.append(f"{'sandboxed' if way.sandbox else 'without sandbox'}: {_first_line(e)}")
                 continue
-            self._launch_as, self.sandbox = way, way.says
+            self._launch_as = way
+            self.sandbox = way.says + (f" [start {failed[0]}]" if failed else "")
             self._generation += 1
             return
         raise BrowserError(f"{self.executable}: Chromium did not start ({'; '.join(failed)}); {INSTALL_HINT}")
