@@ -50,7 +50,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     opts = RenderOptions(width=args.width, height=args.height, max_height=args.max_height, jobs=args.jobs,
                          timeout=args.timeout, allow_network=args.allow_network, browser=args.browser,
-                         progress=progress_enabled(not args.no_progress))
+                         progress=progress_enabled(not args.no_progress), asset_root=args.asset_root,
+                         follow_symlinks=args.follow_symlinks, max_elements=args.max_elements,
+                         javascript=not args.no_javascript)
     summary = render_pages(args.out, html_dir=args.html, urls=args.urls, opts=opts)
     print(summary.text())
     return 0
@@ -70,8 +72,19 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=d.jobs, help="pages rendered at once in one browser")
     p.add_argument("--timeout", type=float, default=d.timeout, help="seconds per page before it is a reject")
     p.add_argument("--allow-network", action="store_true",
-                   help="fetch http(s) requests (otherwise only file:/data:/blob: load; others are blocked and "
-                        "counted)")
+                   help="fetch http(s) requests (otherwise only file: under --asset-root, data: and blob: load; others "
+                        "are blocked and counted)")
+    p.add_argument("--asset-root", metavar="DIR",
+                   help="folder a page's file: requests must stay under; others are blocked and counted "
+                        "(default: the --html folder, or the --urls list's folder)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="render pages and load assets through symbolic links that point out of the folder "
+                        "(otherwise: pages rejected, symlink_outside; assets blocked)")
+    p.add_argument("--max-elements", type=int, default=d.max_elements, metavar="N",
+                   help="most elements recorded in a page's captured area; a page with more is a reject "
+                        "(too_many_elements)")
+    p.add_argument("--no-javascript", action="store_true",
+                   help="run none of the pages' scripts (default: scripts run, offline, clock fixed)")
     p.add_argument("--browser", metavar="PATH",
                    help=f"Chromium executable (default: the first found of {', '.join(BROWSER_CANDIDATES)})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")

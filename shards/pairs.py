@@ -103,12 +103,18 @@ def _stem_and_kind(p: Path) -> tuple[str, str] | None:
     return None
 
 
-def _outside(p: Path, root: Path) -> Path | None:
-    """The target of the symbolic link `p` when it lies outside `root` (None otherwise)."""
+def link_outside(p: Path, root: Path) -> Path | None:
+    """The target of the link `p` when it lies outside `root` (resolved; else None): `discover`'s, `render`'s rule."""
     if not p.is_symlink():
         return None
     target = p.resolve()
     return None if target.is_relative_to(root) else target
+
+
+def symlink_outside(link: Path, target: Path) -> Reject:
+    """The reject of a link out of the input folder (`link_outside`), saying how to read it anyway."""
+    return Reject("symlink_outside", f"{link}: a symbolic link to {target}, outside the input folder; not read "
+                                     "(pass --follow-symlinks to read it)")
 
 
 def discover(input_dir: str | Path, follow_symlinks: bool = False) -> tuple[list[SourcePair], list[tuple[str, Reject]]]:
@@ -120,16 +126,14 @@ def discover(input_dir: str | Path, follow_symlinks: bool = False) -> tuple[list
         sk = _stem_and_kind(p) if p.is_file() else None
         if sk:
             groups.setdefault(sk[0], {}).setdefault(sk[1], []).append(p)
-            target = None if follow_symlinks else _outside(p, root)
+            target = None if follow_symlinks else link_outside(p, root)
             if target is not None:
                 outside.setdefault(sk[0], (p, target))
     pairs, rejects, seen_ids = [], [], set()
     for stem, kinds in sorted(groups.items()):
         sid = source_id_for(stem)
         if stem in outside:
-            link, target = outside[stem]
-            rejects.append((sid, Reject("symlink_outside", f"{link}: a symbolic link to {target}, outside the input "
-                                                           "folder; not read (pass --follow-symlinks to read it)")))
+            rejects.append((sid, symlink_outside(*outside[stem])))
             continue
         if len(kinds.get("image", [])) > 1:
             names = ", ".join(p.name for p in kinds["image"])

@@ -2,12 +2,15 @@
 safetensors export that predicts the same with no pickle."""
 from __future__ import annotations
 
+import stat
+
 import numpy as np
 import pytest
 from PIL import Image
 
 import train
 from model_helpers import TINY_MODEL, striped_page
+from shards import atomic
 from train.checkpoint import CheckpointError
 from train.config import resolve
 from train.inference import EXPORT_WEIGHTS, Section, export, load_model
@@ -45,6 +48,8 @@ def test_an_export_predicts_the_same_with_no_pickle(checkpoint, tmp_path):
     out = export(checkpoint, tmp_path / "exported")
     assert (out / EXPORT_WEIGHTS).exists() and (out / "config.json").exists()
     assert not list(out.glob("*.pt"))
+    want = 0o666 & ~atomic.current_umask()  # what an ordinary open() gives: readable on a shared filesystem
+    assert [stat.S_IMODE((out / n).stat().st_mode) for n in (EXPORT_WEIGHTS, "config.json")] == [want, want]
     img, _ = striped_page(np.random.default_rng(4))
     assert load_model(out).predict(img) == load_model(checkpoint).predict(img)
     (out / "config.json").write_text("{}")

@@ -213,7 +213,7 @@ def test_failing_pages_become_rejects_and_the_job_goes_on(tmp_path):
     assert sorted(p.name for p in out.glob("*.*") if p.name != REJECTS_NAME) == [
         "good.boxes.json", "good.html", "good.png"]
     urls = tmp_path / "urls.txt"
-    urls.write_text(f"{(pages / 'good.html').as_uri()}\nfile:///nonexistent/page.html\n")
+    urls.write_text(f"{(pages / 'good.html').as_uri()}\n{(tmp_path / 'nonexistent.html').as_uri()}\n")
     summary = render_pages(tmp_path / "out2", urls=urls, opts=_opts())
     assert summary.rendered == 1 and dict(summary.rejects) == {"navigation_error": 1}
 
@@ -248,7 +248,9 @@ def _browser_pids() -> list[int]:
             pid, ppid = int(d.name), int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        if any(b"playwright_chromiumdev_profile" in c for c in cmd) and not any(c.startswith(b"--type=") for c in cmd):
+        # a sandboxed child (zygote, renderer) rewrites its command line into one string: "--type=" is inside it
+        if any(b"playwright_chromiumdev_profile" in c for c in cmd) and not any(b" --type=" in c or c.startswith(
+                b"--type=") for c in cmd):
             while ppid > 1 and ppid != mine:
                 try:
                     ppid = int((Path("/proc") / str(ppid) / "stat").read_text().rsplit(")", 1)[1].split()[1])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -13,7 +14,8 @@ import pytest
 
 from augment.render import BrowserError, RenderError, RenderOptions, find_browser, render_pages
 from augment.render.extract import boxes_json, check_elements, png_size
-from augment.render.inputs import from_html_dir, from_url_file, url_id
+from augment.render.guard import NETWORK, NOT_A_FILE, OUTSIDE, AssetRoot
+from augment.render.inputs import asset_root, from_html_dir, from_url_file, url_id
 from augment.sources import read_boxes, source_id_for
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -39,13 +41,17 @@ def test_the_page_set_has_every_shape():
 
 def test_url_list_ids_comments_bad_schemes_and_duplicates(tmp_path):
     f = tmp_path / "urls.txt"
+    local = (tmp_path / "page.html").as_uri()
     f.write_text("# docs\n\nhttps://example.org/docs/intro.html\nftp://example.org/x\n"
-                 "https://example.org/docs/intro.html\nfile:///srv/page.html\n")
+                 f"https://example.org/docs/intro.html\n{local}\nfile:///srv/page.html\n")
     items, rejects = from_url_file(f, allow_network=True)
-    assert [i.url for i in items] == ["https://example.org/docs/intro.html", "file:///srv/page.html"]
+    assert [i.url for i in items] == ["https://example.org/docs/intro.html", local]
     assert items[0].source_id == url_id("https://example.org/docs/intro.html") != url_id("https://example.org/docs/intro")
-    assert sorted(r.reason for r in rejects) == ["bad_url", "duplicate_id"]
+    assert sorted(r.reason for r in rejects) == ["bad_url", "duplicate_id", "outside_asset_root"]
     assert f"{f}:4" in next(r.message for r in rejects if r.reason == "bad_url")
+    outside = next(r.message for r in rejects if r.reason == "outside_asset_root")  # the list's folder is the root
+    assert f"{f}:7: file:///srv/page.html is not under the asset root {tmp_path}" in outside
+    assert "--asset-root" in outside
 
 
 def test_offline_url_list_is_refused_naming_the_lines(tmp_path):
@@ -57,8 +63,9 @@ def test_offline_url_list_is_refused_naming_the_lines(tmp_path):
 
 def test_bad_settings_are_all_reported_at_once(tmp_path):
     with pytest.raises(RenderError) as e:
-        render_pages(tmp_path, html_dir=tmp_path, opts=RenderOptions(width=10, jobs=0, timeout=0))
-    for fragment in ("--width 10", "--jobs 0", "--timeout 0", "the rendered <id>.html would replace the sources"):
+        render_pages(tmp_path, html_dir=tmp_path, opts=RenderOptions(width=10, jobs=0, timeout=0, max_elements=0))
+    for fragment in ("--width 10", "--jobs 0", "--timeout 0", "--max-elements 0",
+                     "the rendered <id>.html would replace the sources"):
         assert fragment in str(e.value)
     with pytest.raises(RenderError, match="exactly one of --html DIR and --urls FILE"):
         render_pages(tmp_path / "o", opts=RenderOptions())
@@ -73,6 +80,84 @@ def test_cli_errors_exit_2_with_the_message(tmp_path):
     out = subprocess.run([sys.executable, "-m", "augment", "render", "--html", str(tmp_path / "nope"),
                           "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert out.returncode == 2 and "--html" in out.stderr and "not a directory" in out.stderr
+
+
+@pytest.fixture
+def site(tmp_path):
+    """site/pages (the asset root) with an asset, a link to a file outside, a link to a folder outside,
+    a link inside, a FIFO; site/private outside it."""
+    pages, private = tmp_path / "site" / "pages", tmp_path / "site" / "private"
+    (pages / "css").mkdir(parents=True)
+    private.mkdir()
+    (private / "secret.png").write_bytes(b"x")
+    (pages / "css" / "a.css").write_text("p {}")
+    (pages / "css" / "out.css").symlink_to(private / "secret.png")
+    (pages / "css" / "in.css").symlink_to(pages / "css" / "a.css")
+    (pages / "privdir").symlink_to(private, target_is_directory=True)
+    os.mkfifo(pages / "fifo")
+    return pages, private
+
+
+def test_the_asset_root_decides_every_url(site):
+    pages, private = site
+    guard, u = AssetRoot(pages), pages.as_uri()
+    allowed = [f"{u}/css/a.css", f"{u}/css/in.css", f"{u}/css/a.css?v=1#x", f"{u}/missing.png", f"{u}/css/",
+               f"file://localhost{pages}/css/a.css", "data:text/css,p{}", "blob:null/1234"]
+    assert [u_ for u_ in allowed if guard.refuses(u_)] == []
+    refused = {f"{private.as_uri()}/secret.png": OUTSIDE, f"{u}/../private/secret.png": OUTSIDE,
+               f"{u}/css/%2e%2e/%2e%2e/private/secret.png": OUTSIDE, f"{u}/css/out.css": OUTSIDE,
+               f"{u}/privdir/secret.png": OUTSIDE, "file:///etc/passwd": OUTSIDE,
+               f"file://host{pages}/css/a.css": OUTSIDE, f"{u}/fifo": NOT_A_FILE, "http://example.com/x.png": NETWORK,
+               "chrome://settings": NETWORK, "view-source:file:///etc/passwd": NETWORK}
+    assert {u_: guard.refuses(u_) for u_ in refused} == refused
+    assert AssetRoot(pages, allow_network=True).refuses("https://example.com/") is None
+    followed = AssetRoot(pages, follow_symlinks=True)  # links inside the root go where they point
+    assert followed.refuses(f"{u}/css/out.css") is None and followed.refuses(f"{u}/privdir/secret.png") is None
+    assert followed.refuses(f"{private.as_uri()}/secret.png") == OUTSIDE == followed.refuses(f"{u}/../private/x")
+
+
+def test_asset_root_defaults_and_checks(site, tmp_path):
+    pages, _ = site
+    urls = tmp_path / "list" / "urls.txt"
+    assert asset_root(pages, None, None).root == pages.resolve()
+    assert asset_root(None, urls, None).root == urls.parent.resolve()
+    assert asset_root(pages, None, pages.parent).root == pages.parent.resolve()  # widened to hold ../shared
+    with pytest.raises(RenderError, match="--asset-root .*: not a directory"):
+        asset_root(pages, None, tmp_path / "nope")
+    with pytest.raises(RenderError, match="does not hold --html"):
+        asset_root(pages, None, pages / "css")
+
+
+def test_a_page_linked_from_outside_the_html_folder_is_refused_unless_followed(tmp_path):
+    pages, elsewhere = tmp_path / "pages", tmp_path / "elsewhere"
+    pages.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "secret.html").write_text("<p>private</p>")
+    (pages / "a.html").write_text("<p>a</p>")
+    (pages / "b.html").symlink_to(pages / "a.html")  # inside: rendered
+    (pages / "c.html").symlink_to(elsewhere / "secret.html")
+    items, rejects = from_html_dir(pages)
+    assert [i.source_id for i in items] == ["a", "b"]
+    assert [(r.source_id, r.reason) for r in rejects] == [("c", "symlink_outside")]
+    assert str(elsewhere / "secret.html") in rejects[0].message and "--follow-symlinks" in rejects[0].message
+    items, rejects = from_html_dir(pages, follow_symlinks=True)
+    assert [(i.source_id, i.url) for i in items][2] == ("c", (pages.resolve() / "c.html").as_uri()) and not rejects
+
+
+def test_the_browser_is_started_sandboxed_first_and_unsandboxed_only_as_the_fallback(tmp_path, monkeypatch):
+    from augment.render import sandbox
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 1000)
+    user = sandbox.launches("/opt/chromium", tmp_path)
+    assert [(w.executable, w.sandbox) for w in user] == [("/opt/chromium", True), ("/opt/chromium", False)]
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    root = sandbox.launches("/opt/my chromium", tmp_path)
+    script = Path(root[0].executable).read_text()
+    assert root[0].sandbox and "--user --map-user=65534" in script and "'/opt/my chromium' \"$@\"" in script
+    assert not root[1].sandbox and "no user namespace could be made" in root[1].says
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    (alone,) = sandbox.launches("/opt/chromium", tmp_path)
+    assert not alone.sandbox and "running as root" in alone.says and "no `unshare`" in alone.says
 
 
 HTML = """<!DOCTYPE html><html><head></head><body><div id="a" class="x"><p>one</p><p>two</p></div>

@@ -160,7 +160,7 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
     settings, the layout prior); return ``out``."""
     import json
 
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     from shards import atomic
 
@@ -169,9 +169,10 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().contiguous().cpu() for k, v in predictor.model.state_dict().items()}
-    tmp = out / f".tmp-{EXPORT_WEIGHTS}"
-    save_file(weights, str(tmp), metadata={"format": EXPORT_FORMAT})
-    tmp.replace(out / EXPORT_WEIGHTS)
+    # Serialized in memory and written through shards.atomic, as checkpoints are: safetensors'
+    # own save_file created the file 0600, so an export was unreadable to the other users of a
+    # shared filesystem; atomic gives it the mode an ordinary open() would (0666 less the umask).
+    atomic.write_bytes(out / EXPORT_WEIGHTS, save(weights, metadata={"format": EXPORT_FORMAT}))
     meta = {"format": EXPORT_FORMAT, "model_config": predictor.model.cfg.to_dict(), "tdc": predictor.model.tdc,
             "factors": predictor.factors.to_dict(), "sampling": vars(predictor.sampling).copy(),
             "prior": state.get("prior"), "step": state["step"]}

@@ -2,9 +2,16 @@
 
 Per page it writes `<id>.png` (the full page, up to `max_height`), `<id>.html` (the DOM
 after load) and `<id>.boxes.json` (every element whose display is not none and whose box
-is not empty, in CSS pixels = screenshot pixels, under the xpath `augment run` gives it).
+is not empty and meets the captured area, clipped to it, in CSS pixels = screenshot pixels,
+under the xpath `augment run` gives it).
 
-- `inputs.py`  what to render (a folder of HTML files or a URL list) and the ids
+The pages are untrusted: what they may load is the asset root's rule (`guard.py`), the
+browser runs in its own sandbox where the platform allows (`sandbox.py`), and every output
+is bounded (elements in the capture only, `max_elements`, the HTML size `augment run` reads).
+
+- `inputs.py`  what to render (a folder of HTML files or a URL list), the ids, the asset root
+- `guard.py`   the asset root: which URL a page, its frames and pop-ups may load
+- `sandbox.py` how Chromium is started: its own sandbox, also as root (a user namespace)
 - `browser.py` finding and starting the system Chromium; one page, deterministic and offline
 - `collect.js` the in-page walk that lists elements, boxes and lxml-style xpaths
 - `extract.py` checking those xpaths against the project's own parse; the boxes file

@@ -6,9 +6,15 @@ gets a fresh browser context, so no cache, cookie or storage carries from one pa
 next, with everything that changes pixels fixed: viewport and device scale 1, light
 colour scheme, reduced motion, CSS animations ended, en-US, UTC, a fixed clock and a
 seeded `Math.random`.
-Offline by default: every request whose scheme is not file:, data: or blob: is aborted and
-counted, service workers are blocked, WebSockets are closed, and the host resolver
-resolves nothing, so a request that slipped past the router would still not leave.
+Every request of the page, its frames and pop-ups goes through one router that asks
+`guard.AssetRoot` (file: only under the asset root; offline by default): a refused request
+is aborted and counted. Service workers are blocked, WebSockets closed, pop-ups refused
+(Chromium's pop-up blocker), downloads cancelled, and the host resolver resolves nothing,
+so a request that slipped past the router would still not leave. A navigation of the page
+itself after its first (meta refresh, script, form, a download link to another file) is
+aborted and the page is a reject (`navigated`): what would be captured is no longer the
+page asked for. The browser runs in its own sandbox where the platform allows
+(`sandbox.py`).
 """
 from __future__ import annotations
 
@@ -18,8 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shards.htmlparse import MAX_HTML_BYTES
+
+from .guard import NETWORK, AssetRoot
+from .sandbox import Launch, launches, private_folder
+
 COLLECT_JS = (Path(__file__).with_name("collect.js")).read_text(encoding="utf-8")
-LOCAL_SCHEMES = ("file:", "data:", "blob:")
 FIXED_TIME = "2024-01-01T00:00:00Z"
 # Run in every page before its own scripts. Math.random from a fixed xorshift32 seed, so
 # pages that shuffle or pick at random draw the same. CSS animations and transitions end at
@@ -36,8 +46,11 @@ INIT_JS = """(() => { let s = 0x2545f491;
 # (extensions, GPU rasterization); the binary it runs is started directly instead.
 BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser",
                       "google-chrome-stable", "google-chrome")
+# --no-sandbox only where sandbox.py finds no sandbox; never --allow-file-access-from-files. Playwright's default
+# --disable-popup-blocking is left out (IGNORED_DEFAULTS): with Chromium's pop-up blocker on, window.open without a
+# user's click opens nothing; without it, a page's 50 window.open calls took 18 s instead of 3 (loaded machine).
+IGNORED_DEFAULTS = ["--disable-popup-blocking"]
 CHROMIUM_ARGS = [
-    "--no-sandbox",  # Chromium refuses to start as root with its sandbox on
     "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic", "--disable-default-apps",
     "--disable-domain-reliability", "--force-color-profile=srgb", "--font-render-hinting=none",
@@ -65,8 +78,26 @@ class RawPage:
 
     png: bytes
     html: str
-    elements: list[list[Any]]  # [xpath, tag, id, class, x, y, w, h] from collect.js
+    elements: list[list[Any]]  # [xpath, tag, id, class, x, y, w, h] from collect.js, clipped to the capture
     blocked: list[str] = field(default_factory=list)
+    blocked_files: int = 0  # of `blocked`, the file: requests (outside the asset root, or not a file)
+    cut: int = 0  # elements with a box wholly outside the captured area: not listed
+    clipped: int = 0  # elements listed with the part of their box inside the captured area
+
+
+@dataclass
+class Traffic:
+    """What one page asked for and did not get, seen by the router."""
+
+    blocked: list[str] = field(default_factory=list)
+    files: int = 0
+    navigations: list[str] = field(default_factory=list)  # the page's own navigations after its first
+    page: Any = None
+    started: bool = False
+
+    def navigated(self, url: str) -> PageFailure:
+        return PageFailure("navigated", f"{url}: the page navigated to {self.navigations[0]} (meta refresh, script "
+                                        "or form); not rendered, since the capture would no longer be this page")
 
 
 def find_browser(path: str | None = None) -> str:
@@ -95,20 +126,32 @@ def _playwright():
 
 
 class Browser:
-    """One Chromium process, restarted when it dies (`restarts` counts how often)."""
+    """One Chromium process, restarted when it dies (`restarts` counts how often).
 
-    def __init__(self, executable: str, allow_network: bool = False):
-        self.executable, self.allow_network = executable, allow_network
+    `guard` decides every request; `javascript` False runs no script of the page (collect.js
+    still runs, from outside the page). `sandbox` says how the browser was started.
+    """
+
+    def __init__(self, executable: str, guard: AssetRoot, javascript: bool = True):
+        self.executable, self.guard, self.javascript = executable, guard, javascript
         self.restarts = 0
+        self.sandbox = ""
         self._pw_cm = self._pw = self._browser = self._timeout_error = None
+        self._launch_as: Launch | None = None
+        self._folder: Path | None = None
         self._generation = 0
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> "Browser":
         start, self._timeout_error = _playwright()
-        self._pw_cm = start()
-        self._pw = await self._pw_cm.__aenter__()
-        await self._launch()
+        self._folder = private_folder()
+        try:
+            self._pw_cm = start()
+            self._pw = await self._pw_cm.__aenter__()
+            await self._launch()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -116,16 +159,29 @@ class Browser:
             if self._browser is not None and self._browser.is_connected():
                 await asyncio.wait_for(self._browser.close(), 30)
         finally:
-            await self._pw_cm.__aexit__(*exc)
+            try:
+                if self._pw_cm is not None:
+                    await self._pw_cm.__aexit__(*exc)
+            finally:
+                shutil.rmtree(self._folder, ignore_errors=True)
 
     async def _launch(self) -> None:
-        args = CHROMIUM_ARGS + ([] if self.allow_network else OFFLINE_ARGS)
-        try:
-            self._browser = await self._pw.chromium.launch(executable_path=self.executable, args=args)
-        except Exception as e:  # noqa: BLE001 - Playwright wraps every launch failure in its own Error
-            raise BrowserError(f"{self.executable}: Chromium did not start ({str(e).splitlines()[0]}); "
-                               f"{INSTALL_HINT}") from None
-        self._generation += 1
+        """Start the browser the first way that works (sandbox.launches), then always that way."""
+        args = CHROMIUM_ARGS + ([] if self.guard.allow_network else OFFLINE_ARGS)
+        failed = []
+        for way in [self._launch_as] if self._launch_as else launches(self.executable, self._folder):
+            try:
+                self._browser = await self._pw.chromium.launch(executable_path=way.executable, args=args,
+                                                               chromium_sandbox=way.sandbox,
+                                                               ignore_default_args=IGNORED_DEFAULTS)
+            except Exception as e:  # noqa: BLE001 - Playwright wraps every launch failure in its own Error
+                failed.append(f"{'sandboxed' if way.sandbox else 'without sandbox'}: {_first_line(e)}")
+                continue
+            self._launch_as = way
+            self.sandbox = way.says + (f" [start {failed[0]}]" if failed else "")
+            self._generation += 1
+            return
+        raise BrowserError(f"{self.executable}: Chromium did not start ({'; '.join(failed)}); {INSTALL_HINT}")
 
     @property
     def connected(self) -> bool:
@@ -144,35 +200,43 @@ class Browser:
             self.restarts += 1
             await self._launch()
 
-    async def render(self, url: str, width: int, height: int, max_height: int, timeout: float) -> RawPage:
+    async def render(self, url: str, width: int, height: int, max_height: int, timeout: float,
+                     max_elements: int) -> RawPage:
         """Load `url` and return its screenshot, DOM and element list, or raise PageFailure.
 
         A dead browser raises `BrowserGone` (the caller restarts it and tries once more).
         """
+        if why := self.guard.refuses(url):  # inputs.py refuses these first; here so that no caller can skip it
+            raise PageFailure(why, f"{url}: refused by the asset root {self.guard.root} ({why})")
         generation = self._generation
         try:
             context = await self._browser.new_context(
                 viewport={"width": width, "height": height}, device_scale_factor=1, reduced_motion="reduce",
-                color_scheme="light", locale="en-US", timezone_id="UTC", service_workers="block")
+                color_scheme="light", locale="en-US", timezone_id="UTC", service_workers="block",
+                accept_downloads=False, java_script_enabled=self.javascript)
         except Exception as e:  # noqa: BLE001
             raise BrowserGone(generation, str(e)) from None
-        blocked: list[str] = []
+        traffic = Traffic()
         crashed = []
         try:
             await context.add_init_script(INIT_JS)
             await context.clock.set_fixed_time(FIXED_TIME)
-            if not self.allow_network:
-                await context.route("**/*", lambda route: _route(route, blocked))
-                await context.route_web_socket("**/*", lambda ws: _block_ws(ws, blocked))
-            page = await context.new_page()
+            await context.route("**/*", lambda route: self._route(route, traffic))
+            if not self.guard.allow_network:
+                await context.route_web_socket("**/*", lambda ws: _block_ws(ws, traffic))
+            page = traffic.page = await context.new_page()
             page.on("crash", lambda _: crashed.append(True))
-            return await asyncio.wait_for(self._load(page, url, width, max_height, timeout, blocked), timeout)
+            raw = await asyncio.wait_for(self._load(page, url, width, max_height, timeout, max_elements), timeout)
+            if traffic.navigations:
+                raise traffic.navigated(url)
+            raw.blocked, raw.blocked_files = sorted(traffic.blocked), traffic.files
+            return raw
         except (asyncio.TimeoutError, TimeoutError, self._timeout_error):
             raise PageFailure("timeout", f"{url}: not rendered within {timeout:g} s (--timeout)") from None
         except PageFailure:
             raise
         except Exception as e:  # noqa: BLE001 - Playwright raises its own Error for every page-side failure
-            first = (str(e).splitlines() or [type(e).__name__])[0]
+            first = _first_line(e)
             if "closed" in first.lower() or "crash" in first.lower():
                 # the error can arrive a few ms before the disconnect or crash event that explains it
                 for _ in range(25):
@@ -181,6 +245,8 @@ class Browser:
                     await asyncio.sleep(0.02)
             if not self.connected:
                 raise BrowserGone(generation, first) from None
+            if traffic.navigations:  # the aborted navigation destroyed the context collect.js ran in
+                raise traffic.navigated(url) from None
             if crashed:
                 raise PageFailure("page_crash", f"{url}: the page's renderer crashed") from None
             raise PageFailure("navigation_error", f"{url}: {first}") from None
@@ -190,21 +256,55 @@ class Browser:
             except Exception:  # noqa: BLE001 - a hung or dead context: the next page gets a new one
                 pass
 
-    async def _load(self, page, url: str, width: int, max_height: int, timeout: float,
-                    blocked: list[str]) -> RawPage:
+    async def _load(self, page, url: str, width: int, max_height: int, timeout: float, max_elements: int) -> RawPage:
         response = await page.goto(url, wait_until="load", timeout=timeout * 1000)
         if response is not None and response.status >= 400:
             raise PageFailure("http_error", f"{url}: HTTP {response.status}")
-        if self.allow_network:
+        if self.guard.allow_network:
             try:  # let late requests settle; a page that never goes quiet is rendered as it is
                 await page.wait_for_load_state("networkidle", timeout=min(5.0, timeout / 2) * 1000)
             except Exception:  # noqa: BLE001 - Playwright's TimeoutError
                 pass
-        found = await page.evaluate(COLLECT_JS)
+        found = await page.evaluate(COLLECT_JS, {"width": width, "maxHeight": max_height, "maxElements": max_elements,
+                                                 "maxHtml": MAX_HTML_BYTES, "frames": 2 if self.javascript else 0})
+        if found["over"]:
+            raise PageFailure("too_many_elements", f"{url}: more than {max_elements} elements in the captured "
+                                                   "area (--max-elements); nothing written for this page")
+        if found["html"] is None:
+            raise PageFailure("bad_html", f"{url}: the DOM after load is {found['htmlChars']} characters, above "
+                                          f"the limit of {MAX_HTML_BYTES} bytes `augment run` reads")
         clip = {"x": 0, "y": 0, "width": width, "height": min(int(found["height"]), max_height)}
         png = await page.screenshot(full_page=True, clip=clip, animations="disabled", caret="hide",
                                     timeout=timeout * 1000)
-        return RawPage(png, found["html"], found["elements"], sorted(blocked))
+        return RawPage(png, found["html"], found["elements"], cut=found["cut"], clipped=found["clipped"])
+
+    async def _route(self, route, traffic: Traffic) -> None:
+        request = route.request
+        main = traffic.page is not None and _frame_of(request) == traffic.page.main_frame
+        if main and request.is_navigation_request():
+            if traffic.started:
+                traffic.navigations.append(request.url)
+                await route.abort("blockedbyclient")
+                return
+            traffic.started = True
+        why = self.guard.refuses(request.url)
+        if why is None:
+            await route.continue_()
+            return
+        traffic.blocked.append(request.url)
+        traffic.files += why != NETWORK
+        await route.abort("blockedbyclient")
+
+
+def _frame_of(request) -> Any:
+    try:
+        return request.frame
+    except Exception:  # noqa: BLE001 - a service worker's request has no frame (and service workers are blocked)
+        return None
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
 
 
 class BrowserGone(Exception):
@@ -215,15 +315,6 @@ class BrowserGone(Exception):
         self.generation = generation
 
 
-async def _route(route, blocked: list[str]) -> None:
-    url = route.request.url
-    if url.startswith(LOCAL_SCHEMES):
-        await route.continue_()
-    else:
-        blocked.append(url)
-        await route.abort("blockedbyclient")
-
-
-async def _block_ws(ws, blocked: list[str]) -> None:
-    blocked.append(ws.url)  # never connected to the server: the page sees the socket close
+async def _block_ws(ws, traffic: Traffic) -> None:
+    traffic.blocked.append(ws.url)  # never connected to the server: the page sees the socket close
     await ws.close()

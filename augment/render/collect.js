@@ -1,10 +1,14 @@
 // The in-page half of `augment render`: settle the page, then list every element under
-// <body> whose display is not none and whose box is not empty, with its CSS-pixel box in
-// page coordinates and its xpath written the way lxml's getpath writes it.
+// <body> whose display is not none and whose box is not empty and meets the captured area
+// (x 0..width, y 0..min(page height, maxHeight)), with its CSS-pixel box in page coordinates,
+// clipped to that area, and its xpath written the way lxml's getpath writes it. Elements
+// wholly outside are counted (`cut`), not listed: a 40,000-row table cut at 4000 px wrote
+// 6.8 MB of boxes below the picture. Past `maxElements` listed the walk stops (`over`), and
+// a DOM serializing to more than `maxHtml` characters is not sent back (`html` null).
 //
 // Evaluated by Playwright as a function expression (browser.py, COLLECT_JS). The Python
 // side (extract.py) checks every xpath against its own lxml parse of the saved DOM.
-async () => {
+async ({width, maxHeight, maxElements, maxHtml, frames}) => {
   await document.fonts.ready;
   // Animations (CSS ones already end at once, see INIT_JS in browser.py; these are the ones
   // scripts start): finite ones jump to their end state, infinite ones are cancelled.
@@ -18,11 +22,17 @@ async () => {
   }
   window.scrollTo(0, 0);
   // Two frames, so the compositor drops the layers those animations had: text painted on an
-  // animated layer can differ by a few pixel values from run to run.
-  for (let i = 0; i < 2; i++) await new Promise((r) => requestAnimationFrame(r));
+  // animated layer can differ by a few pixel values from run to run. None with JavaScript off
+  // (`frames` 0): no callback of the page's event loop runs then, requestAnimationFrame's neither.
+  for (let i = 0; i < frames; i++) await new Promise((r) => requestAnimationFrame(r));
   const root = document.documentElement;
   const round = (v) => Math.round(v * 100) / 100;
   const elements = [];
+  const body = document.body;
+  const height = Math.ceil(Math.max(root.scrollHeight, body ? body.scrollHeight : 0, window.innerHeight));
+  const bottom = Math.min(height, maxHeight);
+  let cut = 0, clipped = 0;
+  const OVER = {};
 
   // lxml (libxml2's xmlGetNodePath) names a step by its lower-cased tag and adds [i], the
   // 1-based position among same-tag siblings, only when there is more than one of them.
@@ -49,21 +59,37 @@ async () => {
       if (style.display === "none") continue; // nothing inside is laid out either
       const r = el.getBoundingClientRect();
       if (r.width > 0 && r.height > 0) {
-        elements.push([xpath, tag, el.getAttribute("id"), el.getAttribute("class"),
-                       round(r.left + window.scrollX), round(r.top + window.scrollY),
-                       round(r.width), round(r.height)]);
+        const x = r.left + window.scrollX, y = r.top + window.scrollY;
+        const x0 = Math.max(x, 0), y0 = Math.max(y, 0);
+        const x1 = Math.min(x + r.width, width), y1 = Math.min(y + r.height, bottom);
+        const row = [xpath, tag, el.getAttribute("id"), el.getAttribute("class")];
+        if (x1 <= x0 || y1 <= y0) {
+          cut++;
+        } else if (x0 === x && y0 === y && x1 === x + r.width && y1 === y + r.height) {
+          elements.push([...row, round(x), round(y), round(r.width), round(r.height)]);
+        } else {
+          clipped++;  // edges rounded, then the size from them: the box ends at the capture's edge, not 0.01 past it
+          const c = [x0, y0, x1, y1].map((v) => Math.round(v * 100));
+          elements.push([...row, c[0] / 100, c[1] / 100, (c[2] - c[0]) / 100, (c[3] - c[1]) / 100]);
+        }
+        if (elements.length > maxElements) throw OVER;
       }
       walk(el, xpath);
     }
   }
 
-  const body = document.body;
   if (body && body.parentElement === root) {
     const bodyStep = childSteps(root).find(([el]) => el === body)[2];
-    walk(body, `/${root.localName.toLowerCase()}/${bodyStep}`);
+    try {
+      walk(body, `/${root.localName.toLowerCase()}/${bodyStep}`);
+    } catch (e) {
+      if (e !== OVER) throw e;
+      return {elements: [], height, html: null, htmlChars: 0, cut, clipped, over: true};
+    }
   }
-  const height = Math.max(root.scrollHeight, body ? body.scrollHeight : 0, window.innerHeight);
-  return {elements, height: Math.ceil(height), html: serialize()};
+  const html = serialize();
+  const fits = html.length <= maxHtml;
+  return {elements, height, html: fits ? html : null, htmlChars: html.length, cut, clipped, over: false};
 
   // The DOM as HTML, by the HTML5 serialization rules except that void elements are written
   // `<source ... />`: libxml2's HTML parser does not know HTML5's new void elements (source,

@@ -1,10 +1,16 @@
 """What `augment render` renders: the HTML files of a folder or the URLs of a list, with ids.
 
 `--html DIR`: every `*.html` / `*.htm` directly in DIR (stylesheets, images and scripts
-may sit in subfolders), loaded as a file: URL so relative links resolve. `--urls FILE`:
-one URL per line (http, https or file); blank lines and lines starting with `#` are
-skipped. Ids follow `augment.sources.source_id_for`, so a rendered pair has the id
-`augment run` gives it; two inputs with one id are rejected (`duplicate_id`).
+may sit in subfolders), loaded as a file: URL so relative links resolve; a symbolic link
+out of DIR is refused (`symlink_outside`, the rule `augment run` applies to its input,
+`shards.pairs.link_outside`) unless `--follow-symlinks`. `--urls FILE`: one URL per line
+(http, https or file); blank lines and lines starting with `#` are skipped, and a file:
+URL outside the asset root is refused (`outside_asset_root`). Ids follow
+`augment.sources.source_id_for`, so a rendered pair has the id `augment run` gives it; two
+inputs with one id are rejected (`duplicate_id`).
+
+The asset root (`guard.py`, what a page's file: requests must stay under) is `--asset-root`
+when given, else the `--html` folder, else the `--urls` list's own folder.
 
 Groups (`augment.groups`): a URL's group is its host name (`shop.example.com`; a file: URL
 has none). An HTML folder's `groups.json`, when it has one, gives its pages' groups (keys:
@@ -17,8 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from shards.pairs import link_outside, symlink_outside
+
 from ..groups import GROUPS_NAME, read_groups
 from ..sources import source_id_for
+from .guard import NOT_A_FILE, AssetRoot
 
 URL_SCHEMES = ("http", "https", "file")
 
@@ -59,7 +68,23 @@ def _dedupe(items: list[RenderInput]) -> tuple[list[RenderInput], list[InputReje
     return list(seen.values()), rejects
 
 
-def from_html_dir(html_dir: str | Path) -> tuple[list[RenderInput], list[InputReject]]:
+def asset_root(html_dir: str | Path | None, urls: str | Path | None, given: str | Path | None,
+               follow_symlinks: bool = False, allow_network: bool = False) -> AssetRoot:
+    """The asset root of a job (see the module docstring); RenderError when `--asset-root` is no
+    folder or does not hold the `--html` folder."""
+    if given is not None:
+        root = Path(given).resolve()
+        if not root.is_dir():
+            raise RenderError(f"--asset-root {given}: not a directory")
+        if html_dir is not None and not Path(html_dir).resolve().is_relative_to(root):
+            raise RenderError(f"--asset-root {given}: does not hold --html {html_dir}, so no page could load; "
+                              "give a folder that holds the pages and their assets")
+    else:
+        root = Path(html_dir if html_dir is not None else Path(urls).parent).resolve()
+    return AssetRoot(root, follow_symlinks, allow_network)
+
+
+def from_html_dir(html_dir: str | Path, follow_symlinks: bool = False) -> tuple[list[RenderInput], list[InputReject]]:
     """The pages of `--html DIR`, sorted by file name."""
     d = Path(html_dir)
     if not d.is_dir():
@@ -68,8 +93,18 @@ def from_html_dir(html_dir: str | Path) -> tuple[list[RenderInput], list[InputRe
     if not files:
         raise RenderError(f"--html {d}: no *.html or *.htm files in it")
     table = read_groups(d / GROUPS_NAME) if (d / GROUPS_NAME).is_file() else {}
-    return _dedupe([RenderInput(sid, p.resolve().as_uri(), str(p), table.get(p.stem, table.get(sid)))
-                    for p in files for sid in (source_id_for(p.stem),)])
+    folder, items, refused = d.resolve(), [], []
+    for p in files:
+        sid = source_id_for(p.stem)
+        target = None if follow_symlinks else link_outside(p, folder)
+        if target is not None:
+            why = symlink_outside(p, target)
+            refused.append(InputReject(sid, str(p), why.reason, str(why)))
+            continue
+        # the URL is the file's place in the folder, not its target's: a followed link's page loads from here
+        items.append(RenderInput(sid, (folder / p.name).as_uri(), str(p), table.get(p.stem, table.get(sid))))
+    kept, dupes = _dedupe(items)
+    return kept, refused + dupes
 
 
 def url_id(url: str) -> str:
@@ -79,9 +114,12 @@ def url_id(url: str) -> str:
     return source_id_for(stem or url)
 
 
-def from_url_file(url_file: str | Path, allow_network: bool) -> tuple[list[RenderInput], list[InputReject]]:
-    """The pages of `--urls FILE`, in file order."""
+def from_url_file(url_file: str | Path, allow_network: bool = False,
+                  guard: AssetRoot | None = None) -> tuple[list[RenderInput], list[InputReject]]:
+    """The pages of `--urls FILE`, in file order; `guard` (default: the list's folder as the asset
+    root) says which file: pages may load, and whether http(s) may (its `allow_network` wins)."""
     f = Path(url_file)
+    guard = guard or asset_root(None, f, None, allow_network=allow_network)
     try:
         lines = f.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
@@ -98,8 +136,13 @@ def from_url_file(url_file: str | Path, allow_network: bool) -> tuple[list[Rende
             continue
         if scheme != "file":
             remote.append(f"{f}:{n}")
+        elif why := guard.refuses(url):
+            rejects.append(InputReject(url_id(url), url, why, f"{f}:{n}: {url} " + (
+                "is not a regular file" if why == NOT_A_FILE else f"is not under the asset root {guard.root} "
+                "(the list's folder unless --asset-root); pass --asset-root DIR to widen it")))
+            continue
         items.append(RenderInput(url_id(url), url, url, urlsplit(url).hostname or None))
-    if remote and not allow_network:
+    if remote and not guard.allow_network:
         raise RenderError(f"--urls {f}: {len(remote)} http(s) URL(s) (line {', '.join(remote[:5])}"
                           f"{'...' if len(remote) > 5 else ''}) but rendering is offline; "
                           "pass --allow-network to fetch them")

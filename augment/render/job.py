@@ -9,6 +9,11 @@ goes on. When the browser itself dies, it is restarted and the pages it held are
 once more. The job holds `--out`'s lock (`shards.lock`): a second render into the same folder
 is refused naming the first. The groups of the complete pages (`inputs.py`) are merged
 into `PAIRS/groups.json` at the end of every run.
+
+What a page may load is the asset root's rule (`guard.py`); what it may write is bounded:
+boxes only for elements meeting the captured area, at most `max_elements` of them (else
+the page is a reject, `too_many_elements`), each page's `render` record saying what was
+blocked, cut and clipped. The summary says how the browser was sandboxed (`sandbox.py`).
 """
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ from shards.lock import hold
 from ..groups import GROUPS_NAME, write_groups
 from .browser import Browser, BrowserGone, PageFailure, RawPage, find_browser
 from .extract import boxes_json, check_elements, png_size
-from .inputs import InputReject, RenderError, RenderInput, from_html_dir, from_url_file
+from .guard import AssetRoot
+from .inputs import InputReject, RenderError, RenderInput, asset_root, from_html_dir, from_url_file
 
 REJECTS_NAME = "render_rejects.jsonl"
 
@@ -45,12 +51,17 @@ class RenderOptions:
     allow_network: bool = False
     browser: str | None = None
     progress: bool = True
+    asset_root: str | None = None  # None: the --html folder, or the --urls list's folder
+    follow_symlinks: bool = False
+    max_elements: int = 20_000  # the page set's largest has 207; a dense 1280x4000 table ~5,000
+    javascript: bool = True
 
     def problems(self) -> list[str]:
         """Every bad setting, each naming its flag."""
         out = []
         for name, flag, lo in (("width", "--width", 64), ("height", "--height", 64),
-                               ("max_height", "--max-height", 64), ("jobs", "--jobs", 1)):
+                               ("max_height", "--max-height", 64), ("jobs", "--jobs", 1),
+                               ("max_elements", "--max-elements", 1)):
             if getattr(self, name) < lo:
                 out.append(f"{flag} {getattr(self, name)}: must be at least {lo}")
         if not self.timeout > 0:
@@ -69,8 +80,13 @@ class RenderSummary:
     rejects: Counter = field(default_factory=Counter)
     elements_found: int = 0
     elements_kept: int = 0
+    elements_cut: int = 0  # wholly outside the captured area: not recorded
+    elements_clipped: int = 0
     blocked: int = 0
+    blocked_files: int = 0  # of `blocked`: file: requests outside the asset root (or not a file)
     restarts: int = 0
+    sandbox: str = ""
+    javascript: bool = True
     seconds: float = 0.0
     grouped: int = 0  # complete pages whose group went into groups.json
     groups: int = 0  # distinct groups among them
@@ -85,8 +101,11 @@ class RenderSummary:
         return (f"pages {self.inputs}: rendered {self.rendered}, kept {self.kept} (already complete), "
                 f"rejected {sum(self.rejects.values())} ({rej})\n"
                 f"elements {self.elements_kept} of {self.elements_found} found kept "
-                f"({100 * self.xpath_rate:.2f}% of xpaths resolve in the project's parse); "
-                f"blocked requests {self.blocked}; browser restarts {self.restarts}\n"
+                f"({100 * self.xpath_rate:.2f}% of xpaths resolve in the project's parse); {self.elements_cut} "
+                f"outside the capture not recorded, {self.elements_clipped} clipped to it\n"
+                f"blocked requests {self.blocked} ({self.blocked_files} of them file: outside the asset root or not a "
+                f"file); browser restarts {self.restarts}; browser sandbox {self.sandbox or 'not started'}"
+                f"{'' if self.javascript else '; JavaScript off'}\n"
                 + (f"{GROUPS_NAME}: {self.grouped} pages in {self.groups} groups\n" if self.grouped else "")
                 + f"{self.seconds:.1f} s ({self.rendered / max(self.seconds, 1e-9):.2f} pages/s)\n"
                 f"output: {self.out} (rejects in {REJECTS_NAME})")
@@ -98,7 +117,7 @@ def is_complete(out: Path, source_id: str) -> bool:
 
 
 def _save(item: RenderInput, raw: RawPage, out: Path) -> tuple[int, int]:
-    """Check the page's xpaths and write its pair; return (elements found, kept)."""
+    """Check the page's xpaths and write its pair; return (elements found in the capture, kept)."""
     try:
         checked = check_elements(raw.html, raw.elements, item.given)
     except HtmlError as e:
@@ -107,7 +126,7 @@ def _save(item: RenderInput, raw: RawPage, out: Path) -> tuple[int, int]:
         raise PageFailure("no_elements", f"{item.given}: no element with a non-empty box after load "
                                          f"({checked.found} found, none resolving)")
     render = {"url": item.url, "blocked_requests": len(raw.blocked), "blocked": raw.blocked[:20],
-              "dropped": checked.dropped}
+              "blocked_files": raw.blocked_files, "dropped": checked.dropped, "cut": raw.cut, "clipped": raw.clipped}
     atomic.write_bytes(out / f"{item.source_id}.png", raw.png)
     atomic.write_bytes(out / f"{item.source_id}.html", raw.html.encode("utf-8"))
     atomic.write_bytes(out / f"{item.source_id}.boxes.json",
@@ -116,12 +135,13 @@ def _save(item: RenderInput, raw: RawPage, out: Path) -> tuple[int, int]:
 
 
 async def _render_one(browser: Browser, item: RenderInput, out: Path, opts: RenderOptions) -> tuple:
-    """(found, kept, blocked) or a reject row; a dead browser is restarted and the page retried once."""
+    """(found, kept, the RawPage) or a reject row; a dead browser is restarted and the page retried once."""
     for attempt in range(2):
         try:
-            raw = await browser.render(item.url, opts.width, opts.height, opts.max_height, opts.timeout)
+            raw = await browser.render(item.url, opts.width, opts.height, opts.max_height, opts.timeout,
+                                       opts.max_elements)
             found, kept = await asyncio.to_thread(_save, item, raw, out)
-            return found, kept, len(raw.blocked)
+            return found, kept, raw
         except BrowserGone as gone:
             await browser.restart(gone.generation)
             if attempt:
@@ -136,14 +156,15 @@ def _row(item: RenderInput | InputReject, reason: str, message: str) -> dict[str
     return {"source": item.source_id, "input": item.given, "reason": reason, "message": message}
 
 
-async def _render_all(todo: list[RenderInput], out: Path, opts: RenderOptions, executable: str,
+async def _render_all(todo: list[RenderInput], out: Path, opts: RenderOptions, executable: str, guard: AssetRoot,
                       summary: RenderSummary, rows: list[dict[str, str]]) -> None:
     bar = tqdm(total=len(todo), desc="render", unit="page", disable=not opts.progress)
     queue: asyncio.Queue = asyncio.Queue()
     for item in todo:
         queue.put_nowait(item)
     t0 = time.perf_counter()
-    async with Browser(executable, opts.allow_network) as browser:
+    async with Browser(executable, guard, opts.javascript) as browser:
+        summary.sandbox = browser.sandbox
         async def worker() -> None:
             while not queue.empty():
                 item = queue.get_nowait()
@@ -155,7 +176,10 @@ async def _render_all(todo: list[RenderInput], out: Path, opts: RenderOptions, e
                     summary.rendered += 1
                     summary.elements_found += result[0]
                     summary.elements_kept += result[1]
-                    summary.blocked += result[2]
+                    summary.elements_cut += result[2].cut
+                    summary.elements_clipped += result[2].clipped
+                    summary.blocked += len(result[2].blocked)
+                    summary.blocked_files += result[2].blocked_files
                 bar.set_postfix(pages_s=f"{summary.rendered / (time.perf_counter() - t0):.2f}",
                                 rejects=len(rows), blocked=summary.blocked)
                 bar.update()
@@ -179,24 +203,26 @@ def render_pages(out: str | Path, *, html_dir: str | Path | None = None, urls: s
         problems.append(f"--out {out}: is the --html folder; the rendered <id>.html would replace the sources")
     if problems:
         raise RenderError("; ".join(problems))
-    items, early = from_html_dir(html_dir) if html_dir is not None else from_url_file(urls, opts.allow_network)
+    guard = asset_root(html_dir, urls, opts.asset_root, opts.follow_symlinks, opts.allow_network)
+    items, early = (from_html_dir(html_dir, opts.follow_symlinks) if html_dir is not None
+                    else from_url_file(urls, guard=guard))
     executable = find_browser(opts.browser)
     out.mkdir(parents=True, exist_ok=True)
     with hold(out, "augment render"):
-        return _locked_render(out, items, early, opts, executable, t0)
+        return _locked_render(out, items, early, opts, executable, guard, t0)
 
 
 def _locked_render(out: Path, items: list[RenderInput], early: list[InputReject], opts: RenderOptions,
-                   executable: str, t0: float) -> RenderSummary:
+                   executable: str, guard: AssetRoot, t0: float) -> RenderSummary:
     atomic.remove_stale_temps(out)
-    summary = RenderSummary(out, inputs=len(items) + len(early))
+    summary = RenderSummary(out, inputs=len(items) + len(early), javascript=opts.javascript)
     rows = [_row(r, r.reason, r.message) for r in early]
     summary.rejects.update(r.reason for r in early)
     todo = [it for it in items if not is_complete(out, it.source_id)]
     summary.kept = len(items) - len(todo)
     try:
         if todo:
-            asyncio.run(_render_all(todo, out, opts, executable, summary, rows))
+            asyncio.run(_render_all(todo, out, opts, executable, guard, summary, rows))
     finally:
         text = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n"
                        for r in sorted(rows, key=lambda r: (r["source"], r["reason"])))
