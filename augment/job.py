@@ -34,14 +34,13 @@ import cv2
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from shards import atomic
+from shards import atomic, versions
 from shards.cli_support import progress_enabled
 from shards.htmlparse import MAX_HTML_BYTES
 from shards.images import max_file_bytes
 from shards.lock import LOCK_NAME, hold
 from shards.manifest import MANIFEST_NAME, boxes_warning, build_manifest, write_manifest
 from shards.schema import SCHEMA_VERSION
-from shards import versions
 from shards.writer import ShardWriter, SidecarError, file_sha256, is_shard_name, read_sidecar, sidecar_path
 
 from .backends import execution
