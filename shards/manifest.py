@@ -5,9 +5,11 @@ sizes and hashes, per-split totals, the number of source pairs (which picks the 
 phase), the section-label vocabulary with counts per factor (``vocab``: ``token``,
 ``type``, ``role``, ``raw_token``, ``tag``), the accepted sources of each group per split
 (``groups``: ``{"train": {"<group>": n, ...}, "val": {...}}``, `augment.groups`; absent
-from manifests written before issue 20), reject counts, the job config and a fingerprint of
-the inputs. It is written atomically and carries a format tag, its version
-and the sample schema version; another version is refused with how to rebuild.
+from manifests written before issue 20), reject counts, the job config, a fingerprint of
+the inputs and the package versions its shards were written with (``versions``: package ->
+versions, `shards.versions`; absent from manifests written before issue 24). It is written
+atomically and carries a format tag, its version and the sample schema version; another
+version is refused with how to rebuild.
 """
 from __future__ import annotations
 
@@ -62,12 +64,14 @@ def build_manifest(
     input_fingerprint: str = "",
     stats: dict[str, Any] | None = None,
     groups: dict[str, dict[str, int]] | None = None,
+    versions: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Merge shard sidecars into the manifest dict.
 
     `sources` holds `total`, `accepted`, `rejected` and per-split counts of source pairs;
     `groups`, when given, split -> group -> accepted sources (then each split's totals also
-    count its groups).
+    count its groups); `versions`, when given, package -> the versions its shards were
+    written with (`shards.versions.gather` over the sidecars).
     """
     sidecars = sorted(sidecars, key=lambda s: s["shard"])
     vocab: dict[str, Counter[str]] = {f: Counter() for f in VOCAB_FACTORS}
@@ -92,7 +96,8 @@ def build_manifest(
         "config_hash": config_hash,
         "input_fingerprint": input_fingerprint,
         "stats": stats or {},
-    } | ({"groups": _group_table(groups)} if groups is not None else {})
+    } | ({"groups": _group_table(groups)} if groups is not None else {}) | (
+        {"versions": versions} if versions is not None else {})
 
 
 def boxes_warning(manifest: dict[str, Any]) -> str | None:

@@ -4,6 +4,8 @@
 against the sidecar and the manifest, walks every tar member (flat names, regular files,
 grouped by key, all three members present) and validates every sample's metadata. Each
 problem is a message naming the shard (and the key); an empty list means all is well.
+`versions_warning` is not a problem: it says when the shards were written with other package
+versions than this environment's (`shards.versions`), so a rebuild here may differ in bytes.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import versions
 from .manifest import ManifestError, load_manifest, manifest_path
 from .schema import validate_members, validate_meta
 from .tario import ShardFormatError, iter_tar_samples
@@ -97,3 +100,15 @@ def verify_dir(out: str | Path) -> list[str]:
     if totals != manifest["totals"]["samples"]:
         problems.append(f"manifest: totals.samples is {manifest['totals']['samples']}, shards add up to {totals}")
     return problems
+
+
+def versions_warning(out: str | Path) -> str | None:
+    """The warning line when the manifest's shards were written with other package versions
+    than this environment's (None when they were not, or the manifest predates recording them)."""
+    try:
+        manifest = load_manifest(out)
+    except ManifestError:
+        return None  # verify_dir reports it
+    return versions.warning(
+        f"{manifest_path(out)}: its shards", versions.drift(manifest.get("versions")),
+        "They verify as written; `augment run` with this environment into a new --out rebuilds them with its versions.")

@@ -251,14 +251,22 @@ def test_odd_images_are_accepted_as_8bit_rgb(job, sid):
         assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
     v0 = decode_image(samples[f"{sid}_v00"]["png"])
     assert v0.shape == (H, W, 3)
-    assert np.abs(v0.astype(int) - ACCEPTED_IMAGES[sid].astype(int)).max() <= 1
+    # Integer conversions, exact: grey and palette expand, alpha is dropped. A 16-bit sample
+    # becomes its high byte in OpenCV's libpng path (strip_16: what it does now, 0 levels off);
+    # a decoder that scales instead (v / 257 rounded: libpng's scale_16) lands within one level
+    # of the high byte, so 16-bit images may be one level off and no more.
+    most = 1 if sid.endswith("16") else 0
+    assert np.abs(v0.astype(int) - ACCEPTED_IMAGES[sid].astype(int)).max() <= most
 
 
 def test_jpeg_with_exif_rotation_is_accepted_as_stored(job):
     # it used to be rejected as "truncated or corrupt": OpenCV applied the rotation
     *_, samples = job
     v0 = decode_image(samples["img-exif_v00"]["png"])
-    assert v0.shape == (H, W, 3)
+    assert v0.shape == (H, W, 3)  # as stored (48 x 64), not turned to 64 x 48
+    # JPEG at quality 95 is lossy and its decoders round their own way: 0.66 levels mean
+    # (4 at most) from the pixels it was made from (opencv-python-headless 5.1.0.95); < 4 bounds
+    # the codec, far under a scrambled or mirrored card (the ramps run 0-255 across it)
     assert np.abs(v0.astype(int) - RGB.astype(int)).mean() < 4
 
 
