@@ -29,7 +29,7 @@ the page. The rule, with its constants:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .vocab import NON_CONTENT_TAGS
@@ -41,6 +41,8 @@ SIDEBAR_MAX_SHARE = 0.35
 SIDEBAR_MIN_HEIGHT = 0.5
 MAIN_MIN_SHARE = 0.45
 TALL_SHARE = 0.5
+CARD_WIDTH_SPREAD = 0.3  # widest / narrowest - 1 of a row of cards (tabler's 400-px cards: 0.0)
+PAGE_ROW_SHARE = 0.85  # a dashboard content column is 0.80 of the page, a centred docs layout 0.86-1.0
 MAX_BLOCK_DEPTH = 6
 BLOCK_TAGS = frozenset({"div", "section", "article", "header", "footer", "nav", "aside", "main", "form",
                         "center", "span"})
@@ -55,6 +57,7 @@ class Block:
 
     chain: list[Element]
     default: str = "other"
+    members: list[Element] = field(default_factory=list)  # a run of flow siblings shown as one block
 
     @property
     def element(self) -> Element:
@@ -97,8 +100,16 @@ class _Finder:
                 top, bottom = y, y + h
         return [[kids[i] for i in sorted(r)] for r in rows]
 
+    def similar(self, row: list[Element]) -> bool:
+        """Two or more blocks side by side of about one width (within `CARD_WIDTH_SPREAD`): a
+        row of cards, each of which is then typed ``cards``."""
+        widths = [self.box_of(k)[2] for k in row]
+        return len(row) >= 2 and min(widths) > 0 and max(widths) <= (1 + CARD_WIDTH_SPREAD) * min(widths)
+
     def sidebar_row(self, row: list[Element], width: float) -> bool:
-        if len(row) < 2:
+        # only a page-wide row is a sidebar layout: inside a content column, a narrow panel
+        # beside a wide one (Bootstrap's col-7 + col-5) is two panels, not a sidebar
+        if len(row) < 2 or width < PAGE_ROW_SHARE * self.page_w:
             return False
         boxes = [self.box_of(k) for k in row]
         height = max(b[1] + b[3] for b in boxes) - min(b[1] for b in boxes)
@@ -116,7 +127,8 @@ class _Finder:
                     narrow = self.box_of(k)[2] < SIDEBAR_MAX_SHARE * width
                     out.append(Block([k], "main" if k is widest else "sidebar" if narrow else "other"))
             elif len(row) > 1 or self.box_of(row[0])[2] >= BAND_WIDTH_SHARE * width:
-                out += [Block([k]) for k in row]
+                default = "cards" if self.similar(row) else "other"
+                out += [Block([k], default) for k in row]
         return [b for b in out if self.box_of(b.element)[3] >= self.min_h]
 
     def look_into(self, el: Element, kids: list[Element], depth: int) -> bool:
@@ -131,7 +143,13 @@ class _Finder:
         box = self.box_of(el)
         if box is None:
             return False
-        return box[3] >= TALL_SHARE * self.page_h or any(self.sidebar_row(r, box[2]) for r in self.rows(kids))
+        rows = self.rows(kids)
+        if any(self.sidebar_row(r, box[2]) for r in rows):
+            return True
+        # a tall container is looked into when it stacks its children (a page or column wrapper),
+        # not when it lays them out side by side: one row of columns, or a grid of cards (rows of
+        # two or more), is one block, the way a dashboard's row of panels is
+        return box[3] >= TALL_SHARE * self.page_h and any(len(r) == 1 for r in rows)
 
     def split(self, el: Element, depth: int) -> list[Block] | None:
         """The blocks `el` is made of, or None when it is one block itself."""
