@@ -2,25 +2,28 @@
 
 Documentation sites, dashboards and old templates are built of ``div``s, so the section
 walk (`walk`) finds nothing there. Their sections are still plain to see: bands stacked
-down the page, a sidebar beside a content column. `visual_blocks` finds them from the
-boxes alone; `shards.tokens` uses them where the semantic sections cover too little of
-the page. The rule, with its constants:
+down the page, a sidebar beside a content column. `_Finder` finds them from the boxes
+alone; `shards.sections.fill` uses it for whatever the semantic sections leave out
+(`visual_blocks` applies it to a whole page). The rule, with its constants:
 
 1. Only drawn elements take part: a box of positive area (hidden ones have none);
    script, style and the like never.
 2. Starting at ``<body>``, a container is *looked into* when it is the body, or when all
    its drawn children are block containers (`BLOCK_TAGS`: div, section, main...; no text
    or content element of its own) and it either has one drawn child (a wrapper), or lays
-   its children out as a sidebar row (3), or is tall: at least `TALL_SHARE` of the page
-   height (a page or column wrapper). Otherwise it is one block. Looking in stops at depth
-   `MAX_BLOCK_DEPTH`.
+   its children out as a sidebar row (3), or is tall (at least `TALL_SHARE` of the page
+   height) and stacks some children alone in their row (a page or column wrapper; one
+   row of columns or a grid of cards is one block). Otherwise it is one block. Looking in
+   stops at depth `MAX_BLOCK_DEPTH`.
 3. A looked-into container's drawn children are grouped into rows (children whose
    vertical extents overlap by more than half the shorter one). A row of one child is a
    band if it spans `BAND_WIDTH_SHARE` of the container's width; a row of several is a
-   *sidebar row* when one child is narrower than `SIDEBAR_MAX_SHARE` of the container and
-   at least `SIDEBAR_MIN_HEIGHT` of the row tall, and the widest is at least
-   `MAIN_MIN_SHARE` wide: the narrow ones are sidebars, the widest the main column.
-   Other children of several-child rows are blocks of their own.
+   *sidebar row* when the container spans `PAGE_ROW_SHARE` of the page width, one child
+   is narrower than `SIDEBAR_MAX_SHARE` of the container and at least
+   `SIDEBAR_MIN_HEIGHT` of the row tall, and the widest is at least `MAIN_MIN_SHARE`
+   wide: the narrow ones are sidebars, the widest the main column. Other children of
+   several-child rows are blocks of their own, ``cards`` when they are of about one
+   width (`CARD_WIDTH_SPREAD`).
 4. Every candidate lower than `MIN_HEIGHT_SHARE` of the page width (16 px at 1280) is
    dropped; each remaining one is looked into (2) or kept as a block.
 5. A block's type comes from its markup (`walk.section_type`: type class, ARIA landmark,

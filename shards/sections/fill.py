@@ -18,16 +18,25 @@ The rule, applied after the semantic walk (`shards.tokens.derive_sections`):
    splits into two or more visual blocks is replaced by them: a dashboard's
    ``section.content`` becomes its rows of cards.
 4. **Type** of a block whose markup names none (`block_type`), first that applies: a
-   sidebar-row member is ``sidebar``/``main``; a band touching the page top, at most
-   `TOP_BAR_MAX` px high, is ``navbar`` when it holds a link, else ``header``; a band ending
-   at the page bottom, in its lower half and at most `FOOTER_MAX` px high, is ``footer``; a
-   block mostly filled by one table is ``table``; a row of two or more blocks of similar
-   width (within `CARD_WIDTH_SPREAD`) or two or more ``card``-class elements is ``cards``;
-   a block starting with a heading and at most `TITLE_MAX` px high is ``header`` (a page-title
-   band); else ``other``.
+   sidebar-row member is ``sidebar``/``main``, a member of a row of blocks of about one
+   width ``cards``; a band touching the page top, at most `TOP_BAR_MAX` px high, is
+   ``navbar`` when it holds a link, else ``header``; a band ending at the page bottom, in
+   its lower half and at most `FOOTER_MAX` px high, is ``footer``; a block mostly filled by
+   tables (`TABLE_SHARE`) is ``table``; one whose children form rows of blocks of about one
+   width, or that is or holds ``card``-class elements, is ``cards``; one led by a heading
+   (within `LEAD_GAP` px of its top) is ``header`` up to `TITLE_MAX` px high (a page-title
+   band) and ``main`` above it when pictures fill at most `PICTURE_SHARE` of it (a part of
+   a text column); else ``other``. A bare semantic section (``section`` with no type class)
+   is typed the same way (`unnamed_type`).
+5. **Runs.** Text drawn straight in a page's body (old documentation: ``h1``, ``p``,
+   ``pre`` as body children) is one ``main`` block per run of adjacent flow elements
+   (`FLOW_TAGS`), its box their union, its children their roles.
 
-Synthetic pages are all sections (every drawn element lies in one), so none of this
-changes their labels (checked on 1,000 generated pages: identical records).
+Synthetic pages are all sections (every drawn element lies in one) and never untyped,
+so none of this changes their labels (checked on 1,000 generated pages: identical
+section records before and after; `benchmarks.label_ceiling` stays 1.0). On 126 rendered
+real pages of 10 sites the share of content inside a section went from a median of 0.98
+with 27 pages under one half to 1.0 with none, and ``other`` from 31% to 14%.
 """
 from __future__ import annotations
 
