@@ -168,8 +168,9 @@ def render_site(site: Site, root: Path, out: Path, stage: Path, opts: RenderOpti
             summary.groups[new_id] = site.name
         else:
             row = failed.get(staged, {"reason": "not_rendered", "message": "no pair written"})
+            message = row["message"].replace(root.resolve().as_uri(), f"corpus://{site.name}")
             rejects.append({"source": new_id, "input": f"{site.name}/{rel}", "reason": row["reason"],
-                            "message": row["message"].replace(str(root.resolve()), f"corpus://{site.name}")})
+                            "message": message.replace(str(root.resolve()), f"corpus://{site.name}")})
 
 
 def _prepare_out(out: Path) -> None:
