@@ -9,9 +9,9 @@ alone; `shards.sections.fill` uses it for whatever the semantic sections leave o
 1. Only drawn elements take part: a box of positive area (hidden ones have none);
    script, style and the like never.
 2. Starting at ``<body>``, a container is *looked into* when it is the body, or when all
-   its drawn children are block containers (`BLOCK_TAGS`: div, section, main...; no text
-   or content element of its own) and it either has one drawn child (a wrapper), or lays
-   its children out as a sidebar row (3), or is tall (at least `TALL_SHARE` of the page
+   its drawn children are block containers (`BLOCK_TAGS`: div, section, main...) or
+   headings (`TITLE_TAGS`), with no text of its own, and it either has one drawn child (a
+   wrapper), or lays its children out as a sidebar row (3), or is tall (at least `TALL_SHARE` of the page
    height) and stacks some children alone in their row (a page or column wrapper; one
    row of columns or a grid of cards is one block). Otherwise it is one block. Looking in
    stops at depth `MAX_BLOCK_DEPTH`.
@@ -47,6 +47,9 @@ TALL_SHARE = 0.5
 CARD_WIDTH_SPREAD = 0.3  # widest / narrowest - 1 of a row of cards (tabler's 400-px cards: 0.0)
 PAGE_ROW_SHARE = 0.85  # a dashboard content column is 0.80 of the page, a centred docs layout 0.86-1.0
 MAX_BLOCK_DEPTH = 6
+# headings between the rows of a dashboard's content ("Info boxes", "Cards") do not keep it
+# whole: each becomes a title band of its own
+TITLE_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
 BLOCK_TAGS = frozenset({"div", "section", "article", "header", "footer", "nav", "aside", "main", "form",
                         "center", "span"})
 
@@ -137,7 +140,7 @@ class _Finder:
     def look_into(self, el: Element, kids: list[Element], depth: int) -> bool:
         if el.tag == "body":
             return True
-        if depth >= MAX_BLOCK_DEPTH or not kids or any(k.tag not in BLOCK_TAGS for k in kids):
+        if depth >= MAX_BLOCK_DEPTH or not kids or any(k.tag not in BLOCK_TAGS | TITLE_TAGS for k in kids):
             return False
         if (el.text or "").strip() or any((k.tail or "").strip() for k in elements(el)):
             return False
