@@ -73,7 +73,7 @@ from typing import Mapping, Sequence
 import lxml.html
 
 from .htmlparse import parse_html
-from .sections.blocks import MAIN_MIN_SHARE
+from .sections.blocks import MAIN_MIN_SHARE, SIDEBAR_MAX_SHARE
 from .sections.fill import fill_blocks, split_section, unnamed_type
 from .sections.roles import Seen, child_roles, component, raw_token, role_of, salient_components
 from .sections.vocab import (CLASS_SYNONYMS, MAX_CHILDREN, NON_CONTENT_TAGS, ROLES, SALIENT_TAGS,
@@ -188,6 +188,8 @@ def derive_sections(
         el = chain[0]
         seen = Seen(located.get, any(d in located for d in el.iterdescendants()))
         type_ = section_type(chain, default)
+        if type_ == "navbar" and _upright(located[el], page):
+            type_ = "sidebar"  # a nav drawn as a column beside the content is a sidebar, not a top bar
         if members:  # a run of flow elements: their union, their roles in order
             boxes = [located[m] for m in members if m in located]
             box = _union(boxes)
@@ -197,6 +199,12 @@ def derive_sections(
         sections.append((box[1], order[el], Section(
             type_, children, make_token(type_, children), raw_token(el), str(el.tag), box, tree.getpath(el))))
     return [s for _, _, s in sorted(sections, key=lambda t: (t[0], t[1]))]
+
+
+def _upright(box: list[float], page: tuple[float, float]) -> bool:
+    """A column: narrower than `blocks.SIDEBAR_MAX_SHARE` of the page, taller than 1.5 times its
+    width and at least 200 px (documentation themes' ``nav`` sidebars; top bars are wide)."""
+    return box[2] < SIDEBAR_MAX_SHARE * page[0] and box[3] > 1.5 * box[2] and box[3] >= 200
 
 
 def _union(boxes: list[list[float]]) -> list[float]:
