@@ -13,7 +13,8 @@ alone; `shards.sections.fill` uses it for whatever the semantic sections leave o
    headings (`TITLE_TAGS`), with no text of its own, and it either has one drawn child (a
    wrapper), or lays its children out as a sidebar row (3), or is tall (at least `TALL_SHARE` of the page
    height) and stacks some children alone in their row (a page or column wrapper; one
-   row of columns or a grid of cards is one block). Otherwise it is one block. Looking in
+   row of columns or a grid of cards is one block), and is not narrower than
+   `SIDEBAR_MAX_SHARE` of the page (a sidebar). Otherwise it is one block. Looking in
    stops at depth `MAX_BLOCK_DEPTH`.
 3. A looked-into container's drawn children are grouped into rows (children whose
    vertical extents overlap by more than half the shorter one). A row of one child is a
@@ -149,6 +150,8 @@ class _Finder:
         box = self.box_of(el)
         if box is None:
             return False
+        if box[2] < SIDEBAR_MAX_SHARE * self.page_w:
+            return False  # a narrow column is a sidebar, one block however tall (its menu items are no sections)
         rows = self.rows(kids)
         if any(self.sidebar_row(r, box[2]) for r in rows):
             return True
