@@ -108,6 +108,8 @@ def block_type(block: Block, finder: _Finder) -> str:
     if any(semantic_class(d) == "card" for d in block.chain) or sum(
             semantic_class(d) == "card" for d in el.iterdescendants()) >= 2:
         return "cards"
+    if el.tag in HEADINGS:
+        return "header"  # a title between a content column's rows ("Info boxes")
     heading = next((d for d in el.iterdescendants() if d.tag in HEADINGS and finder.box_of(d) is not None), None)
     if heading is not None and finder.box_of(heading)[1] - y <= LEAD_GAP:
         if h <= TITLE_MAX:
