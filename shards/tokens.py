@@ -11,18 +11,24 @@ area inside the page, a child a box too (when the boxes were measured inside the
 **Which elements are sections** (`shards.sections.walk`): header, nav, section, footer,
 aside and article elements, ``div``s with a section class (``div.jumbotron``) or an ARIA
 landmark role, and ``main``/container divs that hold no other section; plain divs are
-looked through (depth <= 8). When those located sections cover less than
-`COVERAGE_SHARE` of the page height, the page's **visual blocks**
-(`shards.sections.blocks`: bands stacked down the page, sidebars beside a content
-column) that neither hold nor lie in one of them are sections too.
+looked through (depth <= 8); a ``main``/container div smaller than a column
+(`_small_column`: a code listing's ``div.content``) is none. Then every visible part of
+the page belongs to a section (`shards.sections.fill`, issue 26): what no semantic section
+holds is cut into **visual blocks** (`shards.sections.blocks`: bands stacked down the page,
+sidebars beside a content column, rows of cards), a tall untyped section (a dashboard's
+``section.content``) is replaced by its rows, and a block or section no markup types gets
+its type from its place and content (top bar, page title, footer, cards, table, text
+column). Measured on real pages by ``python -m benchmarks.label_coverage``; on synthetic
+pages (all sections) nothing changes.
 
 **Type**: the first type class in the element's classes (synonyms mapped:
 ``jumbotron`` -> hero), else its ARIA landmark (banner -> header, navigation -> navbar,
 main, complementary -> sidebar, contentinfo -> footer), else a type named by its id
 (``id="pricing-section"``), else its landmark tag (nav, header, main, aside -> sidebar,
-footer), else ``sidebar``/``main`` for the members of a visual sidebar row, else
-``other``. The section tag itself (``section`` or ``div``...) has no pixel trace and is
-not part of the token.
+footer), else ``sidebar``/``main`` for the members of a visual sidebar row, else the
+type its place and content give (`shards.sections.fill.block_type`), else ``other``.
+The section tag itself (``section`` or ``div``...) has no pixel trace and is not part of
+the token.
 
 **Children roles** (`shards.sections.roles`): the section's building blocks in document
 order, first appearance, at most 4, never looking inside a block. Elements drawn alike
@@ -67,7 +73,8 @@ from typing import Mapping, Sequence
 import lxml.html
 
 from .htmlparse import parse_html
-from .sections.blocks import visual_blocks
+from .sections.blocks import MAIN_MIN_SHARE, SIDEBAR_MAX_SHARE
+from .sections.fill import fill_blocks, split_section, unnamed_type
 from .sections.roles import Seen, child_roles, component, raw_token, role_of, salient_components
 from .sections.vocab import (CLASS_SYNONYMS, MAX_CHILDREN, NON_CONTENT_TAGS, ROLES, SALIENT_TAGS,
                              SECTION_CLASSES, SECTION_TAGS, SECTION_TYPES, SYNONYM_GROUPS, TYPE_CLASSES)
@@ -75,13 +82,13 @@ from .sections.walk import (MAX_WRAPPER_DEPTH, find_section_elements, section_ki
                             section_walk, semantic_class)
 
 __all__ = [
-    "CLASS_SYNONYMS", "COVERAGE_SHARE", "MAX_CHILDREN", "MAX_WRAPPER_DEPTH", "NON_CONTENT_TAGS", "ROLES",
+    "CLASS_SYNONYMS", "COLUMN_MIN_HEIGHT", "MAX_CHILDREN", "MAX_WRAPPER_DEPTH", "NON_CONTENT_TAGS", "ROLES",
     "SALIENT_TAGS", "SECTION_CLASSES", "SECTION_TAGS", "SECTION_TYPES", "SYNONYM_GROUPS", "Section",
     "TYPE_CLASSES", "child_roles", "component", "derive_sections", "find_section_elements", "make_token",
     "raw_token", "role_of", "salient_components", "section_kind", "section_type", "section_walk",
     "semantic_class",
 ]
-COVERAGE_SHARE = 0.5
+COLUMN_MIN_HEIGHT = 0.25  # share of the page height a main column spans at least (see _small_column)
 
 
 @dataclass(frozen=True)
@@ -124,14 +131,14 @@ def _page_size(located: dict, page_size: Sequence[float] | None) -> tuple[float,
     return right, bottom
 
 
-def _coverage(boxes: list[list[float]], height: float) -> float:
-    """Share of the page height covered by the union of the boxes' vertical extents."""
-    covered, end = 0.0, float("-inf")
-    for y0, y1 in sorted((b[1], b[1] + b[3]) for b in boxes):
-        if y1 > end:
-            covered += y1 - max(y0, end)
-            end = y1
-    return covered / height if height > 0 else 0.0
+def _small_column(el: lxml.html.HtmlElement, box: list[float], page: tuple[float, float]) -> bool:
+    """A "maybe" section (a ``main``/``content``/``container`` element that holds no section)
+    is a content column only when it is column-sized: at least `MAIN_MIN_SHARE` of the page
+    wide and `COLUMN_MIN_HEIGHT` of it high (capped at 400 px). Documentation pages use
+    ``div.content`` for every code listing (asciidoc: 20+ per page); those are no sections."""
+    if section_kind(el) != "maybe":
+        return False
+    return box[2] < MAIN_MIN_SHARE * page[0] or box[3] < min(COLUMN_MIN_HEIGHT * page[1], 400.0)
 
 
 def derive_sections(
@@ -162,22 +169,56 @@ def derive_sections(
     located = {el: b for el, b in ((el, _clip(box, page)) for el, box in raw.items()) if b is not None}
     page_w, page_h = _page_size(located, page_size)
     drawn = lambda el: el in located and located[el][2] > 0 and located[el][3] > 0  # noqa: E731
-    chosen = [([el], "other") for el in find_section_elements(body) if drawn(el)]
-    if _coverage([located[c[0][0]] for c in chosen], page_h) < COVERAGE_SHARE:
-        semantic = {c[0][0] for c in chosen}
-        for block in visual_blocks(body, located.get, (page_w, page_h)):
-            el = block.element
-            if el in semantic or any(a in semantic for a in el.iterancestors()) or any(
-                    d in semantic for d in el.iterdescendants()):
-                continue
-            chosen.append((block.chain, block.default))
+    page = (page_w, page_h)
+    chosen: list[tuple[list, str, list]] = []
+    for el in find_section_elements(body):
+        if not drawn(el) or _small_column(el, located[el], page):
+            continue
+        untyped = section_type([el]) in ("main", "other")
+        parts = split_section(el, located.get, page) if untyped else None
+        if parts is None:  # an untyped section gets the type its place and content give (fill.block_type)
+            default = unnamed_type(el, located.get, page) if section_type([el]) == "other" else "other"
+            chosen.append(([el], default, []))
+        else:
+            chosen += [(b.chain, t, b.members) for b, t in parts]
+    semantic = {c[0][0] for c in chosen}
+    chosen += [(b.chain, t, b.members) for b, t in fill_blocks(body, semantic, located.get, page)]
     sections = []
-    for chain, default in chosen:
+    for chain, default, members in chosen:
         el = chain[0]
         seen = Seen(located.get, any(d in located for d in el.iterdescendants()))
         type_ = section_type(chain, default)
-        children = tuple(child_roles(el, seen))
-        sections.append((located[el][1], order[el], Section(
-            type_, children, make_token(type_, children), raw_token(el), str(el.tag), located[el],
-            tree.getpath(el))))
+        if type_ == "navbar" and _upright(located[el], page):
+            type_ = "sidebar"  # a nav drawn as a column beside the content is a sidebar, not a top bar
+        if members:  # a run of flow elements: their union, their roles in order
+            boxes = [located[m] for m in members if m in located]
+            box = _union(boxes)
+            children = tuple(_run_roles(members, Seen(located.get, True)))
+        else:
+            box, children = located[el], tuple(child_roles(el, seen))
+        sections.append((box[1], order[el], Section(
+            type_, children, make_token(type_, children), raw_token(el), str(el.tag), box, tree.getpath(el))))
     return [s for _, _, s in sorted(sections, key=lambda t: (t[0], t[1]))]
+
+
+def _upright(box: list[float], page: tuple[float, float]) -> bool:
+    """A column: narrower than `blocks.SIDEBAR_MAX_SHARE` of the page, taller than 1.5 times its
+    width and at least 200 px (documentation themes' ``nav`` sidebars; top bars are wide)."""
+    return box[2] < SIDEBAR_MAX_SHARE * page[0] and box[3] > 1.5 * box[2] and box[3] >= 200
+
+
+def _union(boxes: list[list[float]]) -> list[float]:
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return [x0, y0, x1 - x0, y1 - y0]
+
+
+def _run_roles(members: list, seen: Seen) -> list[str]:
+    """The roles of a run of flow elements, as if they were the children of one section."""
+    out: list[str] = []
+    for m in members:
+        role = role_of(m, seen)
+        for r in [role] if role is not None else child_roles(m, seen):
+            if r not in out and len(out) < MAX_CHILDREN:
+                out.append(r)
+    return out

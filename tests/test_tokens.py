@@ -173,13 +173,17 @@ def test_section_walk_is_the_one_walk():
 
 # ---------------------------------------------------------------- pages with too few semantic sections
 
+# Since issue 26 every drawn part outside a semantic section is a block (shards.sections.fill), and a
+# block no markup types gets its type from its place and content: the blog's closing band is a
+# footer, the dashboard's top band a header and its table panel a table, the landing page's top
+# band (logo, links, button) a navbar and its heading-led text band part of the main column.
 SHAPES = {
     "docs": ["header@link@input", "sidebar@heading@link", "main@heading@text", "footer@text"],
     "blog": ["header@heading@link", "sidebar@heading@link", "blog@heading@text@image@link", "blog@heading@text",
-             "other@text"],
-    "dashboard": ["sidebar@image@link", "other@heading@input@image", "stats@text@heading", "other@heading@image",
-                  "other@heading@table"],
-    "landing": ["other@image@link@btn", "other@heading@text@btn", "other@heading@image@text", "other@text",
+             "footer@text"],
+    "dashboard": ["sidebar@image@link", "header@heading@input@image", "stats@text@heading", "other@heading@image",
+                  "table@heading@table"],
+    "landing": ["navbar@image@link@btn", "other@heading@text@btn", "main@heading@image@text", "other@text",
                 "signup@heading@form", "footer@text"],
 }
 
@@ -203,11 +207,74 @@ def test_blocks_need_size_and_hidden_elements_are_never_sections():
     assert len(derive_sections(html, thin)) == len(got) - 1
 
 
-def test_semantic_sections_that_cover_the_page_keep_blocks_out():
+def test_what_no_semantic_section_holds_becomes_a_block():
+    # before issue 26 the strip was left out while the sections covered half the page height;
+    # now every drawn part belongs to a section, whatever share the semantic ones cover
     html = ("<html><body><div class='promo-strip'><p>x</p></div><section class='hero'><h1>a</h1></section>"
-            "<section class='cta'><a class='btn'>b</a></section></body></html>")
-    boxes = {"/html/body/div": [0, 0, 100, 20], "/html/body/section[1]": [0, 20, 100, 60],
-             "/html/body/section[2]": [0, 80, 100, 20]}
-    assert tokens(html, boxes) == ["hero@heading", "cta@btn"]
-    boxes["/html/body/section[1]"] = [0, 20, 100, 20]  # now they cover 40%: the strip is a block too
-    assert tokens(html, boxes) == ["other@text", "hero@heading", "cta@btn"]
+            "<section class='cta'><a class='btn'>b</a></section><div class='spacer'></div></body></html>")
+    boxes = {"/html/body/div[1]": [0, 0, 100, 20], "/html/body/section[1]": [0, 20, 100, 60],
+             "/html/body/section[2]": [0, 80, 100, 20], "/html/body/div[2]": [0, 100, 100, 20]}
+    # the strip touches the page top and holds no link: a header; the empty spacer draws nothing
+    assert tokens(html, boxes) == ["header@text", "hero@heading", "cta@btn"]
+
+
+DASHBOARD = """<html><body><div class="wrapper">
+<nav class="main-header"><a href="#">Home</a><a href="#">Reports</a></nav>
+<aside class="main-sidebar"><a href="#">Dashboard</a><a href="#">Users</a></aside>
+<div class="content-wrapper">
+  <div class="content-header"><h1>Dashboard</h1><ol><li>Home</li></ol></div>
+  <section class="content"><div class="container-fluid">
+    <div class="row"><div class="col"><div class="card"><p>150 orders</p></div></div>
+                     <div class="col"><div class="card"><p>53% bounce</p></div></div>
+                     <div class="col"><div class="card"><p>44 users</p></div></div></div>
+    <div class="row"><div class="col-wide"><div class="card"><h3>Sales</h3><canvas></canvas></div></div></div>
+    <div class="row"><div class="col-wide"><table><tr><td>a</td></tr></table></div></div>
+  </div></section>
+</div>
+<footer class="main-footer"><p>(c) 2024</p></footer>
+</div></body></html>"""
+
+
+def _dashboard_boxes() -> dict[str, list[float]]:
+    """Boxes as a browser would draw the page: a 1280 x 1200 admin layout."""
+    top, content = "/html/body/div", "/html/body/div/div/section/div"
+    boxes = {f"{top}/nav": [250, 0, 1030, 57], f"{top}/aside": [0, 0, 250, 1200], f"{top}/div": [250, 57, 1030, 1070],
+             f"{top}/div/div": [250, 57, 1030, 70], f"{top}/div/div/h1": [258, 65, 300, 40],
+             f"{top}/div/section": [250, 127, 1030, 1000], content: [258, 127, 1014, 1000],
+             f"{content}/div[1]": [258, 127, 1014, 150], f"{content}/div[2]": [258, 277, 1014, 450],
+             f"{content}/div[2]/div": [258, 277, 1014, 450], f"{content}/div[2]/div/div": [266, 277, 998, 440],
+             f"{content}/div[2]/div/div/h3": [266, 285, 300, 30],
+             f"{content}/div[2]/div/div/canvas": [266, 320, 990, 390], f"{content}/div[3]": [258, 727, 1014, 400],
+             f"{content}/div[3]/div": [258, 727, 1014, 400], f"{content}/div[3]/div/table": [266, 735, 990, 380],
+             f"{top}/footer": [250, 1127, 1030, 73]}
+    for i in range(3):  # a row of three stat cards
+        col = f"{content}/div[1]/div[{i + 1}]"
+        boxes.update({col: [258 + 338 * i, 127, 338, 150], f"{col}/div": [266 + 338 * i, 135, 322, 134],
+                      f"{col}/div/p": [274 + 338 * i, 143, 300, 20]})
+    return boxes
+
+
+def test_a_dashboard_is_tiled_top_bar_sidebar_title_each_row_and_footer():
+    from shards.htmlparse import parse_html as parse
+    from shards.sections.coverage import page_coverage
+
+    boxes = _dashboard_boxes()
+    got = derive_sections(DASHBOARD, boxes, (1280, 1200))
+    assert [s.type for s in got] == ["navbar", "sidebar", "header", "cards", "cards", "table", "footer"]
+    root = parse(DASHBOARD)
+    records = [s.record() for s in got]
+    assert page_coverage(root, boxes, (1280, 1200), records).coverage == 1.0
+    # the semantic sections alone (top bar, sidebar, footer) leave the content column out
+    semantic = [r for r in records if r["type"] in ("navbar", "sidebar", "footer")]
+    assert page_coverage(root, boxes, (1280, 1200), semantic).coverage < 0.3
+
+
+def test_the_coverage_measure_counts_content_area_inside_sections():
+    from shards.sections.coverage import content_coverage
+
+    content = [[0, 0, 160, 160], [0, 320, 160, 160]]  # two squares of text (on the 8-px grid)
+    assert content_coverage(content, [[0, 0, 160, 160]], (160, 480)) == 0.5
+    assert content_coverage(content, [[0, 0, 160, 480]], (160, 480)) == 1.0
+    assert content_coverage(content, [[0, 0, 80, 160]], (160, 480)) == 0.25
+    assert content_coverage(content, [[0, 0, 100, 100]], (160, 480)) == pytest.approx(0.2, abs=0.03)
+    assert content_coverage([], [], (160, 480)) == 1.0

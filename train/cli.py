@@ -36,14 +36,15 @@ ERRORS: dict[type[BaseException], int] = {
 
 def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     """Phase (auto from the manifest unless forced) -> its defaults -> file -> flags -> --set."""
-    manifest = load_manifest(args.shards)
-    if args.phase == "auto":
-        phase, reason = pick_phase(int(manifest["sources"].get("accepted", 0)))
+    sources = sum(int(load_manifest(s)["sources"].get("accepted", 0)) for s in args.shards)
+    if args.phase == "auto":  # several --shards sets: the phase of their total sources
+        phase, reason = pick_phase(sources)
     else:
         phase, reason = int(args.phase), f"forced with --phase {args.phase}"
     table = read_table(args.config) if args.config else None
     flags = {"max_steps": args.max_steps, "seed": args.seed, "num_workers": args.workers,
-             "batch_size": args.batch_size, "eval_every": args.eval_every, "max_memory": args.max_memory}
+             "batch_size": args.batch_size, "eval_every": args.eval_every, "max_memory": args.max_memory,
+             "mix": _mix(args.mix) if args.mix else None}
     sets = [parse_assignment(a) for a in args.set or []]
     return resolve(phase_defaults(phase), table, flags, str(args.config), sets), reason
 
@@ -56,16 +57,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from .trainer import fit
 
     print(f"phase {cfg.phase}: {reason}", file=sys.stderr)
-    folds = int(load_manifest(args.shards)["config"].get("folds", 5))
+    folds = int(load_manifest(args.shards[0])["config"].get("folds", 5))
     kw = dict(resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    shards = args.shards if len(args.shards) > 1 else args.shards[0]
     if args.fold is None:
-        print(json.dumps(_brief(fit(args.shards, args.run, cfg, **kw)), indent=1))
+        print(json.dumps(_brief(fit(shards, args.run, cfg, **kw)), indent=1))
         return 0
     chosen = range(folds) if args.fold == "all" else [_fold(args.fold, folds)]
     results = []
     for i in chosen:
         cfg.fold = i
-        results.append(fit(args.shards, Path(args.run) / f"fold-{i}", cfg, **kw)["last_eval"] or {})
+        results.append(fit(shards, Path(args.run) / f"fold-{i}", cfg, **kw)["last_eval"] or {})
     summary: dict[str, Any] = {}
     for key in ("count", "miou", "type", "token"):
         vals = [r["pages"]["model"]["value"][key] for r in results
@@ -89,11 +91,21 @@ def _fold(text: str, folds: int) -> int:
     return fold
 
 
+def _mix(text: str) -> list[float]:
+    """`--mix 0.7,0.3` as a list of shares (checked with the config)."""
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise TrainConfigError(f"--mix {text!r}: give one share per --shards set, comma-separated, e.g. "
+                               "--mix 0.7,0.3") from None
+
+
 def _brief(result: dict[str, Any]) -> dict[str, Any]:
     if result.get("last_eval"):
         from .evaluation.evaluate import format_table
 
-        print(format_table(result["last_eval"]), file=sys.stderr)
+        for name, scores in (result["last_eval"].get("sets") or {"": result["last_eval"]}).items():
+            print((f"held-out split of {name}:\n" if name else "") + format_table(scores), file=sys.stderr)
     return {k: v for k, v in result.items() if k != "last_eval"}
 
 
@@ -206,7 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     f = add_command(sub, "fit", cmd_fit, "train from shards",
                     "Train from a shard directory into a run directory, with the phase strategy its number of "
                     "source pairs picks. Settings layer: phase defaults, --config, flags, --set.")
-    f.add_argument("--shards", required=True, help="shard directory written by `augment run`")
+    f.add_argument("--shards", required=True, action="append",
+                   help="shard directory written by `augment run`; repeat it to train on several sets at once, mixed "
+                        "by --mix, each set's held-out split scored on its own")
+    f.add_argument("--mix", metavar="W1,W2,...",
+                   help="shares of the --shards sets in the training stream, in their order, e.g. 0.7,0.3 "
+                        "(default: in proportion to their training samples)")
     # --run-dir too: under torchrun, torchrun's own parser takes "--run" for its "--run-path"
     f.add_argument("--run", "--run-dir", dest="run", required=True,
                    help="run directory (config, checkpoints, metrics.jsonl); use --run-dir under torchrun")

@@ -132,6 +132,9 @@ class TrainConfig:
     num_workers: int = 2
     shuffle_buffer: int = 500
     max_variants: int = 0  # train on variants 0..k-1 of each source only (0 = all): an augmentation factor
+    # several --shards sets: the share of each in the training stream, in --shards order (empty: in
+    # proportion to their training samples, as if they were one set); drawn by a seeded mix
+    mix: list[float] = field(default_factory=list)
     on_error: str = "raise"  # raise | skip: what a corrupt shard or sample does
     eval_every: int = 250
     eval_sources: int = 200  # held-out sources scored at each evaluation (0 = all)
@@ -175,6 +178,8 @@ class TrainConfig:
             (_is_int(self.num_workers) and self.num_workers >= 0, "num_workers", "an integer >= 0"),
             (_is_int(self.shuffle_buffer) and self.shuffle_buffer >= 0, "shuffle_buffer", "an integer >= 0"),
             (_is_int(self.max_variants) and self.max_variants >= 0, "max_variants", "an integer >= 0 (0 = all)"),
+            (isinstance(self.mix, list) and all(_is_num(v) and v > 0 for v in self.mix), "mix",
+             "a list of shares > 0, one per --shards set (empty: by training samples)"),
             (self.on_error in ("raise", "skip"), "on_error", "'raise' or 'skip'"),
             (_is_int(self.eval_every) and self.eval_every >= 1, "eval_every", pos_int),
             (_is_int(self.eval_sources) and self.eval_sources >= 0, "eval_sources", "an integer >= 0 (0 = all)"),

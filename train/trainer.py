@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,13 +23,14 @@ from shards import atomic
 from shards.cli_support import progress_enabled
 from shards.lock import hold
 from shards.manifest import load_manifest
+from shards.reader import resolve_urls
 
 from . import checkpoint as ckpt
 from . import distributed, memory
-from .config import TrainConfig
+from .config import TrainConfig, TrainConfigError
 from .data.epochs import EpochPlan, train_samples
 from .data.inputs import InputSpec, to_device
-from .data.stream import EpochFilter, epoch_batches, sample_stream
+from .data.stream import EpochFilter, MixedStream, epoch_batches, sample_stream
 from .data.vocab import Factors
 from .evaluation.evaluate import EvalSettings, evaluate
 from .evaluation.prior import LayoutPrior, fit_prior
@@ -39,9 +41,18 @@ from .unfreeze import apply_freezing
 LOG_EVERY = 10
 
 
-def factors_of(manifest: dict[str, Any], min_count: int = 2) -> Factors:
-    """The factor vocabularies of a shard directory (its manifest's raw-token counts)."""
-    return Factors.build(manifest.get("vocab", {}).get("raw_token", {}), min_count=min_count)
+def factors_of(manifest: dict[str, Any] | list[dict[str, Any]], min_count: int = 2) -> Factors:
+    """The factor vocabularies of a shard directory (its manifest's raw-token counts), or of
+    several (their counts added)."""
+    counts: Counter = Counter()
+    for m in manifest if isinstance(manifest, list) else [manifest]:
+        counts.update(m.get("vocab", {}).get("raw_token", {}))
+    return Factors.build(dict(counts), min_count=min_count)
+
+
+def shard_sets(shards: str | Path | list) -> list[Path]:
+    """`--shards` as a list of shard directories (one or several)."""
+    return [Path(s) for s in (shards if isinstance(shards, (list, tuple)) else [shards])]
 
 
 def eval_settings(cfg: TrainConfig, max_sources: int | None = None) -> EvalSettings:
@@ -55,13 +66,21 @@ def eval_settings(cfg: TrainConfig, max_sources: int | None = None) -> EvalSetti
 class Trainer:
     """The state of one training run; `fit()` drives it."""
 
-    def __init__(self, shards: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
+    def __init__(self, shards: str | Path | list, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
                  progress: bool = True):
-        self.shards, self.run_dir, self.cfg, self.progress = Path(shards), Path(run_dir), cfg, progress
+        self.sets = shard_sets(shards)  # several: mixed by cfg.mix, each held-out split scored on its own
+        self.shards, self.run_dir, self.cfg, self.progress = self.sets[0], Path(run_dir), cfg, progress
         self.info = distributed.init()
-        self.manifest = load_manifest(shards)
+        self.manifests = [load_manifest(s) for s in self.sets]
+        self.manifest = self.manifests[0]
+        if cfg.mix and len(cfg.mix) != len(self.sets):
+            raise TrainConfigError(f"--mix has {len(cfg.mix)} shares for {len(self.sets)} --shards sets; give one "
+                                   "share per set, in --shards order")
+        if cfg.fold is not None and len(self.sets) > 1:
+            raise TrainConfigError("--fold validates on a fold of one shard set; give one --shards with it")
+        self.mix = cfg.mix or [float(train_samples(m, cfg)) for m in self.manifests]
         state = ckpt.load(self.run_dir / ckpt.LAST, self.info.device) if resume else None
-        self.factors = Factors.from_dict(state["factors"]) if state else factors_of(self.manifest)
+        self.factors = Factors.from_dict(state["factors"]) if state else factors_of(self.manifests)
         torch.manual_seed(cfg.seed * 1000 + self.info.rank)  # dropout draws from the global stream
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + self.info.rank + 1)
         self.obj = Objective(cfg, build_model(cfg, self.factors))
@@ -74,7 +93,7 @@ class Trainer:
         self.prior: LayoutPrior | None = None
         self.window: dict[str, float] = {}  # loss sums since the last log line (checkpointed)
         self.coverage: set[int] = set()  # shard indices this rank trained on (this process)
-        self.plan = EpochPlan(cfg, train_samples(self.manifest, cfg), self.info.world)
+        self.plan = EpochPlan(cfg, sum(train_samples(m, cfg) for m in self.manifests), self.info.world)
         self._optim(state)
         if state:
             self._restore(state)
@@ -127,9 +146,10 @@ class Trainer:
         """Micro-batches from the current step on, epoch after epoch."""
         cfg, epoch, skip = self.cfg, *self.plan.position(self.step)
         while epoch < len(self.plan.lengths):
-            ds = sample_stream(self.shards, "train", self.spec, seed=cfg.seed, epoch=epoch,
-                               keep=self.plan.filter(epoch), shuffle_buffer=cfg.shuffle_buffer,
-                               on_error=cfg.on_error, repeat=True, few_shot=cfg.few_shot_max)
+            streams = [sample_stream(s, "train", self.spec, seed=cfg.seed, epoch=epoch, keep=self.plan.filter(epoch),
+                                     shuffle_buffer=cfg.shuffle_buffer, on_error=cfg.on_error, repeat=True,
+                                     few_shot=cfg.few_shot_max) for s in self.sets]
+            ds = streams[0] if len(streams) == 1 else MixedStream(streams, self.mix, cfg.seed * 7919 + epoch)
             n = self.plan.lengths[epoch] * cfg.grad_accum
             yield from epoch_batches(ds, cfg.batch_size, cfg.num_workers, n, skip * cfg.grad_accum,
                                      seed=cfg.seed * 7919 + epoch)
@@ -186,16 +206,25 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.obj.model
 
     def evaluate(self) -> dict[str, Any] | None:
-        """Held-out metrics (the val split, or the held-out fold under K-fold)."""
+        """Held-out metrics (the val split, or the held-out fold under K-fold). With several
+        shard sets, each set's split is scored on its own (``sets``, by path); the top-level
+        scores are the first set's and ``score`` (the best checkpoint's) is the sets' mean."""
         cfg = self.cfg
         split = "train" if cfg.fold is not None else "val"
-        if cfg.fold is None and not self.manifest["splits"]["val"]["shards"]:
+        scored = [s for s, m in zip(self.sets, self.manifests) if cfg.fold is not None or m["splits"]["val"]["shards"]]
+        if not scored:
             return None
         if self.prior is None:  # fitted once per process, on the samples this run trains on
-            self.prior = fit_prior(self.shards, self.spec, on_error=cfg.on_error,
+            train = self.shards if len(self.sets) == 1 else [u for s in self.sets for u in resolve_urls(s, "train")]
+            self.prior = fit_prior(train, self.spec, on_error=cfg.on_error,
                                    keep=EpochFilter(max_variants=cfg.max_variants, fold_out=cfg.fold))
-        return evaluate(self.eval_model(), self.shards, split, self.spec, eval_settings(cfg), prior=self.prior,
-                        device=self.info.device)
+        results = [evaluate(self.eval_model(), s, split, self.spec, eval_settings(cfg), prior=self.prior,
+                            device=self.info.device) for s in scored]
+        if len(self.sets) == 1:
+            return results[0]
+        scores = [r["score"] for r in results if r.get("score") is not None]
+        return {**results[0], "sets": {str(s): r for s, r in zip(scored, results)},
+                "score": sum(scores) / len(scores) if scores else None}
 
     def after_eval(self, metrics: dict[str, Any] | None) -> bool:
         """Track the best held-out canonical-token accuracy (variant 00 pages); True when
@@ -277,7 +306,7 @@ class Trainer:
 RUN_FILES = (ckpt.LAST, ckpt.BEST, "metrics.jsonl", "config.json")
 
 
-def fit(shards: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
+def fit(shards: str | Path | list, run_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
         overwrite: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train from `shards` into `run_dir` (see the module docstring). One job per run
     directory (rank 0 holds its lock); a directory that already holds a run is continued with
@@ -298,7 +327,7 @@ def fit(shards: str | Path, run_dir: str | Path, cfg: TrainConfig, *, resume: bo
         return _fit(shards, run_dir, cfg, resume, progress)
 
 
-def _fit(shards: str | Path, run_dir: Path, cfg: TrainConfig, resume: bool, progress: bool) -> dict[str, Any]:
+def _fit(shards: str | Path | list, run_dir: Path, cfg: TrainConfig, resume: bool, progress: bool) -> dict[str, Any]:
     trainer = Trainer(shards, run_dir, cfg, resume=resume, progress=progress)
     try:
         return trainer.fit()

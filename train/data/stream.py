@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -103,6 +104,24 @@ def sample_stream(shards: str | Path, split: str, spec: InputSpec, *,
         return iter(pipe)
 
     return _Repeat(build, None if repeat else 1)
+
+
+class MixedStream(IterableDataset):
+    """Several endless sample streams (one per shard set) mixed with fixed shares: webdataset's
+    RandomMix, made deterministic. Each DataLoader worker draws which stream gives the next
+    sample from its own generator, seeded by (seed, worker id), so a run's data order is a
+    function of its seed, as with one set."""
+
+    def __init__(self, streams: list[IterableDataset], weights: list[float], seed: int):
+        self.streams, self.weights, self.seed = streams, weights, seed
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(f"{self.seed}:{info.id if info is not None else 0}")
+        its = [iter(s) for s in self.streams]
+        picks = range(len(its))
+        while True:
+            yield next(its[rng.choices(picks, self.weights)[0]])
 
 
 def loader(dataset: IterableDataset, batch_size: int, num_workers: int, seed: int = 0) -> DataLoader:
