@@ -209,29 +209,27 @@ class Browser:
         if why := self.guard.refuses(url):  # inputs.py refuses these first; here so that no caller can skip it
             raise PageFailure(why, f"{url}: refused by the asset root {self.guard.root} ({why})")
         generation = self._generation
+        # every call to the browser is bounded: a browser killed at the wrong moment (seen once in
+        # the crash test, its pipe held open) otherwise left a call pending, and the job hung
         try:
-            context = await self._browser.new_context(
+            context = await asyncio.wait_for(self._browser.new_context(
                 viewport={"width": width, "height": height}, device_scale_factor=1, reduced_motion="reduce",
                 color_scheme="light", locale="en-US", timezone_id="UTC", service_workers="block",
-                accept_downloads=False, java_script_enabled=self.javascript)
-        except Exception as e:  # noqa: BLE001
-            raise BrowserGone(generation, str(e)) from None
+                accept_downloads=False, java_script_enabled=self.javascript), timeout)
+        except Exception as e:  # noqa: BLE001 - a dead or hung browser: replaced by the caller
+            raise BrowserGone(generation, _first_line(e) or f"no new page context within {timeout:g} s") from None
         traffic = Traffic()
         crashed = []
         try:
-            await context.add_init_script(INIT_JS)
-            await context.clock.set_fixed_time(FIXED_TIME)
-            await context.route("**/*", lambda route: self._route(route, traffic))
-            if not self.guard.allow_network:
-                await context.route_web_socket("**/*", lambda ws: _block_ws(ws, traffic))
-            page = traffic.page = await context.new_page()
-            page.on("crash", lambda _: crashed.append(True))
-            raw = await asyncio.wait_for(self._load(page, url, width, max_height, timeout, max_elements), timeout)
+            raw = await asyncio.wait_for(self._open(context, traffic, crashed, url, width, max_height, timeout,
+                                                    max_elements), timeout)
             if traffic.navigations:
                 raise traffic.navigated(url)
             raw.blocked, raw.blocked_files = sorted(traffic.blocked), traffic.files
             return raw
         except (asyncio.TimeoutError, TimeoutError, self._timeout_error):
+            if not self.connected:
+                raise BrowserGone(generation, "the browser went away during the page") from None
             raise PageFailure("timeout", f"{url}: not rendered within {timeout:g} s (--timeout)") from None
         except PageFailure:
             raise
@@ -255,6 +253,18 @@ class Browser:
                 await asyncio.wait_for(context.close(), 10)
             except Exception:  # noqa: BLE001 - a hung or dead context: the next page gets a new one
                 pass
+
+    async def _open(self, context, traffic: Traffic, crashed: list, url: str, width: int, max_height: int,
+                    timeout: float, max_elements: int) -> RawPage:
+        """Set the context up (fixed clock, routes), open its page and load ``url``."""
+        await context.add_init_script(INIT_JS)
+        await context.clock.set_fixed_time(FIXED_TIME)
+        await context.route("**/*", lambda route: self._route(route, traffic))
+        if not self.guard.allow_network:
+            await context.route_web_socket("**/*", lambda ws: _block_ws(ws, traffic))
+        page = traffic.page = await context.new_page()
+        page.on("crash", lambda _: crashed.append(True))
+        return await self._load(page, url, width, max_height, timeout, max_elements)
 
     async def _load(self, page, url: str, width: int, max_height: int, timeout: float, max_elements: int) -> RawPage:
         response = await page.goto(url, wait_until="load", timeout=timeout * 1000)
