@@ -104,7 +104,10 @@ def test_placeholder_keeps_whitespace_and_length():
     assert all(len(placeholder.lorem(n)) == n and not placeholder.lorem(n).endswith(" ") for n in range(1, 400))
 
 
-DEEP_TOKENS = ["hero@heading@text", "cards@heading@text", "main@text", "main@text", "faq@heading@text"]
+# the <main>s of the deep page are 40 px of a 280-px page: smaller than a content column (under
+# shards.tokens.COLUMN_MIN_HEIGHT of the page height), so no section at any depth since the rule for
+# real pages (issue 26); the sections at and past the depth limit still are what this checks
+DEEP_TOKENS = ["hero@heading@text", "cards@heading@text", "faq@heading@text"]
 
 
 @pytest.mark.parametrize("mod", [wrapper, flatten], ids=lambda m: m.NAME)
