@@ -15,7 +15,8 @@
    distance to that edge in rows (columns): cells next to an edge see it best (box voting,
    Gidaris & Komodakis 2015, with a locality weight); left and right are the weighted mean,
    top and bottom the row edge with the most weight (a mean of two edges is neither).
-4. **Strays**: clusters are kept best-supported first; one whose box lies ``covered`` or more
+4. **Strays**: clusters are kept densest first (the share of the cells their box spans that
+   voted for it), then best-supported; one whose box lies ``covered`` or more
    inside boxes already kept, and for which fewer than ``density`` of the cells it spans
    voted, is the vote of cells near a boundary that drew two bands as one, not a section (a
    thin band between two others is covered too, but all its cells voted for it). (Measured
