@@ -13,7 +13,7 @@ from train.config import SamplingConfig
 from train.diffusion.sampling import page_generators, sample
 from train.geometry import iou_matrix
 from train.model.dense import DenseOut, dense_targets
-from train.model.dense_decode import decode
+from train.model.dense_decode import DecodeSettings, decode, row_edges, untangle
 
 STRIDE = 4
 
@@ -96,3 +96,26 @@ def test_proposals_from_t_start_T_are_pure_noise():
         assert torch.equal(a.boxes, b.boxes) and torch.equal(a.types, b.types)
     near = run("proposals", 5)
     assert any(len(a) != len(b) or not torch.equal(a.boxes, b.boxes) for a, b in zip(noise, near))
+
+
+def test_an_edge_found_twice_a_few_rows_apart_is_one_edge():
+    # the head sees a boundary at 100 px and again at 104 px (a border under a band), and a peak
+    # 2 rows under the page's own top: with the run's min_band of 6 rows (min_gap 5) each is one
+    # edge, not a 4-px or 2-px sliver section; at min_gap 1 they are edges of their own
+    out, _ = _perfect([[0, 0, 1, 100 / 256], [0, 100 / 256, 1, 1]])
+    out.edge[0, 104] = 8.0  # likely, less than the true edge's 10: the true one is kept
+    out.edge[0, 2] = 8.0
+    assert row_edges(out.edge[0], 256, DecodeSettings(min_gap=5)).tolist() == [0, 100, 256]
+    assert row_edges(out.edge[0], 256, DecodeSettings(min_gap=1)).tolist() == [0, 2, 100, 104, 256]
+
+
+def test_sections_found_twice_or_inside_another_are_untangled():
+    boxes = torch.tensor([[0, 0.2, 1, 0.6], [0, 0.45, 1, 0.6], [0, 0.45, 1, 0.6],  # 0.45-0.6 twice, inside 0.2-0.6
+                          [0, 0.6, 0.3, 1], [0.3, 0.6, 1, 1]])  # a sidebar beside the content: both stay
+    kept, scores = untangle(boxes, torch.arange(5.0), min_height=0.02)
+    assert torch.allclose(kept, torch.tensor([[0, 0.2, 1, 0.45], [0, 0.45, 1, 0.6], [0, 0.6, 0.3, 1],
+                                              [0.3, 0.6, 1, 1]]))
+    assert scores.tolist() == [0, 1, 3, 4]
+    # a box left with less than min_height of its own rows is dropped
+    kept, _ = untangle(torch.tensor([[0, 0.2, 1, 0.61], [0, 0.2, 1, 0.6]]), torch.ones(2), min_height=0.02)
+    assert torch.allclose(kept, torch.tensor([[0, 0.2, 1, 0.6]]))

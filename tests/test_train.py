@@ -1,6 +1,8 @@
 """The trainer: every phase end to end on tiny shards, phase choice, settings, checkpoints, resume, CLI."""
 from __future__ import annotations
 
+import math
+
 import json
 import subprocess
 import sys
@@ -46,6 +48,8 @@ def test_every_phase_trains_end_to_end(phase, shards, tmp_path):
         assert 0 <= r["pages"]["model"]["value"]["count"] <= 1 and r["pages"]["prior"]["value"]["miou"] is not None
     state = ckpt.load(tmp_path / ckpt.LAST)
     assert state["step"] == 4 and state["config"]["phase"] == phase and state["prior"] is not None
+    # the dense decoder's scale comes from the data it trained on
+    assert state["config"]["sampling"]["min_band"] == math.floor(state["prior"]["thinnest"]) >= 2
 
 
 def test_phase_features_are_switched_on(shards, tmp_path):

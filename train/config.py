@@ -45,6 +45,10 @@ class SamplingConfig:
     eta: float = 0.0  # DDIM noise; 0 = deterministic
     init: str = "dense"  # one of INITS
     t_start: int = 20  # the timestep "proposals" starts from (T = model.num_timesteps: pure noise)
+    # canvas pixel rows: two section edges the dense head finds closer than this are one edge found
+    # twice. 0 = from the training data: `train fit` sets it to the 1st percentile of the heights
+    # of the sections it trains on (synthetic pages: 6, their top strips; real pages have 2-5-px bars)
+    min_band: int = 0
 
     def checks(self) -> list[tuple[bool, str, str]]:
         return [
@@ -52,6 +56,8 @@ class SamplingConfig:
             (_is_int(self.t_start) and self.t_start >= 1, "sampling.t_start",
              "an integer >= 1 (model.num_timesteps and above: pure noise)"),
             (_is_int(self.steps) and self.steps >= 1, "sampling.steps", "an integer >= 1"),
+            (_is_int(self.min_band) and self.min_band >= 0, "sampling.min_band",
+             "an integer >= 0 (0: from the training data)"),
             (_is_num(self.guidance_scale) and self.guidance_scale >= 0, "sampling.guidance_scale", "a number >= 0"),
             (_is_num(self.threshold) and 0 < self.threshold < 1, "sampling.threshold", "in (0, 1)"),
             (_is_num(self.nms_iou) and 0 < self.nms_iou <= 1, "sampling.nms_iou", "in (0, 1]"),

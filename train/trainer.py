@@ -9,6 +9,7 @@ seeded generators whose states are checkpointed, so `--resume` continues the sam
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import Counter
 from pathlib import Path
@@ -218,6 +219,8 @@ class Trainer:
             train = self.shards if len(self.sets) == 1 else [u for s in self.sets for u in resolve_urls(s, "train")]
             self.prior = fit_prior(train, self.spec, on_error=cfg.on_error,
                                    keep=EpochFilter(max_variants=cfg.max_variants, fold_out=cfg.fold))
+            if not cfg.sampling.min_band and self.prior.thinnest >= 2:  # the decoder's scale, from the data
+                cfg.sampling.min_band = math.floor(self.prior.thinnest)
         results = [evaluate(self.eval_model(), s, split, self.spec, eval_settings(cfg), prior=self.prior,
                             device=self.info.device) for s in scored]
         if len(self.sets) == 1:

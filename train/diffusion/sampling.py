@@ -34,7 +34,7 @@ from ..config import INITS, SamplingConfig  # noqa: F401 (INITS: the starts, re-
 from ..geometry import clip_to_page, xyxy
 from ..model import Features, Read, unwrap
 from ..model.context import Context
-from ..model.dense_decode import decode
+from ..model.dense_decode import DecodeSettings, decode
 from .process import NoiseSchedule, placeholder_boxes
 
 
@@ -89,6 +89,12 @@ def read_sections(model, feats: Features, boxes: torch.Tensor, batch_idx: torch.
     return Read(*(cfg_mix(c.float(), u.float(), scale) for c, u in zip(cond, uncond)))
 
 
+def decode_settings(settings: SamplingConfig) -> DecodeSettings:
+    """The dense decoder's settings of a run: edges closer than ``min_band`` rows are one (0, not
+    measured: the decoder's default)."""
+    return DecodeSettings(min_gap=settings.min_band - 1) if settings.min_band else DecodeSettings()
+
+
 def page_generators(seeds: Sequence[int], device: torch.device | str = "cpu") -> list[torch.Generator]:
     return [torch.Generator(device="cpu").manual_seed(int(s)) for s in seeds]
 
@@ -111,7 +117,7 @@ def _start(model, feats: Features, settings: SamplingConfig, schedule: NoiseSche
     t_start = min(int(settings.t_start), T)
     if settings.init == "noise" or t_start >= T:
         return _noise(generators, N, device), timesteps(T, settings.steps), None
-    found = decode(unwrap(model).dense(feats), feats.extent, feats.fine_stride)
+    found = decode(unwrap(model).dense(feats), feats.extent, feats.fine_stride, decode_settings(settings))
     x0 = torch.stack([torch.cat([boxes[:N].float(), placeholder_boxes(max(0, N - len(boxes)), g, device)])
                       for (boxes, _), g in zip(found, generators)])
     x0 = schedule.to_signal(x0)
@@ -173,7 +179,7 @@ def sample(model, images: torch.Tensor, extent: torch.Tensor, settings: Sampling
     try:
         feats = model.encode(images, extent)
         if settings.init == "dense":
-            found = decode(model.dense(feats), feats.extent, feats.fine_stride)
+            found = decode(model.dense(feats), feats.extent, feats.fine_stride, decode_settings(settings))
         else:
             found = _denoise_walk(model, feats, settings, generators, context)
         return read_found(model, feats, found, float(settings.guidance_scale), context)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from shards.reader import make_pipeline, sample_meta
@@ -32,16 +33,20 @@ class LayoutPrior:
     types: tuple[int, ...]
     children: tuple[tuple[int, ...], ...]  # ids, end marker included
     raw: tuple[int, ...]
+    # the 1st percentile of section heights, in canvas pixel rows (0: not measured): the dense
+    # decoder's scale (train.fit sets sampling.min_band from it)
+    thinnest: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (a checkpoint carries the prior of its run's training split)."""
         return {"boxes": self.boxes.tolist(), "types": list(self.types), "children": [list(c) for c in self.children],
-                "raw": list(self.raw)}
+                "raw": list(self.raw), "thinnest": self.thinnest}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LayoutPrior":
         return cls(torch.tensor(data["boxes"], dtype=torch.float32).reshape(-1, 4), tuple(data["types"]),
-                   tuple(tuple(c) for c in data["children"]), tuple(data["raw"]))
+                   tuple(tuple(c) for c in data["children"]), tuple(data["raw"]),
+                   float(data.get("thinnest", 0.0)))
 
 
 def fit_prior(shards: str | Path, spec: InputSpec, *, split: str = "train", keep: EpochFilter | None = None,
@@ -51,12 +56,14 @@ def fit_prior(shards: str | Path, spec: InputSpec, *, split: str = "train", keep
     slots: list[dict[str, Counter]] = []
     box_sum: list[torch.Tensor] = []
     counts: list[int] = []
+    heights: list[float] = []  # canvas pixel rows
     for raw in make_pipeline(shards, split, shuffle_buffer=0, decode=False, split_nodes=False, handler=on_error,
                              select=keep or EpochFilter()):
         meta = sample_meta(raw)
         t = spec.target(meta, tuple(meta["size"]))
         n = int(t["mask"].sum())
         counts.append(n)
+        heights += (t["boxes"][:n, 3] * float(t["extent"][1])).tolist()
         for i in range(n):
             if i == len(slots):
                 slots.append({"type": Counter(), "children": Counter(), "raw": Counter(), "n": Counter()})
@@ -80,4 +87,5 @@ def fit_prior(shards: str | Path, spec: InputSpec, *, split: str = "train", keep
                        if n else torch.zeros(0, 4),
                        tuple(top(slots[i]["type"]) for i in range(n)),
                        tuple(top(slots[i]["children"]) for i in range(n)),
-                       tuple(top(slots[i]["raw"]) for i in range(n)))
+                       tuple(top(slots[i]["raw"]) for i in range(n)),
+                       float(np.percentile(heights, 1)) if heights else 0.0)
