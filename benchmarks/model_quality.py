@@ -19,6 +19,11 @@ evaluation cadence and one loader worker set here):
   many augmented copies they see), and the ``seed`` preset (rotation +-15 degrees,
   perspective, long side 256-1024) at factor 10 beside the web preset's factor-10 arm; and
   the few-shot table;
+- with ``--backbones`` (or ``--full``): the phase-1 model with its backbone trained from
+  scratch (the main run) beside the same model with the ImageNet-pretrained EfficientNet-Lite0
+  backbone (``model.encoder = "efficientnet_lite0"``), same data and steps, each scored on the
+  held-out sources and on the project's real pages (``tests/data/real``: rendered third-party
+  pages no run trains on);
 - with ``--few-shot`` (or ``--full``): sources grouped by look (the synthetic generator's
   groups.json), whole groups held out (``--split-by group``), a few-shot model (up to 4
   context pages) scored on the held-out groups with k = 0, 1 and 4 context pages.
@@ -86,13 +91,33 @@ def train_arm(shards: Path, run: Path, steps: int, seed: int, **settings: Any) -
             "settings": settings}
 
 
+REAL_PAGES = Path(__file__).resolve().parent.parent / "tests" / "data" / "real"
+BACKBONES = {"random": {}, "pretrained": {"model": {"encoder": "efficientnet_lite0"}}}  # model.encoder per arm
+
+
+def backbones(web: Path, runs: Path, steps: int, seed: int, main: dict[str, Any]) -> dict[str, Any]:
+    """Random against pretrained backbone: the main run (random) and one more run, same data and
+    steps, each scored on the held-out sources and on the real pages."""
+    from train.evaluation.evaluate import evaluate_pairs_checkpoint
+
+    out = {}
+    for name, settings in BACKBONES.items():
+        arm = main if not settings else train_arm(web, runs / name, steps, seed, **settings)
+        run = runs / ("main" if not settings else name)
+        real = evaluate_pairs_checkpoint(run / "last.pt", REAL_PAGES)
+        out[name] = {"seconds": arm["seconds"], "settings": settings, "model": _scores(arm["eval"]),
+                     "real": _scores(real), "real_prior": _scores(real, "prior"), "real_pages": real["samples"]}
+    return out
+
+
 def _scores(evaluation: dict[str, Any], who: str = "model", group: str = "pages") -> dict[str, Any]:
     e = evaluation[group][who]
     return {k: {"value": e["value"][k], "ci": e["ci"][k]} for k in SHOWN}
 
 
 def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Path, seed: int,
-            few_shot: bool = False, ablations: bool = False, results: Path = common.RESULTS_DIR) -> dict[str, Any]:
+            few_shot: bool = False, ablations: bool = False, backbone_arms: bool = False,
+            results: Path = common.RESULTS_DIR) -> dict[str, Any]:
     from train.evaluation.evaluate import evaluate_checkpoint
 
     runs = work / "quality-runs"
@@ -116,6 +141,8 @@ def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Pa
     result["targets"] = {k: {"target": v, "value": result["main"]["model"][k]["value"],
                              "prior": result["main"]["prior"][k]["value"], "met": _met(result["main"], k, v)}
                          for k, v in TARGETS.items()}
+    if backbone_arms or ablations:
+        result["backbones"] = backbones(web, runs, steps, seed, main)
     if ablations:
         result["arms"] = ablation(work, sources, ablation_steps, seed)
         plot(result, Path(results) / "ablation.png")
@@ -212,6 +239,15 @@ def report(r: dict[str, Any]) -> str:
     text += "\n\n" + common.table(["sampling.init", "count", "mIoU", "type", "token", "F1", "eval s"],
                                    [[init, *(_cell(a["model"][k]) for k in ("count", "miou", "type", "token", "f1")),
                                      a["seconds"]] for init, a in r["starts"].items()])
+    if "backbones" in r:
+        keys = ("count", "miou", "type", "token")
+        text += "\n\n" + common.table(
+            ["backbone", *(f"held-out {k}" for k in keys), *(f"real {k}" for k in keys), "train s"],
+            [[name, *(_cell(a["model"][k]) for k in keys), *(_cell(a["real"][k]) for k in keys), a["seconds"]]
+             for name, a in r["backbones"].items()])
+        first = next(iter(r["backbones"].values()))
+        text += (f"\nreal pages: {first['real_pages']}; their layout prior: "
+                 + ", ".join(f"{k} {_cell(first['real_prior'][k])}" for k in keys))
     if "arms" in r:
         arm_rows = [[name, a["steps"], _cell(a["model"]["token"]), _cell(a["model"]["type"]),
                      _cell(a["model"]["miou"]), _cell(a["model"]["count"]), a["seconds"]]
@@ -237,11 +273,14 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"steps of each ablation arm (default {FULL['ablation_steps']}, "
                         f"quick {QUICK['ablation_steps']})")
     p.add_argument("--few-shot", action="store_true", help="add the k = 0, 1, 4 context-pages table on held-out groups")
+    p.add_argument("--backbones", action="store_true",
+                   help="add the random-against-pretrained backbone arms, scored on held-out sources and real pages")
     p.add_argument("--full", action="store_true",
-                   help="add the augmentation ablation (factors 1, 10, 20; seed preset) and the few-shot table "
-                        "(~1 CPU hour)")
+                   help="add the backbone arms, the augmentation ablation (factors 1, 10, 20; seed preset) and the "
+                        "few-shot table (~2 CPU hours)")
     args = p.parse_args(argv)
     return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot, ablations=args.full,
+                            backbone_arms=args.backbones,
                             results=args.results)
 
 
