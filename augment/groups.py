@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shards.groups import (GROUPS_NAME, MAX_GROUPS_BYTES, SEPARATOR, GroupsError, assign_groups, prefix_group,
-                           read_groups, write_groups)
+from shards.pairs.groups import (GROUPS_NAME, MAX_GROUPS_BYTES, SEPARATOR, GroupsError, assign_groups, prefix_group,
+                                 read_groups, write_groups)
 
 __all__ = ["GROUPS_NAME", "MAX_GROUPS_BYTES", "SEPARATOR", "SPLIT_BY", "GroupsError", "assign_groups",
            "prefix_group", "read_groups", "write_groups"]

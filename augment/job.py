@@ -34,14 +34,14 @@ import cv2
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from shards import atomic, versions
-from shards.cli_support import progress_enabled
-from shards.htmlparse import MAX_HTML_BYTES
-from shards.images import max_file_bytes
-from shards.lock import LOCK_NAME, hold
-from shards.manifest import MANIFEST_NAME, boxes_warning, build_manifest, write_manifest
 from shards.schema import SCHEMA_VERSION
-from shards.writer import ShardWriter, SidecarError, file_sha256, is_shard_name, read_sidecar, sidecar_path
+from shards.storage import atomic, versions
+from shards.storage.images import max_file_bytes
+from shards.storage.lock import LOCK_NAME, hold
+from shards.storage.manifest import MANIFEST_NAME, boxes_warning, build_manifest, write_manifest
+from shards.storage.writer import ShardWriter, SidecarError, file_sha256, is_shard_name, read_sidecar, sidecar_path
+from shards.tokens.htmlparse import MAX_HTML_BYTES
+from shards.views.cli_support import progress_enabled
 
 from .backends import execution
 from .config import AugmentConfig

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from shards.htmlparse import HtmlError, parse_html
-from shards.pairs import (IMAGE_SUFFIXES, MAX_BOXES_BYTES, NESTED_SCAN_LIMIT, Reject, SourcePair, check_size,
-                          discover, element_boxes, guarded, nested_pair_folders, pair_stem, read_boxes, read_image,
-                          read_members, source_id_for)
+from shards.pairs.pages import (IMAGE_SUFFIXES, MAX_BOXES_BYTES, NESTED_SCAN_LIMIT, Reject, SourcePair, check_size,
+                                discover, element_boxes, guarded, nested_pair_folders, pair_stem, read_boxes,
+                                read_image, read_members, source_id_for)
+from shards.tokens.htmlparse import HtmlError, parse_html
 
 from .config import AugmentConfig
 from .page import ROW_ATTR, Page, box_to_quad

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from shards import atomic
-from shards.htmlparse import parse_html
-from shards.pairs import BOX_DECIMALS, Reject, discover, element_boxes, guarded, read_members
-from shards.sections.coverage import page_coverage
+from shards.pairs.pages import BOX_DECIMALS, Reject, discover, element_boxes, guarded, read_members
+from shards.storage import atomic
 from shards.tokens import derive_sections
+from shards.tokens.coverage import page_coverage
+from shards.tokens.htmlparse import parse_html
 
 from . import common
 
@@ -120,7 +120,7 @@ def draw_sheets(pairs: Path, r: dict[str, Any], dest: Path, per_sheet: int) -> l
     token's colour, a legend), the pages in id order; returns the files written."""
     import cv2
 
-    from shards.show import draw_cell
+    from shards.views.show import draw_cell
 
     dest.mkdir(parents=True, exist_ok=True)
     found = {p.source_id: p for p in discover(pairs)[0]}

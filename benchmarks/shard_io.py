@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from shards.reader import decode_image, make_pipeline
 from shards.schema import IMAGE_EXTS, Sample
-from shards.writer import ShardWriter, encode_members
+from shards.storage.reader import decode_image, make_pipeline
+from shards.storage.writer import ShardWriter, encode_members
 
 from . import common
 

@@ -23,10 +23,10 @@ from augment.synth import synth_page, write_synth
 from augment.synth.page import new_look, synth_layout
 from shards import load_manifest
 from shards.cli import inspect_text
-from shards.manifest import shard_paths
 from shards.schema import sample_group, validate_meta
-from shards.tario import iter_tar_samples
-from shards.verify import verify_dir
+from shards.storage.manifest import shard_paths
+from shards.storage.tario import iter_tar_samples
+from shards.storage.verify import verify_dir
 
 QUIET = RunOptions(progress=False)
 

@@ -17,9 +17,10 @@ from augment.config import load_config
 from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.synth import write_synth
-from shards import load_manifest, versions
+from shards import load_manifest
 from shards.cli import main as shards_main
-from shards.verify import versions_warning
+from shards.storage import versions
+from shards.storage.verify import versions_warning
 
 
 @pytest.fixture(scope="module")

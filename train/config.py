@@ -268,7 +268,7 @@ def _apply(cfg: TrainConfig, table: dict[str, Any], where: str, strict: bool = T
 def parse_assignment(text: str) -> dict[str, Any]:
     """``key=value`` (``--set``) as a nested table: ``loss.region=0.5`` -> {"loss": {"region": 0.5}}
     (shards.cli_support.parse_assignment, with the trainer's error type)."""
-    from shards.cli_support import parse_assignment as parse
+    from shards.views.cli_support import parse_assignment as parse
 
     try:
         return parse(text)

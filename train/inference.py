@@ -19,8 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from shards.hashing import hash64
-from shards.show import PALETTE
+from shards.storage.hashing import hash64
+from shards.views.show import PALETTE
 
 from . import checkpoint as ckpt
 from .config import SamplingConfig, TrainConfig
@@ -51,7 +51,7 @@ class Section:
 def as_rgb_array(image: Any) -> np.ndarray:
     """A path, PIL image or array -> RGB uint8 H x W x 3."""
     if isinstance(image, (str, Path)):
-        from shards.images import read_image
+        from shards.storage.images import read_image
 
         return read_image(image)
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image without importing PIL
@@ -135,7 +135,7 @@ def context_from_pairs(folder: str | Path, k: int = 0) -> tuple[list[tuple[np.nd
     sorted by id, the first ``k`` of them (0 = all), as ``(image, sections)`` for
     :meth:`Predictor.predict`; and the pairs not used (rejected, or without boxes) as
     `shards.pairs.reject_record` dicts. A folder with no usable pair is a PairsError."""
-    from shards.pairs import PairsError, read_pairs
+    from shards.pairs.pages import PairsError, read_pairs
 
     if k < 0:
         raise PairsError(f"--context-k {k}: give a number of context pages >= 0 (0 = every pair of {folder})")
@@ -162,7 +162,7 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
 
     from safetensors.torch import save
 
-    from shards import atomic
+    from shards.storage import atomic
 
     predictor = load_model(checkpoint)
     state = ckpt.load(checkpoint)

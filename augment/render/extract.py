@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from shards.htmlparse import parse_html
+from shards.tokens.htmlparse import parse_html
 
 
 @dataclass

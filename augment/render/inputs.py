@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shards.pairs import link_outside, symlink_outside
+from shards.pairs.pages import link_outside, symlink_outside
 
 from ..groups import GROUPS_NAME, read_groups
 from ..sources import source_id_for

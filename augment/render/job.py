@@ -26,9 +26,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from shards import atomic
-from shards.htmlparse import HtmlError
-from shards.lock import hold
+from shards.storage import atomic
+from shards.storage.lock import hold
+from shards.tokens.htmlparse import HtmlError
 
 from ..groups import GROUPS_NAME, write_groups
 from .browser import Browser, BrowserGone, PageFailure, RawPage, find_browser

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from shards.atomic import dumps_json, write_bytes
+from shards.storage.atomic import dumps_json, write_bytes
 from shards.tokens import TYPE_CLASSES
 
 from ..groups import write_groups

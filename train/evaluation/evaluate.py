@@ -33,11 +33,11 @@ from scipy.stats import bootstrap
 from torch import nn
 from torch.utils.data import DataLoader
 
-from shards.hashing import hash64, hash_unit
-from shards.manifest import load_manifest
-from shards.pairs import PairPage, PairsError, Reject, read_pairs, reject_record
-from shards.reader import ShardReadError
+from shards.pairs.pages import PairPage, PairsError, Reject, read_pairs, reject_record
 from shards.schema import parse_key
+from shards.storage.hashing import hash64, hash_unit
+from shards.storage.manifest import load_manifest
+from shards.storage.reader import ShardReadError
 
 from ..config import SamplingConfig
 from ..data.episodes import draw_context

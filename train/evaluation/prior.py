@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from shards.reader import make_pipeline, sample_meta
+from shards.storage.reader import make_pipeline, sample_meta
 
 from ..data.inputs import InputSpec
 from ..data.stream import EpochFilter

@@ -18,7 +18,7 @@ from __future__ import annotations
 import tarfile
 from typing import IO, Any, Iterator
 
-from .schema import KEY_RE
+from ..schema import KEY_RE
 
 
 class ShardFormatError(ValueError):

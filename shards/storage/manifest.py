@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..schema import REBUILD, SCHEMA_VERSION, SPLITS, VOCAB_FACTORS
 from . import atomic
-from .schema import REBUILD, SCHEMA_VERSION, SPLITS, VOCAB_FACTORS
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "screen2section-shards"

@@ -72,14 +72,14 @@ from typing import Mapping, Sequence
 
 import lxml.html
 
+from .blocks import MAIN_MIN_SHARE, SIDEBAR_MAX_SHARE
+from .fill import fill_blocks, split_section, unnamed_type
 from .htmlparse import parse_html
-from .sections.blocks import MAIN_MIN_SHARE, SIDEBAR_MAX_SHARE
-from .sections.fill import fill_blocks, split_section, unnamed_type
-from .sections.roles import Seen, child_roles, component, raw_token, role_of, salient_components
-from .sections.vocab import (CLASS_SYNONYMS, MAX_CHILDREN, NON_CONTENT_TAGS, ROLES, SALIENT_TAGS,
-                             SECTION_CLASSES, SECTION_TAGS, SECTION_TYPES, SYNONYM_GROUPS, TYPE_CLASSES)
-from .sections.walk import (MAX_WRAPPER_DEPTH, find_section_elements, section_kind, section_type,
-                            section_walk, semantic_class)
+from .roles import Seen, child_roles, component, raw_token, role_of, salient_components
+from .vocab import (CLASS_SYNONYMS, MAX_CHILDREN, NON_CONTENT_TAGS, ROLES, SALIENT_TAGS,
+                    SECTION_CLASSES, SECTION_TAGS, SECTION_TYPES, SYNONYM_GROUPS, TYPE_CLASSES)
+from .walk import (MAX_WRAPPER_DEPTH, find_section_elements, section_kind, section_type,
+                   section_walk, semantic_class)
 
 __all__ = [
     "CLASS_SYNONYMS", "COLUMN_MIN_HEIGHT", "MAX_CHILDREN", "MAX_WRAPPER_DEPTH", "NON_CONTENT_TAGS", "ROLES",

@@ -28,8 +28,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import atomic
-from .schema import group_problem
+from ..schema import group_problem
+from ..storage import atomic
 
 GROUPS_NAME = "groups.json"
 SEPARATOR = "__"

@@ -36,11 +36,11 @@ from typing import Any, TypeVar
 import lxml.html
 import numpy as np
 
-from . import images
+from ..schema import SOURCE_ID_RE, make_key
+from ..storage import images
+from ..tokens import derive_sections
+from ..tokens.htmlparse import MAX_HTML_BYTES, HtmlError, parse_html
 from .groups import assign_groups
-from .htmlparse import MAX_HTML_BYTES, HtmlError, parse_html
-from .schema import SOURCE_ID_RE, make_key
-from .tokens import derive_sections
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MAX_BOXES_BYTES = 64_000_000  # a page with 100,000 elements writes ~10 MB of boxes

@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..schema import validate_members, validate_meta
 from . import versions
 from .manifest import ManifestError, load_manifest, manifest_path
-from .schema import validate_members, validate_meta
 from .tario import ShardFormatError, iter_tar_samples
 from .writer import SidecarError, is_shard_name, read_sidecar
 
