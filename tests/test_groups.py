@@ -13,10 +13,11 @@ import pytest
 
 from augment.config import ConfigError, load_config
 from augment.groups import GROUPS_NAME, GroupsError, assign_groups, prefix_group, read_groups, write_groups
-from augment.job import input_fingerprint, run_job
+from augment.job import run_job
 from augment.plan import plan_tasks
 from augment.render.inputs import from_html_dir, from_url_file
 from augment.render.job import RenderInput, RenderSummary, _write_groups
+from augment.resume import input_fingerprint
 from augment.run_options import RunOptions
 from augment.sources import SourcePair, discover
 from augment.synth import synth_page, write_synth

@@ -37,7 +37,8 @@ from shards.tokens import TYPE_CLASSES
 
 from ..groups import write_groups
 from .kit import KIT, PRIMARIES, PRIMARY_NAMES, WHITE, WORDS
-from .layout import Color, Factory, Node, block, collect_boxes, emit_html, rasterize, stack
+from .layout import Color, Factory, Node, block, collect_boxes, emit_html, stack
+from .raster import rasterize
 from .sections import BUILDERS, Ctx
 
 WIDTH = 1280
