@@ -1,4 +1,4 @@
-"""Groups of source pairs for augment: the rule itself is `shards.groups` (one owner, shared
+"""Groups of source pairs for augment: the rule itself is `shards.pairs.groups` (one owner, shared
 with `train evaluate --pairs`); this module adds what only augment needs, `SPLIT_BY`.
 
 The group of each accepted source is written in its samples (`group`), counted per split in

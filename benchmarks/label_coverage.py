@@ -7,7 +7,7 @@ sections with the project's rule (`shards.tokens.derive_sections`, exactly as `a
 does for variant 00) and prints per kind:
 
 - **coverage**: the share of the page's content area inside a located section
-  (`shards.sections.coverage`), median and 10th percentile over pages, and the pages below
+  (`shards.tokens.coverage`), median and 10th percentile over pages, and the pages below
   one half;
 - **other**: the share of sections typed ``other``;
 - **sections per page**: median.
@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from shards.pairs.pages import BOX_DECIMALS, Reject, discover, element_boxes, guarded, read_members
+from shards.pairs.files import element_boxes, guarded, read_members
+from shards.pairs.folder import Reject, discover
+from shards.pairs.pages import BOX_DECIMALS
 from shards.storage import atomic
 from shards.tokens import derive_sections
 from shards.tokens.coverage import page_coverage
@@ -116,7 +118,7 @@ def report(r: dict[str, Any]) -> str:
 
 
 def draw_sheets(pairs: Path, r: dict[str, Any], dest: Path, per_sheet: int) -> list[Path]:
-    """Per kind, sheets of `per_sheet` pages (`shards.show`'s drawing: numbered sections in their
+    """Per kind, sheets of `per_sheet` pages (`shards.views.show`'s drawing: numbered sections in their
     token's colour, a legend), the pages in id order; returns the files written."""
     import cv2
 

@@ -1,4 +1,4 @@
-"""Issue 16, class 4: one job per output folder (`shards.lock`).
+"""Issue 16, class 4: one job per output folder (`shards.storage.lock`).
 
 A second holder is refused with a message naming the first (job, pid, host, start time);
 a holder that dies in any way, SIGKILL included, releases the folder, and its leftover

@@ -173,7 +173,7 @@ def test_section_walk_is_the_one_walk():
 
 # ---------------------------------------------------------------- pages with too few semantic sections
 
-# Since issue 26 every drawn part outside a semantic section is a block (shards.sections.fill), and a
+# Since issue 26 every drawn part outside a semantic section is a block (shards.tokens.fill), and a
 # block no markup types gets its type from its place and content: the blog's closing band is a
 # footer, the dashboard's top band a header and its table panel a table, the landing page's top
 # band (logo, links, button) a navbar and its heading-led text band part of the main column.

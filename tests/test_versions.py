@@ -3,7 +3,7 @@ extending it under other versions says so.
 
 Each sidecar records the versions of the process that built its shard, the manifest gathers
 them, and `shards verify` or a rerun of `augment run` that keeps shards warns, naming each
-package that differs with both versions and the fix (`shards.versions`).
+package that differs with both versions and the fix (`shards.storage.versions`).
 """
 from __future__ import annotations
 

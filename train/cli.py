@@ -2,7 +2,7 @@
 
 A thin layer over library functions (train.trainer.fit, train.evaluation.evaluate.evaluate_checkpoint,
 train.inference.load_model and export, train.evaluation.report.plot_run), built on the CLI pieces the
-three commands share (shards.cli_support): every flag shows its default, `-v`/`-q`,
+three commands share (shards.views.cli_support): every flag shows its default, `-v`/`-q`,
 `--version`, no abbreviations. Known failures print ``error: ...`` naming the file or
 setting and exit 2 (an OS error such as a full disk: 1; Ctrl-C: 130; SIGTERM: 143).
 """

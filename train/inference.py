@@ -80,7 +80,7 @@ class Predictor:
 
         ``context``: few-shot context pages of the same site or template, each ``(image,
         sections)`` with sections as dicts with ``type``, ``children`` and ``box`` (x, y, w, h
-        in that page's pixels), e.g. from `shards.pairs.read_pair` (a model trained without
+        in that page's pixels), e.g. from `shards.pairs.pages.read_pair` (a model trained without
         few-shot context ignores them)."""
         return self.predict_batch([image], context=context, seed=seed)[0]
 
@@ -134,7 +134,7 @@ def context_from_pairs(folder: str | Path, k: int = 0) -> tuple[list[tuple[np.nd
     """(context, left out): the pairs of ``folder`` that have true sections (`shards.pairs`),
     sorted by id, the first ``k`` of them (0 = all), as ``(image, sections)`` for
     :meth:`Predictor.predict`; and the pairs not used (rejected, or without boxes) as
-    `shards.pairs.reject_record` dicts. A folder with no usable pair is a PairsError."""
+    `shards.pairs.pages.reject_record` dicts. A folder with no usable pair is a PairsError."""
     from shards.pairs.pages import PairsError, read_pairs
 
     if k < 0:
@@ -169,7 +169,7 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().contiguous().cpu() for k, v in predictor.model.state_dict().items()}
-    # Serialized in memory and written through shards.atomic, as checkpoints are: safetensors'
+    # Serialized in memory and written through shards.storage.atomic, as checkpoints are: safetensors'
     # own save_file created the file 0600, so an export was unreadable to the other users of a
     # shared filesystem; atomic gives it the mode an ordinary open() would (0666 less the umask).
     atomic.write_bytes(out / EXPORT_WEIGHTS, save(weights, metadata={"format": EXPORT_FORMAT}))

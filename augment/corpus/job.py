@@ -28,7 +28,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from shards.pairs.groups import GROUPS_NAME, write_groups
-from shards.pairs.pages import source_id_for
+from shards.pairs.folder import source_id_for
 from shards.storage import atomic
 
 from ..render import REJECTS_NAME, RenderOptions, is_complete, render_pages
