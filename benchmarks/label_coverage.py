@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from shards.pairs.files import element_boxes, guarded, read_members
+from shards.pairs.files import guarded, read_members
 from shards.pairs.folder import Reject, discover
-from shards.pairs.pages import BOX_DECIMALS
+from shards.pairs.pages import true_sections
 from shards.storage import atomic
-from shards.tokens import derive_sections
 from shards.tokens.coverage import page_coverage
 from shards.tokens.htmlparse import parse_html
 
@@ -49,11 +48,7 @@ def _read(pair) -> tuple[np.ndarray, list[dict], Any, dict, tuple[int, int]]:
     image, html, boxes = read_members(pair, 1 << 31)
     root = parse_html(html, pair.source_id)
     size = (int(image.shape[1]), int(image.shape[0]))
-    _, xpaths, located = element_boxes(root, boxes, size, Counter())
-    known = ~np.isnan(located[:, 0])
-    rounded = np.round(located, BOX_DECIMALS)
-    table = {xp: rounded[i].tolist() for i, xp in enumerate(xpaths) if known[i]}
-    sections = [s.record() for s in derive_sections(root, table, size)]
+    table, sections = true_sections(root, boxes, size)
     return image, sections, root, table, size
 
 

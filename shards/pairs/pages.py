@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import numpy as np
 
 from ..schema import make_key
@@ -57,19 +58,25 @@ class PairPage:
                 "sections": self.sections}
 
 
+def true_sections(root: lxml.html.HtmlElement, boxes: dict[str, Any] | None, size: tuple[int, int]
+                  ) -> tuple[dict[str, list[float]], list[dict[str, Any]]]:
+    """(located element boxes by xpath, rounded as a sample's are; the page's section records):
+    what `augment run` derives for the untouched variant 00 of a pair."""
+    _, xpaths, located = element_boxes(root, boxes, size, Counter())
+    known = ~np.isnan(located[:, 0])
+    rounded = np.round(located, BOX_DECIMALS)
+    table = {xp: rounded[i].tolist() for i, xp in enumerate(xpaths) if known[i]}
+    return table, [s.record() for s in derive_sections(root, table, size)]
+
+
 def _read_pair(pair: SourcePair, group: str, max_pixels: int) -> PairPage:
     image, html, boxes = read_members(pair, max_pixels)
     try:
         root = parse_html(html, pair.source_id)
     except HtmlError as e:
         raise Reject("bad_html", f"{pair.html}: {e}") from None
-    size = (int(image.shape[1]), int(image.shape[0]))
-    _, xpaths, located = element_boxes(root, boxes, size, Counter())
-    known = ~np.isnan(located[:, 0])
-    rounded = np.round(located, BOX_DECIMALS)
-    table = {xp: rounded[i].tolist() for i, xp in enumerate(xpaths) if known[i]}
-    sections = [s.record() for s in derive_sections(root, table, size)]
-    return PairPage(pair.source_id, group, image, sections, int(known.sum()), pair_file(pair))
+    table, sections = true_sections(root, boxes, (int(image.shape[1]), int(image.shape[0])))
+    return PairPage(pair.source_id, group, image, sections, len(table), pair_file(pair))
 
 
 def read_pair(pair: SourcePair, group: str | None = None, max_pixels: int = images.DEFAULT_MAX_PIXELS) -> PairPage:
