@@ -30,7 +30,7 @@ from typing import Any, Callable, ContextManager, Iterator
 
 from joblib import cpu_count, parallel_config
 
-from shards.atomic import TMP_PREFIX, TMP_SUFFIX
+from shards.storage.atomic import TMP_PREFIX, TMP_SUFFIX
 
 DASK_INSTALL = "pip install -e .[dask]"
 CONNECT_TIMEOUT = "30s"  # how long to wait for --scheduler before giving up

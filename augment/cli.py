@@ -9,13 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shards.cli_support import (EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, parse_assignment,
-                                progress_enabled, run_command)
-from shards.lock import LockBusy
-from shards.manifest import ManifestError
-from shards.reader import ShardReadError
 from shards.schema import SchemaError
-from shards.tario import ShardFormatError
+from shards.storage.lock import LockBusy
+from shards.storage.manifest import ManifestError
+from shards.storage.reader import ShardReadError
+from shards.storage.tario import ShardFormatError
+from shards.views.cli_support import (EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, parse_assignment,
+                                      progress_enabled, run_command)
 
 from .backends import BACKENDS, BackendError
 from .config import AugmentConfig, ConfigError, load_config

@@ -1,4 +1,4 @@
-"""Groups of source pairs for augment: the rule itself is `shards.groups` (one owner, shared
+"""Groups of source pairs for augment: the rule itself is `shards.pairs.groups` (one owner, shared
 with `train evaluate --pairs`); this module adds what only augment needs, `SPLIT_BY`.
 
 The group of each accepted source is written in its samples (`group`), counted per split in
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shards.groups import (GROUPS_NAME, MAX_GROUPS_BYTES, SEPARATOR, GroupsError, assign_groups, prefix_group,
-                           read_groups, write_groups)
+from shards.pairs.groups import (GROUPS_NAME, MAX_GROUPS_BYTES, SEPARATOR, GroupsError, assign_groups, prefix_group,
+                                 read_groups, write_groups)
 
 __all__ = ["GROUPS_NAME", "MAX_GROUPS_BYTES", "SEPARATOR", "SPLIT_BY", "GroupsError", "assign_groups",
            "prefix_group", "read_groups", "write_groups"]

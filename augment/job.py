@@ -4,7 +4,7 @@
 any joblib backend. A rerun of the same command keeps every shard whose sidecar matches
 its bytes and the job's hash and builds only the rest; output written with another config
 or other inputs is refused unless `overwrite`; one that keeps shards written under other
-package versions (each sidecar records its builder's, `shards.versions`) says so in a warning
+package versions (each sidecar records its builder's, `shards.storage.versions`) says so in a warning
 naming each package and both versions. Bad sources never stop the job (unless
 `strict`; both are `RunOptions`): they are recorded, once, in the sidecar of the source's group-0 shard, and
 gathered into `rejects.jsonl`, so sources = accepted + rejected always holds. Any exception
@@ -12,7 +12,7 @@ while reading a source is such a reject (`sources.load_pair`); one while augment
 variant drops that variant alone (`augment_failed`, a `rejects.jsonl` row with a `variant`,
 counted in the manifest's `stats.variants_failed`), so no single page stops a job.
 
-The job holds `--out`'s lock (`shards.lock`) from start to finish: a second job on the same
+The job holds `--out`'s lock (`shards.storage.lock`) from start to finish: a second job on the same
 folder is refused naming the first. It touches only its own files there: shards and
 sidecars named `<split>-NNNNNN.tar[.json]`, `manifest.json`, `rejects.jsonl` and its own
 temporary files; anything else in the folder is left alone and named in a log line.
@@ -34,25 +34,23 @@ import cv2
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from shards import atomic, versions
-from shards.cli_support import progress_enabled
-from shards.htmlparse import MAX_HTML_BYTES
-from shards.images import max_file_bytes
-from shards.lock import LOCK_NAME, hold
-from shards.manifest import MANIFEST_NAME, boxes_warning, build_manifest, write_manifest
 from shards.schema import SCHEMA_VERSION
-from shards.writer import ShardWriter, SidecarError, file_sha256, is_shard_name, read_sidecar, sidecar_path
+from shards.storage import atomic, versions
+from shards.storage.lock import hold
+from shards.storage.manifest import boxes_warning, build_manifest, write_manifest
+from shards.storage.writer import ShardWriter
+from shards.views.cli_support import progress_enabled
 
 from .backends import execution
 from .config import AugmentConfig
-from .groups import GROUPS_NAME, MAX_GROUPS_BYTES, assign_groups
+from .groups import GROUPS_NAME, assign_groups
 from .pipeline import augment_page, build_sample
 from .plan import ShardTask, Source, plan_tasks
+from .resume import (REJECTS_NAME, clear_conflicts, existing_state, foreign_files, input_fingerprint,
+                     kept_versions_note)
 from .run_options import RunOptions
-from .sources import MAX_BOXES_BYTES, Reject, SourcePair, discover, load_pair, nested_pair_folders, pair_stem
+from .sources import Reject, SourcePair, discover, load_pair, nested_pair_folders, pair_stem
 
-REJECTS_NAME = "rejects.jsonl"
-OWN_FILES = (MANIFEST_NAME, REJECTS_NAME, LOCK_NAME, "contact_sheet.png")  # besides shards and sidecars
 log = logging.getLogger(__name__)
 
 
@@ -121,36 +119,10 @@ def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str 
     except BaseException:
         w.abort()
         raise
-    # the versions of the process that built it (a Dask worker's own): `shards.versions`
+    # the versions of the process that built it (a Dask worker's own): `shards.storage.versions`
     extra = {"group": task.group, "rejects": rejects, "stats": dict(sorted(stats.items())),
              "versions": versions.current()}
     return w.close(extra | ({"failed": failed} if failed else {}))
-
-
-def input_fingerprint(pairs: list[SourcePair], max_pixels: int = AugmentConfig.max_pixels,
-                      groups_file: Path | None = None) -> str:
-    """sha256 over every input file's name and content (what a rerun must match), the
-    `groups_file` (`groups.json`) last when there is one. A file that cannot be read, or is
-    larger than its kind may be (it is rejected unread), enters with its name and size or
-    error instead."""
-    h = hashlib.sha256()
-    files = [(f, limit) for p in sorted(pairs, key=lambda p: p.source_id)
-             for f, limit in ((p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES),
-                              (p.boxes, MAX_BOXES_BYTES))]
-    for f, limit in files + [(groups_file, MAX_GROUPS_BYTES)]:
-        if f is None:
-            continue
-        h.update(f.name.encode("utf-8"))
-        try:
-            size = f.stat().st_size
-            if size > limit:
-                h.update(f"oversize:{size}".encode())
-                continue
-            with open(f, "rb") as fh:
-                h.update(hashlib.file_digest(fh, "sha256").digest())
-        except OSError as e:
-            h.update(f"unreadable:{e.errno}".encode())
-    return h.hexdigest()
 
 
 @dataclass
@@ -180,41 +152,6 @@ class JobSummary:
                 + (f"{warning}\n" if (warning := boxes_warning(self.manifest)) else "")
                 + "".join(f"{note}\n" for note in self.notes)
                 + f"output: {self.out}")
-
-
-def _existing_state(out: Path, tasks: list[ShardTask], job_hash: str) -> tuple[dict[str, dict], list[str]]:
-    """(done sidecars by shard name, conflicts): what a rerun can keep and what it must not mix.
-
-    Only files named like this job's shards count; a sidecar that does not parse is not done
-    (its shard is rebuilt when planned). A shard of another plan is a conflict."""
-    done, conflicts = {}, []
-    planned = {t.name for t in tasks}
-    names = sorted({p.name[: -len(".json")] if p.name.endswith(".json") else p.name
-                    for p in out.iterdir() if is_shard_name(p.name.removesuffix(".json"))})
-    for name in names:
-        try:
-            info = read_sidecar(out / name)
-        except SidecarError:
-            info = None
-        if name not in planned or (info is not None and info.get("config_hash") != job_hash):
-            conflicts.append(name)
-        elif info is not None and (out / name).exists() and file_sha256(out / name) == (info["sha256"], info["bytes"]):
-            done[name] = info
-    return done, conflicts
-
-
-def _foreign_files(out: Path) -> list[str]:
-    """Names in `out` this job did not write (left alone)."""
-    return sorted(p.name for p in out.iterdir()
-                  if not (is_shard_name(p.name.removesuffix(".json")) or p.name in OWN_FILES
-                          or atomic.is_own_temp(p.name)))
-
-
-def _clear(out: Path, names: list[str]) -> None:
-    for name in names:
-        for p in (out / name, sidecar_path(out / name)):
-            p.unlink(missing_ok=True)
-    (out / "manifest.json").unlink(missing_ok=True)
 
 
 def _run_tasks(todo: list[ShardTask], cfg: AugmentConfig, opts: RunOptions, out: Path,
@@ -298,16 +235,16 @@ def _locked_run(input_dir: Path, out: Path, cfg: AugmentConfig, opts: RunOptions
     job_hash = hashlib.sha256(f"{cfg.hash()}:{fingerprint}:schema{SCHEMA_VERSION}".encode()).hexdigest()[:16]
     tasks = plan_tasks(complete, cfg, page_groups)
     atomic.remove_stale_temps(out)
-    if foreign := _foreign_files(out):
+    if foreign := foreign_files(out):
         log.info("--out %s: leaving %d file(s) this job did not write alone: %s", out, len(foreign),
                  ", ".join(foreign[:10]) + ("..." if len(foreign) > 10 else ""))
-    done, conflicts = _existing_state(out, tasks, job_hash)
+    done, conflicts = existing_state(out, tasks, job_hash)
     if conflicts and not opts.overwrite:
         raise JobError(f"{out}: holds shards from another config or input ({', '.join(conflicts[:3])}"
                        f"{'...' if len(conflicts) > 3 else ''}); pass --overwrite to replace them or use another --out")
-    _clear(out, conflicts)
+    clear_conflicts(out, conflicts)
     todo = [t for t in tasks if t.name not in done]
-    if kept_note := _kept_versions_note(out, done):
+    if kept_note := kept_versions_note(out, done):
         log.warning("%s", kept_note)
     sidecars = list(done.values()) + _run_tasks(todo, cfg, opts, out, job_hash)
     planned = [src for t in tasks if t.group == 0 for src in t.sources]
@@ -315,17 +252,6 @@ def _locked_run(input_dir: Path, out: Path, cfg: AugmentConfig, opts: RunOptions
     summary.built, summary.kept = len(todo), len(sidecars) - len(todo)
     summary.notes = [kept_note] if kept_note else []
     return summary
-
-
-def _kept_versions_note(out: Path, done: dict[str, dict]) -> str | None:
-    """The warning for shards kept from a run under other package versions (None if none)."""
-    now = versions.current()
-    odd = [s for s in done.values() if versions.drift(versions.gather([s.get("versions")]), now)]
-    rows = versions.drift(versions.gather(s.get("versions") for s in odd), now)
-    return versions.warning(
-        f"--out {out}: {len(odd)} of the {len(done)} shard(s) kept from an earlier run", rows,
-        "This run keeps them and builds the rest with this environment's versions; for one set "
-        "of versions throughout, run into a new --out.")
 
 
 def _group_counts(planned: list[Source], rows: list[dict[str, str]]) -> dict[str, dict[str, int]]:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import lxml.html
 import numpy as np
 
-from shards.htmlparse import to_html
+from shards.tokens.htmlparse import to_html
 
 ROW_ATTR = "data-s2s-row"
 

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import cv2
 import numpy as np
 
-from shards.hashing import hash64
 from shards.schema import SCHEMA_VERSION, Sample, make_key
+from shards.storage.hashing import hash64
 from shards.tokens import derive_sections
 
 from . import functional as F

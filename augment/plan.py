@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shards.hashing import hash_unit
-from shards.writer import shard_name
+from shards.storage.hashing import hash_unit
+from shards.storage.writer import shard_name
 
 from .config import AugmentConfig
 from .groups import SPLIT_BY, prefix_group

@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from shards.manifest import load_manifest, shard_paths
 from shards.schema import parse_key, sample_group
-from shards.tario import iter_tar_samples
-from shards.writer import encode_members
+from shards.storage.manifest import load_manifest, shard_paths
+from shards.storage.tario import iter_tar_samples
+from shards.storage.writer import encode_members
 
 from .config import AugmentConfig
 from .pipeline import build_sample, replay_page

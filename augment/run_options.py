@@ -22,7 +22,7 @@ class RunOptions:
     scheduler: str | None = None  # Dask scheduler address (backend "dask" only)
     strict: bool = False  # stop at the first bad source instead of recording it
     overwrite: bool = False  # replace output written with another config or input
-    progress: bool = True  # show a progress bar (on a terminal only: shards.cli_support.progress_enabled)
+    progress: bool = True  # show a progress bar (on a terminal only: shards.views.cli_support.progress_enabled)
     follow_symlinks: bool = False  # read symbolic links in the input that point outside it
 
     def validate(self) -> "RunOptions":

@@ -6,7 +6,7 @@ boxes are matched and clipped (`element_boxes`) is `shards.pairs`, shared with `
 evaluate --pairs`; this module builds a `Page` on them and keeps augment's own checks
 (`require_boxes`, the `sources_without_boxes` count). Its names are re-exported here.
 
-Which group (site or template) each pair belongs to is `shards.groups`'s rule (a
+Which group (site or template) each pair belongs to is `shards.pairs.groups`'s rule (a
 `groups.json` beside the pairs, else the id prefix before `__`, else the id).
 
 Whatever goes wrong while reading one source is a `Reject` naming the file, the reason and
@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from shards.htmlparse import HtmlError, parse_html
-from shards.pairs import (IMAGE_SUFFIXES, MAX_BOXES_BYTES, NESTED_SCAN_LIMIT, Reject, SourcePair, check_size,
-                          discover, element_boxes, guarded, nested_pair_folders, pair_stem, read_boxes, read_image,
-                          read_members, source_id_for)
+from shards.pairs.files import MAX_BOXES_BYTES, check_size, element_boxes, guarded, read_boxes, read_image, read_members
+from shards.pairs.folder import (IMAGE_SUFFIXES, NESTED_SCAN_LIMIT, Reject, SourcePair, discover, nested_pair_folders,
+                                 pair_stem, source_id_for)
+from shards.tokens.htmlparse import HtmlError, parse_html
 
 from .config import AugmentConfig
 from .page import ROW_ATTR, Page, box_to_quad
@@ -38,7 +38,7 @@ def page_from_arrays(source_id: str, image: np.ndarray, html: str | bytes,
     """Build a Page: one row per element under <body>, boxes matched by xpath.
 
     Without `boxes`, `data-bbox` attributes are used. Boxes whose xpath matches no element
-    are counted in `stats["boxes_unmatched"]` (`shards.pairs.element_boxes`).
+    are counted in `stats["boxes_unmatched"]` (`shards.pairs.files.element_boxes`).
     """
     stats = stats if stats is not None else Counter()
     root = parse_html(html, source_id)
@@ -56,7 +56,7 @@ def load_pair(pair: SourcePair, max_pixels: int = DEFAULT_MAX_PIXELS,
     A page on which no element is located (no boxes file and no `data-bbox`, or none of
     them usable) is counted in `stats["sources_without_boxes"]`, and refused
     (`no_boxes`) when `require_boxes`. Any other exception while reading the pair becomes a
-    Reject `load_failed` naming its class (`shards.pairs.guarded`), so that one source never
+    Reject `load_failed` naming its class (`shards.pairs.files.guarded`), so that one source never
     stops a job.
     """
     return guarded(pair, _load_pair, pair, max_pixels, stats, require_boxes)

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from shards.cli_support import HelpFormatter
+from shards.views.cli_support import HelpFormatter
 
 from . import (augment_throughput, common, label_ceiling, model_quality, record, role_confusion, scaling, shard_io,
                train_input)

@@ -28,8 +28,8 @@ from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.pipeline import augment_page, build_sample
 from augment.sources import discover, page_from_arrays, read_boxes, read_image
-from shards.reader import make_pipeline
-from shards.writer import ShardWriter
+from shards.storage.reader import make_pipeline
+from shards.storage.writer import ShardWriter
 
 from . import common
 from .baselines import run_loop

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from shards import atomic
-from shards.versions import package_versions
+from shards.storage import atomic
+from shards.storage.versions import package_versions
 
 RECORD_DIR = Path(__file__).with_name("results")  # the recorded results (tracked; `python -m benchmarks --record`)
 RESULTS_DIR = RECORD_DIR / "latest"  # where runs write (ignored by git): running never dirties the checkout
@@ -180,7 +180,7 @@ def size_flags(p: argparse.ArgumentParser, quick: dict[str, Any], full: dict[str
 
 def base_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     """The flags every benchmark takes; each adds its own sizes."""
-    from shards.cli_support import HelpFormatter
+    from shards.views.cli_support import HelpFormatter
 
     p = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=doc, formatter_class=HelpFormatter,
                                 allow_abbrev=False)

@@ -31,7 +31,8 @@ from augment.config import load_config
 from augment.pipeline import augment_page, element_records
 from augment.presets import PRESETS
 from augment.sources import page_from_arrays
-from augment.synth.layout import collect_boxes, rasterize
+from augment.synth.layout import collect_boxes
+from augment.synth.raster import rasterize
 from augment.synth.page import layout_html, synth_layout
 from augment.synth.signature import section_signatures
 from shards.tokens import derive_sections

@@ -7,7 +7,7 @@ sections with the project's rule (`shards.tokens.derive_sections`, exactly as `a
 does for variant 00) and prints per kind:
 
 - **coverage**: the share of the page's content area inside a located section
-  (`shards.sections.coverage`), median and 10th percentile over pages, and the pages below
+  (`shards.tokens.coverage`), median and 10th percentile over pages, and the pages below
   one half;
 - **other**: the share of sections typed ``other``;
 - **sections per page**: median.
@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from shards import atomic
-from shards.htmlparse import parse_html
-from shards.pairs import BOX_DECIMALS, Reject, discover, element_boxes, guarded, read_members
-from shards.sections.coverage import page_coverage
-from shards.tokens import derive_sections
+from shards.pairs.files import guarded, read_members
+from shards.pairs.folder import Reject, discover
+from shards.pairs.pages import true_sections
+from shards.storage import atomic
+from shards.tokens.coverage import page_coverage
+from shards.tokens.htmlparse import parse_html
 
 from . import common
 
@@ -47,11 +48,7 @@ def _read(pair) -> tuple[np.ndarray, list[dict], Any, dict, tuple[int, int]]:
     image, html, boxes = read_members(pair, 1 << 31)
     root = parse_html(html, pair.source_id)
     size = (int(image.shape[1]), int(image.shape[0]))
-    _, xpaths, located = element_boxes(root, boxes, size, Counter())
-    known = ~np.isnan(located[:, 0])
-    rounded = np.round(located, BOX_DECIMALS)
-    table = {xp: rounded[i].tolist() for i, xp in enumerate(xpaths) if known[i]}
-    sections = [s.record() for s in derive_sections(root, table, size)]
+    table, sections = true_sections(root, boxes, size)
     return image, sections, root, table, size
 
 
@@ -116,11 +113,11 @@ def report(r: dict[str, Any]) -> str:
 
 
 def draw_sheets(pairs: Path, r: dict[str, Any], dest: Path, per_sheet: int) -> list[Path]:
-    """Per kind, sheets of `per_sheet` pages (`shards.show`'s drawing: numbered sections in their
+    """Per kind, sheets of `per_sheet` pages (`shards.views.show`'s drawing: numbered sections in their
     token's colour, a legend), the pages in id order; returns the files written."""
     import cv2
 
-    from shards.show import draw_cell
+    from shards.views.show import draw_cell
 
     dest.mkdir(parents=True, exist_ok=True)
     found = {p.source_id: p for p in discover(pairs)[0]}

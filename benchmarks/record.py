@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
-from shards import atomic
+from shards.storage import atomic
 
 from . import common
 

@@ -21,9 +21,9 @@ import cv2
 import numpy as np
 
 from augment.synth import synth_page
-from shards.htmlparse import parse_html
-from shards.sections.roles import button_styled, role_of
 from shards.tokens import SALIENT_TAGS, derive_sections, semantic_class
+from shards.tokens.htmlparse import parse_html
+from shards.tokens.roles import button_styled, role_of
 
 from . import common
 

@@ -1,10 +1,10 @@
 """Shard I/O: write MB/s and read samples/s of the `shards` package, against bare baselines.
 
 On the samples of one cached `augment run` (same bytes for every contender):
-- write: `shards.writer.ShardWriter` (canonical JSON, key checks, sha256, fsync, atomic
+- write: `shards.storage.writer.ShardWriter` (canonical JSON, key checks, sha256, fsync, atomic
   rename, sidecar) against plain `tarfile` writing the very member bytes it produced;
   a `tarfile` run that also fsyncs is shown to separate durability from overhead;
-- read: the `shards.reader.make_pipeline` stream (tar parsing with contract checks, JSON,
+- read: the `shards.storage.reader.make_pipeline` stream (tar parsing with contract checks, JSON,
   image decode) in-process and through a DataLoader with 1 and 2 workers, against bare
   `cv2.imdecode` of the same image bytes held in memory (one core), and against a
   map-style Dataset over the same samples stored as loose files (same worker counts).
@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from shards.reader import decode_image, make_pipeline
 from shards.schema import IMAGE_EXTS, Sample
-from shards.writer import ShardWriter, encode_members
+from shards.storage.reader import decode_image, make_pipeline
+from shards.storage.writer import ShardWriter, encode_members
 
 from . import common
 

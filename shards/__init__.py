@@ -11,13 +11,13 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ManifestError": "manifest", "build_manifest": "manifest", "load_manifest": "manifest",
-    "write_manifest": "manifest",
+    "ManifestError": "storage.manifest", "build_manifest": "storage.manifest", "load_manifest": "storage.manifest",
+    "write_manifest": "storage.manifest",
     "SCHEMA_VERSION": "schema", "Sample": "schema", "SchemaError": "schema", "make_key": "schema",
     "parse_key": "schema", "validate_meta": "schema",
     "Section": "tokens", "derive_sections": "tokens", "SECTION_TYPES": "tokens", "ROLES": "tokens",
     "MAX_CHILDREN": "tokens",
-    "ShardWriter": "writer", "read_sidecar": "writer", "write_shard": "writer",
+    "ShardWriter": "storage.writer", "read_sidecar": "storage.writer", "write_shard": "storage.writer",
 }
 __all__ = list(_EXPORTS)
 

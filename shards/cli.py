@@ -10,14 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_support import EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, run_command
-from .export import EXPORTERS, ExportError
-from .manifest import ManifestError, boxes_warning, group_summary, load_manifest
-from .reader import ShardReadError
-from .show import MAX_OUTLINES, STRIP_HEIGHT, STRIP_WIDTH
-from .tario import ShardFormatError
-from .verify import verify_dir, versions_warning
-from .writer import SidecarError
+from .storage.manifest import ManifestError, boxes_warning, group_summary, load_manifest
+from .storage.reader import ShardReadError
+from .storage.tario import ShardFormatError
+from .storage.verify import verify_dir, versions_warning
+from .storage.writer import SidecarError
+from .views.cli_support import EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, run_command
+from .views.export import EXPORTERS, ExportError
+from .views.show import MAX_OUTLINES, STRIP_HEIGHT, STRIP_WIDTH
 
 ERRORS: dict[type[BaseException], int] = {
     ManifestError: EXIT_ERROR, ShardReadError: EXIT_ERROR, ShardFormatError: EXIT_ERROR, SidecarError: EXIT_ERROR,
@@ -70,7 +70,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .show import contact_sheet
+    from .views.show import contact_sheet
 
     path = contact_sheet(args.out, split=args.split, n=args.n, dest=args.dest, seed=args.seed, width=args.width,
                          strip_height=args.strip_height, max_outlines=args.max_outlines)
@@ -79,7 +79,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export
+    from .views.export import export
 
     print(export(args.out, args.dest, args.to, overwrite=args.overwrite).text())
     return 0

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sections.vocab import MAX_CHILDREN, ROLES, SECTION_TYPES
+from .tokens.vocab import MAX_CHILDREN, ROLES, SECTION_TYPES
 
 SCHEMA_VERSION = 2
 REBUILD = ("rebuild the shards with this version: python -m augment run --input SOURCES --out OUT "

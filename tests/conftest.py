@@ -12,7 +12,7 @@ from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.synth import write_synth
 from shards import SCHEMA_VERSION, Sample, build_manifest, make_key, write_manifest, write_shard
-from shards.writer import shard_name
+from shards.storage.writer import shard_name
 
 IDENTITY = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
 

@@ -23,11 +23,11 @@ from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.sources import Reject, SourcePair, discover, load_pair, source_id_for
 from shards import load_manifest
-from shards.htmlparse import MAX_DEPTH, MAX_HTML_BYTES
-from shards.reader import decode_image
 from shards.schema import SOURCE_ID_RE
-from shards.tario import iter_tar_samples
-from shards.verify import verify_dir
+from shards.storage.reader import decode_image
+from shards.storage.tario import iter_tar_samples
+from shards.storage.verify import verify_dir
+from shards.tokens.htmlparse import MAX_DEPTH, MAX_HTML_BYTES
 
 W, H = 64, 48
 HTML = (b"<html><body><section class='hero'><h1>x</h1></section>"
@@ -273,10 +273,10 @@ def test_jpeg_with_exif_rotation_is_accepted_as_stored(job):
 def test_bomb_is_refused_before_decoding(tmp_path, monkeypatch):
     """The pixel check reads the header only: the decoder is never called for a bomb."""
     import augment.sources as sources
-    import shards.images
+    import shards.storage.images
 
     calls = []
-    monkeypatch.setattr(shards.images.cv2, "imdecode", lambda *a, **k: calls.append(a) or None)
+    monkeypatch.setattr(shards.storage.images.cv2, "imdecode", lambda *a, **k: calls.append(a) or None)
     for i, size in enumerate([(100_000, 100_000), (10_000, 10_000), (300, 300)]):
         (tmp_path / f"b{i}.png").write_bytes(_bomb_png(*size))
         with pytest.raises(sources.Reject) as err:

@@ -15,7 +15,7 @@ import pytest
 from augment.cli import main as augment_main
 from conftest import build_dir
 from shards.cli import main as shards_main
-from shards.lock import hold
+from shards.storage.lock import hold
 
 CLIS = {"augment": augment_main, "shards": shards_main}
 

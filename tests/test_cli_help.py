@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from augment.cli import build_parser as augment_parser
-from shards import cli_support
 from shards.cli import build_parser as shards_parser
+from shards.views import cli_support
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def test_progress_only_on_a_terminal_and_never_quiet():
     assert not cli_support.progress_enabled(True, _Tty())
     assert logging.getLogger("augment").getEffectiveLevel() == logging.WARNING
     cli_support.setup_logging(verbose=1)
-    assert logging.getLogger("shards.lock").getEffectiveLevel() == logging.DEBUG
+    assert logging.getLogger("shards.storage.lock").getEffectiveLevel() == logging.DEBUG
 
 
 def test_a_log_file_gets_lines_not_progress_frames(tmp_path):

@@ -12,8 +12,8 @@ from augment.corpus import CORPUS_NAME, KINDS, CorpusError, build_corpus, load_m
 from augment.corpus.builders import front_matter, posts
 from augment.render import find_browser
 from augment.render.browser import BrowserError
-from shards.groups import read_groups
-from shards.pairs import read_pairs
+from shards.pairs.groups import read_groups
+from shards.pairs.pages import read_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "tests" / "data" / "real"

@@ -22,15 +22,15 @@ from typing import Callable
 
 import pytest
 
-import shards.atomic
-import shards.writer
+import shards.storage.atomic
+import shards.storage.writer
 from augment.config import load_config
 from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.synth import write_synth
 from shards import load_manifest
-from shards.verify import verify_dir
-from shards.writer import file_sha256, read_sidecar
+from shards.storage.verify import verify_dir
+from shards.storage.writer import file_sha256, read_sidecar
 
 REPO = Path(__file__).resolve().parents[1]
 FLAGS = ["--factor", "4", "--samples-per-shard", "3", "--jobs", "1", "--no-progress",
@@ -251,7 +251,7 @@ def _check_after_failure(out: Path) -> None:
 def _shard_budget_hook(monkeypatch, budget: int) -> list[int]:
     """ENOSPC once more than `budget` shard bytes were written (in this process)."""
     written = [0]
-    real = shards.writer._HashingFile.write
+    real = shards.storage.writer._HashingFile.write
 
     def write(self, data):
         if self.fh is not None and written[0] + len(data) > budget:
@@ -259,7 +259,7 @@ def _shard_budget_hook(monkeypatch, budget: int) -> list[int]:
         written[0] += len(data)
         return real(self, data)
 
-    monkeypatch.setattr(shards.writer._HashingFile, "write", write)
+    monkeypatch.setattr(shards.storage.writer._HashingFile, "write", write)
     return written
 
 
@@ -296,7 +296,7 @@ def test_disk_full_at_the_kth_fsync(sources, inproc_reference, tmp_path, monkeyp
         return real(fd)
 
     with monkeypatch.context() as mp:
-        mp.setattr(shards.atomic.os, "fsync", fsync)
+        mp.setattr(shards.storage.atomic.os, "fsync", fsync)
         with pytest.raises(OSError) as err:
             run_job(sources, out, _config(), ONE_QUIET)
     assert err.value.errno == errno.ENOSPC
@@ -318,7 +318,7 @@ def test_disk_full_from_the_cli_is_a_failure_exit_not_a_partial_success(sources,
     """The CLI in a process whose shard writes fail: non-zero exit, ENOSPC in stderr, nothing marked done."""
     out = tmp_path / "out"
     code = (
-        "import errno, sys, shards.writer as w\n"
+        "import errno, sys, shards.storage.writer as w\n"
         "def write(self, data):\n"
         "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
         "w._HashingFile.write = write\n"

@@ -27,7 +27,7 @@ from augment.config import ConfigError
 from augment.run_options import run_options
 from augment.synth import write_synth
 from shards import load_manifest
-from shards.verify import verify_dir
+from shards.storage.verify import verify_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCES, FACTOR = 8, 4

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from shards.cli import main as shards_main
-from shards.export import ExportError, export
-from shards.manifest import load_manifest
-from shards.reader import make_pipeline
+from shards.storage.manifest import load_manifest
+from shards.storage.reader import make_pipeline
+from shards.views.export import ExportError, export
 
 
 def _stored(shards: Path, split: str) -> dict[str, dict]:

@@ -13,20 +13,21 @@ import pytest
 
 from augment.config import ConfigError, load_config
 from augment.groups import GROUPS_NAME, GroupsError, assign_groups, prefix_group, read_groups, write_groups
-from augment.job import input_fingerprint, run_job
+from augment.job import run_job
 from augment.plan import plan_tasks
 from augment.render.inputs import from_html_dir, from_url_file
 from augment.render.job import RenderInput, RenderSummary, _write_groups
+from augment.resume import input_fingerprint
 from augment.run_options import RunOptions
 from augment.sources import SourcePair, discover
 from augment.synth import synth_page, write_synth
 from augment.synth.page import new_look, synth_layout
 from shards import load_manifest
 from shards.cli import inspect_text
-from shards.manifest import shard_paths
 from shards.schema import sample_group, validate_meta
-from shards.tario import iter_tar_samples
-from shards.verify import verify_dir
+from shards.storage.manifest import shard_paths
+from shards.storage.tario import iter_tar_samples
+from shards.storage.verify import verify_dir
 
 QUIET = RunOptions(progress=False)
 

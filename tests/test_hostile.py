@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from conftest import build_dir, make_sample
-from shards.htmlparse import MAX_DEPTH, HtmlError, parse_html, to_html
-from shards.reader import ShardReadError, make_pipeline
-from shards.tario import ShardFormatError, iter_tar_samples
-from shards.verify import verify_dir
-from shards.writer import encode_members, file_sha256, sidecar_path
+from shards.storage.reader import ShardReadError, make_pipeline
+from shards.storage.tario import ShardFormatError, iter_tar_samples
+from shards.storage.verify import verify_dir
+from shards.storage.writer import encode_members, file_sha256, sidecar_path
+from shards.tokens.htmlparse import MAX_DEPTH, HtmlError, parse_html, to_html
 
 SECRET = "s2s-secret-4f1c9a"
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 import train
 from model_helpers import TINY_MODEL, striped_page
-from shards import atomic
+from shards.storage import atomic
 from train.checkpoint import CheckpointError
 from train.config import resolve
 from train.inference import EXPORT_WEIGHTS, Section, export, load_model

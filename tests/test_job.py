@@ -16,7 +16,7 @@ from augment.replay import replay
 from augment.run_options import RunOptions, run_options
 from augment.synth import write_synth
 from shards import load_manifest
-from shards.verify import verify_dir
+from shards.storage.verify import verify_dir
 
 FAST = dict(factor=4, samples_per_shard=6, val_fraction=0.3, folds=3)
 HASH_BASE, HASH_WEB = "56f8e00ba56d62e6", "31ba21b1da967f0b"
@@ -76,7 +76,7 @@ def test_seed_preset_is_deterministic_and_replays(sources, tmp_path):
 
 
 def test_web_preset_keeps_pages_upright_full_width_and_tall(reference):
-    from shards.reader import make_pipeline
+    from shards.storage.reader import make_pipeline
 
     for split in ("train", "val"):
         for _, meta in make_pipeline(reference, split, shuffle_buffer=0):
@@ -149,7 +149,7 @@ def test_changed_config_refuses_to_mix_unless_overwrite(sources, reference, tmp_
 def test_split_is_per_source_and_folds_partition_train(reference):
     split_of: dict[str, set] = {}
     folds: dict[str, set] = {}
-    from shards.reader import make_pipeline
+    from shards.storage.reader import make_pipeline
 
     for _, meta in make_pipeline(reference, None, shuffle_buffer=0):
         split_of.setdefault(meta["source"], set()).add(meta["split"])
@@ -171,7 +171,7 @@ def test_split_assignment_is_stable_and_near_the_fraction():
 
 
 def test_variants_are_spread_and_interleaved(sources, tmp_path):
-    from shards.reader import make_pipeline
+    from shards.storage.reader import make_pipeline
 
     cfg = _config(factor=6, samples_per_shard=12)  # 2 variants per group: 3 shards per chunk
     run_job(sources, tmp_path, cfg, QUIET)
@@ -263,7 +263,7 @@ def test_shipped_default_toml_equals_the_code_defaults():
 def test_contact_sheet_shows_augmented_samples_beside_their_sources(reference, tmp_path):
     import cv2
 
-    from shards.show import _pick, contact_sheet, draw_cell
+    from shards.views.show import _pick, contact_sheet, draw_cell
 
     samples, sources = _pick(reference, "train", 3, seed=1)
     assert len(samples) == 3 and all(m["variant"] > 0 for _, m in samples)

@@ -1,4 +1,4 @@
-"""Issue 16, class 4: one job per output folder (`shards.lock`).
+"""Issue 16, class 4: one job per output folder (`shards.storage.lock`).
 
 A second holder is refused with a message naming the first (job, pid, host, start time);
 a holder that dies in any way, SIGKILL included, releases the folder, and its leftover
@@ -19,10 +19,10 @@ import pytest
 
 import augment.render.job as render_job
 from augment.render import RenderOptions, render_pages
-from shards.lock import LOCK_NAME, LockBusy, hold
+from shards.storage.lock import LOCK_NAME, LockBusy, hold
 
 ROOT = Path(__file__).resolve().parents[1]
-HOLDER = "import sys, time; from shards.lock import hold\nwith hold(sys.argv[1], 'test holder'):\n" \
+HOLDER = "import sys, time; from shards.storage.lock import hold\nwith hold(sys.argv[1], 'test holder'):\n" \
          "    print('held', flush=True); time.sleep(60)\n"
 
 
@@ -58,7 +58,7 @@ def test_a_live_holder_in_another_process_is_named_and_a_killed_one_is_taken_ove
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == proc.pid  # left behind by the killed holder
-    with caplog.at_level(logging.INFO, logger="shards.lock"), hold(tmp_path, "augment run") as me:
+    with caplog.at_level(logging.INFO, logger="shards.storage.lock"), hold(tmp_path, "augment run") as me:
         assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == me["pid"]
     assert f"took over the lock of test holder, pid {proc.pid}" in caplog.text
 

@@ -10,7 +10,7 @@ import torch
 
 from model_helpers import TINY_MODEL
 from train import memory
-from train.config import TrainConfigError, resolve
+from train.config import TrainConfigError, parse_memory, resolve
 from train.phases import phase_defaults
 from train.trainer import Trainer
 
@@ -42,7 +42,7 @@ def test_a_budget_that_holds_no_sample_names_the_flag():
     (8_000_000_000, ("bytes", 8e9)), ("8000000000", ("bytes", 8e9)), ("50%", ("share", 0.5)), ("100%", ("share", 1)),
 ])
 def test_memory_forms(value, want):
-    assert memory.parse_memory(value) == want
+    assert parse_memory(value) == want
 
 
 @pytest.mark.parametrize("value", ["lots", "0", "0G", "150%", "0%", -1, 0, True, None, "8X"])

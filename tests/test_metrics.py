@@ -8,7 +8,7 @@ import torch
 from conftest import make_sample
 from model_helpers import tiny_model
 from shards import build_manifest, write_manifest, write_shard
-from shards.writer import shard_name
+from shards.storage.writer import shard_name
 from train.config import SamplingConfig
 from train.data.inputs import InputSpec
 from train.data.stream import EpochFilter
@@ -81,7 +81,7 @@ def test_the_prior_is_the_median_count_and_per_position_mean_box_and_commonest_l
 
 def test_evaluation_is_the_same_with_0_and_2_loader_workers(shards):
     from train.trainer import factors_of
-    from shards.manifest import load_manifest
+    from shards.storage.manifest import load_manifest
 
     model = tiny_model().eval()
     spec = InputSpec.of(model.cfg, factors_of(load_manifest(shards)))

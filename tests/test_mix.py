@@ -10,7 +10,7 @@ from torch.utils.data import IterableDataset
 from augment.config import load_config
 from augment.job import run_job
 from augment.run_options import RunOptions
-from shards.manifest import load_manifest
+from shards.storage.manifest import load_manifest
 from test_train import tiny
 from train.cli import build_parser, resolve_config
 from train.cli import main as train_main

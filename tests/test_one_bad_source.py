@@ -29,11 +29,11 @@ from augment.job import JobError, run_job
 from augment.run_options import RunOptions
 from augment.sources import Reject
 from augment.synth import write_synth
-from shards import atomic
-from shards.htmlparse import MAX_HTML_BYTES
-from shards.manifest import load_manifest
-from shards.reader import make_pipeline
-from shards.verify import verify_dir
+from shards.storage import atomic
+from shards.storage.manifest import load_manifest
+from shards.storage.reader import make_pipeline
+from shards.storage.verify import verify_dir
+from shards.tokens.htmlparse import MAX_HTML_BYTES
 
 FACTOR = 2
 GIB = 1 << 30

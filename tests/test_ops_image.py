@@ -21,8 +21,8 @@ from augment.ops import dropout, photometric, reorder
 from augment.page import ROW_ATTR, Page, quad_xyxy
 from augment.sources import page_from_arrays
 from augment.synth import synth_page
-from shards.htmlparse import parse_html
 from shards.tokens import SECTION_TAGS, derive_sections
+from shards.tokens.htmlparse import parse_html
 
 SEEDS = range(10)
 

@@ -23,7 +23,7 @@ from augment.pipeline import difficulty, element_records
 from augment.presets import PRESETS
 from augment.sources import page_from_arrays
 from augment.synth import synth_page
-from shards.htmlparse import parse_html
+from shards.tokens.htmlparse import parse_html
 from test_ops_image import xywh
 
 DRAWS_PER_PAGE = 3

@@ -10,8 +10,8 @@ import pytest
 
 from augment.ops import OPS, class_substitution, flatten, placeholder, wrapper
 from augment.page import ROW_ATTR
-from shards.htmlparse import parse_html
 from shards.tokens import CLASS_SYNONYMS, semantic_class
+from shards.tokens.htmlparse import parse_html
 from test_ops_image import check_op, outline, pages, painted, runs, sections_of
 from test_tokens import DATA
 

@@ -16,8 +16,8 @@ from PIL import Image
 import train.evaluation.evaluate as evaluate_module
 from augment.synth import write_synth
 from model_helpers import TINY_MODEL, striped_page
-from shards.groups import GROUPS_NAME
-from shards.pairs import PairsError, read_pairs
+from shards.pairs.groups import GROUPS_NAME
+from shards.pairs.pages import PairsError, read_pairs
 from train.checkpoint import CheckpointError
 from train.cli import main
 from train.config import resolve

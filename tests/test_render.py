@@ -21,7 +21,7 @@ from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.render import REJECTS_NAME, BrowserError, RenderOptions, find_browser, render_pages
 from shards import load_manifest
-from shards.htmlparse import parse_html
+from shards.tokens.htmlparse import parse_html
 
 
 def _why_skip() -> str | None:

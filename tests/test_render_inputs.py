@@ -194,7 +194,7 @@ def test_boxes_file_is_canonical_and_what_augment_reads(tmp_path):
 
 
 def test_every_page_of_the_set_parses_and_has_the_realistic_parts():
-    from shards.htmlparse import parse_html
+    from shards.tokens.htmlparse import parse_html
 
     kinds = Counter()
     for p in sorted(PAGES.glob("*.html")):

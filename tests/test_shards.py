@@ -15,12 +15,12 @@ import torch
 
 from conftest import build_dir, make_sample
 from shards import ManifestError, SchemaError, load_manifest, write_shard
-from shards.hashing import hash64, hash_unit
-from shards.manifest import write_manifest
-from shards.reader import ShardReadError, make_pipeline
 from shards.schema import validate_meta
-from shards.verify import verify_dir
-from shards.writer import ShardWriter, file_sha256, read_sidecar
+from shards.storage.hashing import hash64, hash_unit
+from shards.storage.manifest import write_manifest
+from shards.storage.reader import ShardReadError, make_pipeline
+from shards.storage.verify import verify_dir
+from shards.storage.writer import ShardWriter, file_sha256, read_sidecar
 
 
 def _samples(n: int = 6):
@@ -41,7 +41,7 @@ def test_writer_bytes_equal_webdatasets_tarwriter(tmp_path):
     """The writer writes tar members itself (for speed); the bytes must stay TarWriter's."""
     import webdataset as wds
 
-    from shards.writer import TAR_GROUP, TAR_MODE, TAR_MTIME, TAR_USER, encode_members
+    from shards.storage.writer import TAR_GROUP, TAR_MODE, TAR_MTIME, TAR_USER, encode_members
     samples = _samples(5)
     ours = tmp_path / "train-000000.tar"
     write_shard(ours, samples)
@@ -58,7 +58,7 @@ def test_writer_bytes_equal_webdatasets_tarwriter(tmp_path):
 @pytest.mark.parametrize("text", ['{"a":1,"b":[1.5,-2e-05,"\\u00e9"]}', '{"n":123456789012345678901234}',
                                   '{"x":NaN}', '{"s":"\\ud800"}', '[1,2', '{"a":1e400}'])
 def test_loads_meta_is_json_loads(text):
-    from shards.writer import loads_meta
+    from shards.storage.writer import loads_meta
 
     try:
         want = json.loads(text)
@@ -103,7 +103,7 @@ def test_killed_write_leaves_only_a_temp_file(tmp_path):
 import os, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from conftest import make_sample
-from shards.writer import ShardWriter
+from shards.storage.writer import ShardWriter
 w = ShardWriter({str(tmp_path / 'train-000000.tar')!r})
 for i in range(3):
     w.write(make_sample('p', i))

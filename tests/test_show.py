@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shards.show import (GAP, MAX_OUTLINES, STRIP_HEIGHT, TITLE_H, draw_cell, draw_sample, largest_elements,
-                         legend_lines, strip_layout, to_strips, token_colour)
+from shards.views.show import (GAP, MAX_OUTLINES, STRIP_HEIGHT, TITLE_H, draw_cell, draw_sample, largest_elements,
+                               legend_lines, strip_layout, to_strips, token_colour)
 
 
 def _page(h: int = 4000, n_elements: int = 600) -> tuple[np.ndarray, dict]:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from augment.synth import write_synth
-from shards.manifest import load_manifest
-from shards.verify import verify_dir
-from shards.writer import file_sha256, read_sidecar
+from shards.storage.manifest import load_manifest
+from shards.storage.verify import verify_dir
+from shards.storage.writer import file_sha256, read_sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES, FACTOR = 12, 20

@@ -6,9 +6,9 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from shards.htmlparse import parse_html
 from shards.tokens import (MAX_CHILDREN, ROLES, SECTION_TYPES, derive_sections, find_section_elements,
                            section_walk)
+from shards.tokens.htmlparse import parse_html
 
 DATA = Path(__file__).parent / "data" / "sections"
 
@@ -173,7 +173,7 @@ def test_section_walk_is_the_one_walk():
 
 # ---------------------------------------------------------------- pages with too few semantic sections
 
-# Since issue 26 every drawn part outside a semantic section is a block (shards.sections.fill), and a
+# Since issue 26 every drawn part outside a semantic section is a block (shards.tokens.fill), and a
 # block no markup types gets its type from its place and content: the blog's closing band is a
 # footer, the dashboard's top band a header and its table panel a table, the landing page's top
 # band (logo, links, button) a navbar and its heading-led text band part of the main column.
@@ -255,8 +255,8 @@ def _dashboard_boxes() -> dict[str, list[float]]:
 
 
 def test_a_dashboard_is_tiled_top_bar_sidebar_title_each_row_and_footer():
-    from shards.htmlparse import parse_html as parse
-    from shards.sections.coverage import page_coverage
+    from shards.tokens.htmlparse import parse_html as parse
+    from shards.tokens.coverage import page_coverage
 
     boxes = _dashboard_boxes()
     got = derive_sections(DASHBOARD, boxes, (1280, 1200))
@@ -270,7 +270,7 @@ def test_a_dashboard_is_tiled_top_bar_sidebar_title_each_row_and_footer():
 
 
 def test_the_coverage_measure_counts_content_area_inside_sections():
-    from shards.sections.coverage import content_coverage
+    from shards.tokens.coverage import content_coverage
 
     content = [[0, 0, 160, 160], [0, 320, 160, 160]]  # two squares of text (on the 8-px grid)
     assert content_coverage(content, [[0, 0, 160, 160]], (160, 480)) == 0.5

@@ -17,7 +17,7 @@ from augment.config import load_config
 from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.synth import write_synth
-from shards.reader import ShardReadError
+from shards.storage.reader import ShardReadError
 from train import checkpoint as ckpt
 from train.config import resolve
 from train.phases import phase_defaults
@@ -69,7 +69,7 @@ def test_kill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
     path = tmp_path / ckpt.LAST
     ckpt.save(path, {"objective": {"w": torch.zeros(3)}, "step": 2})  # a minimal one: loaded with strict=False
     code = (
-        "import os, torch, shards.atomic as a\n"
+        "import os, torch, shards.storage.atomic as a\n"
         "real = a.atomic_open\n"
         "def dying(path, mode='wb'):\n"
         "    cm = real(path, mode)\n"
@@ -107,7 +107,7 @@ def test_corrupt_shard_stops_training_naming_it(shards, tmp_path):
 def test_skip_mode_trains_past_a_corrupt_shard_and_reports_it(shards, tmp_path, caplog):
     victim = _truncate_one(shards, tmp_path)
     cfg = resolve(phase_defaults(1), {**TINY, "max_steps": 4, "on_error": "skip"}, {})
-    with caplog.at_level("WARNING", logger="shards.reader"):
+    with caplog.at_level("WARNING", logger="shards.storage.reader"):
         result = fit(victim.parent, tmp_path / "run", cfg, progress=False)
     assert result["step"] == 4
     assert any(victim.name in r.getMessage() and "skipped" in r.getMessage() for r in caplog.records)

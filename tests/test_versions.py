@@ -3,7 +3,7 @@ extending it under other versions says so.
 
 Each sidecar records the versions of the process that built its shard, the manifest gathers
 them, and `shards verify` or a rerun of `augment run` that keeps shards warns, naming each
-package that differs with both versions and the fix (`shards.versions`).
+package that differs with both versions and the fix (`shards.storage.versions`).
 """
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from augment.config import load_config
 from augment.job import run_job
 from augment.run_options import RunOptions
 from augment.synth import write_synth
-from shards import load_manifest, versions
+from shards import load_manifest
 from shards.cli import main as shards_main
-from shards.verify import versions_warning
+from shards.storage import versions
+from shards.storage.verify import versions_warning
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ sections of a screenshot (train.inference).
 """
 from __future__ import annotations
 
-from shards.cli_support import version
+from shards.views.cli_support import version
 
 __version__ = version()
 

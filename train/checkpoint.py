@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from shards import atomic
+from shards.storage import atomic
 
 LAST = "last.pt"
 BEST = "best.pt"

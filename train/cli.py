@@ -2,7 +2,7 @@
 
 A thin layer over library functions (train.trainer.fit, train.evaluation.evaluate.evaluate_checkpoint,
 train.inference.load_model and export, train.evaluation.report.plot_run), built on the CLI pieces the
-three commands share (shards.cli_support): every flag shows its default, `-v`/`-q`,
+three commands share (shards.views.cli_support): every flag shows its default, `-v`/`-q`,
 `--version`, no abbreviations. Known failures print ``error: ...`` naming the file or
 setting and exit 2 (an OS error such as a full disk: 1; Ctrl-C: 130; SIGTERM: 143).
 """
@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shards.cli_support import EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, run_command
-from shards.groups import GroupsError
-from shards.images import ImageError
-from shards.lock import LockBusy
-from shards.manifest import ManifestError, load_manifest
-from shards.pairs import PairsError
-from shards.reader import ShardReadError
+from shards.pairs.groups import GroupsError
+from shards.pairs.pages import PairsError
+from shards.storage.images import ImageError
+from shards.storage.lock import LockBusy
+from shards.storage.manifest import ManifestError, load_manifest
+from shards.storage.reader import ShardReadError
+from shards.views.cli_support import EXIT_ERROR, EXIT_PROBLEMS, add_command, new_parser, parse, run_command
 
 from .checkpoint import CheckpointError
 from .config import INITS, TrainConfig, TrainConfigError, parse_assignment, read_table, resolve
@@ -75,7 +75,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if vals:
             summary[key] = {"mean": statistics.fmean(vals), "std": statistics.pstdev(vals), "folds": vals}
     print(json.dumps(summary, indent=1))
-    from shards import atomic
+    from shards.storage import atomic
 
     atomic.write_json(Path(args.run) / "cv.json", summary)
     return 0
@@ -131,7 +131,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                      variants=args.variants, context_k=args.context_k, sampling=sampling)
     print(format_table(result))
     if args.out:
-        from shards import atomic
+        from shards.storage import atomic
 
         atomic.write_json(args.out, result)
         print(f"scores written to {args.out}")
@@ -181,7 +181,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if out is not None:
         import cv2
 
-        from shards import atomic
+        from shards.storage import atomic
 
         ok, buf = cv2.imencode(out.suffix, cv2.cvtColor(draw_overlay(image, sections), cv2.COLOR_RGB2BGR))
         atomic.write_bytes(out, buf.tobytes())

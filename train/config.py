@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,9 +105,30 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _memory_ok(x: Any) -> bool:
-    from .memory import parse_memory  # the budget's module owns its forms
+# the forms of `max_memory` (train.memory turns one into a budget)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
+_SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
+
+def parse_memory(value: Any) -> tuple[str, float]:
+    """``("bytes", n)`` or ``("share", fraction)`` of a ``max_memory`` value; ValueError naming the forms."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return "bytes", float(value)
+    if isinstance(value, str):
+        if m := _SHARE.match(value):
+            share = float(m.group(1)) / 100
+            if 0 < share <= 1:
+                return "share", share
+        elif m := _SIZE.match(value):
+            n = float(m.group(1)) * _UNITS[m.group(2).upper()]
+            if n > 0:
+                return "bytes", n
+    raise ValueError(f"{value!r} is not a memory size: give bytes (8000000000), a size (8G, 512M) or a share of "
+                     "the device's memory (50%)")
+
+
+def _memory_ok(x: Any) -> bool:
     try:
         parse_memory(x)
     except ValueError:
@@ -273,8 +295,8 @@ def _apply(cfg: TrainConfig, table: dict[str, Any], where: str, strict: bool = T
 
 def parse_assignment(text: str) -> dict[str, Any]:
     """``key=value`` (``--set``) as a nested table: ``loss.region=0.5`` -> {"loss": {"region": 0.5}}
-    (shards.cli_support.parse_assignment, with the trainer's error type)."""
-    from shards.cli_support import parse_assignment as parse
+    (shards.views.cli_support.parse_assignment, with the trainer's error type)."""
+    from shards.views.cli_support import parse_assignment as parse
 
     try:
         return parse(text)

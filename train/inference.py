@@ -19,8 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from shards.hashing import hash64
-from shards.show import PALETTE
+from shards.storage.hashing import hash64
+from shards.views.show import PALETTE
 
 from . import checkpoint as ckpt
 from .config import SamplingConfig, TrainConfig
@@ -51,7 +51,7 @@ class Section:
 def as_rgb_array(image: Any) -> np.ndarray:
     """A path, PIL image or array -> RGB uint8 H x W x 3."""
     if isinstance(image, (str, Path)):
-        from shards.images import read_image
+        from shards.storage.images import read_image
 
         return read_image(image)
     if hasattr(image, "convert") and hasattr(image, "size"):  # PIL.Image without importing PIL
@@ -80,7 +80,7 @@ class Predictor:
 
         ``context``: few-shot context pages of the same site or template, each ``(image,
         sections)`` with sections as dicts with ``type``, ``children`` and ``box`` (x, y, w, h
-        in that page's pixels), e.g. from `shards.pairs.read_pair` (a model trained without
+        in that page's pixels), e.g. from `shards.pairs.pages.read_pair` (a model trained without
         few-shot context ignores them)."""
         return self.predict_batch([image], context=context, seed=seed)[0]
 
@@ -134,8 +134,8 @@ def context_from_pairs(folder: str | Path, k: int = 0) -> tuple[list[tuple[np.nd
     """(context, left out): the pairs of ``folder`` that have true sections (`shards.pairs`),
     sorted by id, the first ``k`` of them (0 = all), as ``(image, sections)`` for
     :meth:`Predictor.predict`; and the pairs not used (rejected, or without boxes) as
-    `shards.pairs.reject_record` dicts. A folder with no usable pair is a PairsError."""
-    from shards.pairs import PairsError, read_pairs
+    `shards.pairs.pages.reject_record` dicts. A folder with no usable pair is a PairsError."""
+    from shards.pairs.pages import PairsError, read_pairs
 
     if k < 0:
         raise PairsError(f"--context-k {k}: give a number of context pages >= 0 (0 = every pair of {folder})")
@@ -162,14 +162,14 @@ def export(checkpoint: str | Path, out: str | Path) -> Path:
 
     from safetensors.torch import save
 
-    from shards import atomic
+    from shards.storage import atomic
 
     predictor = load_model(checkpoint)
     state = ckpt.load(checkpoint)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().contiguous().cpu() for k, v in predictor.model.state_dict().items()}
-    # Serialized in memory and written through shards.atomic, as checkpoints are: safetensors'
+    # Serialized in memory and written through shards.storage.atomic, as checkpoints are: safetensors'
     # own save_file created the file 0600, so an export was unreadable to the other users of a
     # shared filesystem; atomic gives it the mode an ordinary open() would (0666 less the umask).
     atomic.write_bytes(out / EXPORT_WEIGHTS, save(weights, metadata={"format": EXPORT_FORMAT}))

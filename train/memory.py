@@ -21,14 +21,12 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 from typing import Any, NamedTuple
 
 import torch
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
-_SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+from .config import TrainConfigError, parse_memory
+
 log = logging.getLogger(__name__)
 MiB = 2**20
 
@@ -54,23 +52,6 @@ PER_SAMPLE: dict[str, int] = {"micro": 48 * MiB, "small": 720 * MiB, "medium": 2
 RUNTIME = 1_216 * MiB
 # fp32 weight + gradient + AdamW's two moments, + one more with an EMA copy of the weights
 PARAM_BYTES, EMA_BYTES = 16, 4
-
-
-def parse_memory(value: Any) -> tuple[str, float]:
-    """``("bytes", n)`` or ``("share", fraction)`` of a ``max_memory`` value; ValueError naming the forms."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return "bytes", float(value)
-    if isinstance(value, str):
-        if m := _SHARE.match(value):
-            share = float(m.group(1)) / 100
-            if 0 < share <= 1:
-                return "share", share
-        elif m := _SIZE.match(value):
-            n = float(m.group(1)) * _UNITS[m.group(2).upper()]
-            if n > 0:
-                return "bytes", n
-    raise ValueError(f"{value!r} is not a memory size: give bytes (8000000000), a size (8G, 512M) or a share of "
-                     "the device's memory (50%)")
 
 
 def device_memory(device: torch.device) -> int:
@@ -146,8 +127,6 @@ def split_batch(batch: dict[str, Any], size: int) -> list[dict[str, Any]]:
 def plan(cfg: Any, model: torch.nn.Module, device: torch.device) -> int:
     """Samples per forward for a training config and its model (the one place that decides it);
     logs a split."""
-    from .config import TrainConfigError
-
     model_cfg = model.cfg
     cost = sample_cost(cfg.preset, model_cfg.canvas_width, model_cfg.max_aspect,
                        sum(p.numel() for p in model.parameters()), bool(cfg.ema_decay), cfg.few_shot_max)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shards import atomic
+from shards.storage import atomic
 
 METRICS_NAME = "metrics.jsonl"
 

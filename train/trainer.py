@@ -20,11 +20,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from shards import atomic
-from shards.cli_support import progress_enabled
-from shards.lock import hold
-from shards.manifest import load_manifest
-from shards.reader import resolve_urls
+from shards.storage import atomic
+from shards.storage.lock import hold
+from shards.storage.manifest import load_manifest
+from shards.storage.reader import resolve_urls
+from shards.views.cli_support import progress_enabled
 
 from . import checkpoint as ckpt
 from . import distributed, memory

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shards.cli_support import add_command, progress_enabled
+from shards.views.cli_support import add_command, progress_enabled
 
 DEFAULT_CACHE = ".corpus-cache"
 

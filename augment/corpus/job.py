@@ -27,9 +27,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from shards import atomic
-from shards.groups import GROUPS_NAME, write_groups
-from shards.pairs import source_id_for
+from shards.pairs.groups import GROUPS_NAME, write_groups
+from shards.pairs.folder import source_id_for
+from shards.storage import atomic
 
 from ..render import REJECTS_NAME, RenderOptions, is_complete, render_pages
 from ..render.inputs import url_id

@@ -46,7 +46,7 @@ def _is_plain_wrapper(el: Element) -> bool:
 def _draws_nothing(page: Page, el: Element) -> bool:
     """Whether the wrapper's box is its child's (or neither has one): a wrapper laid out
     larger than its child (padding, a background band) is drawn, and may be a section of
-    a div-only page (`shards.sections.blocks`)."""
+    a div-only page (`shards.tokens.blocks`)."""
     a, b = page.quads[page.row(el)], page.quads[page.row(next(c for c in el if isinstance(c.tag, str)))]
     return bool(np.isnan(a).all() and np.isnan(b).all()) or bool(np.allclose(a, b, atol=1.0))
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shards.htmlparse import MAX_HTML_BYTES
+from shards.tokens.htmlparse import MAX_HTML_BYTES
 
 from .guard import NETWORK, AssetRoot
 from .sandbox import Launch, launches, private_folder

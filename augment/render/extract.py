@@ -5,7 +5,7 @@ collect.js writes xpaths the way lxml's `getpath` does, but lxml's HTML parser (
 <div> a script put inside it, an <a> at a nested <a>, a <b> at a <p>; every later sibling
 of the same tag then has another index. (Its other difference, HTML5's void elements,
 collect.js avoids by writing them `<source />`.) So every xpath is looked up among the
-getpaths of the project's own parse of the saved DOM (`shards.htmlparse.parse_html`, the
+getpaths of the project's own parse of the saved DOM (`shards.tokens.htmlparse.parse_html`, the
 parse `augment run` makes) and kept only when it names an element with the same tag, id
 and class; the others are dropped and counted (`dropped` in the boxes file's `render`
 record). On the project's page set none is dropped.
@@ -23,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from shards.htmlparse import parse_html
+from shards.tokens.htmlparse import parse_html
 
 
 @dataclass
@@ -46,7 +46,7 @@ def _num(v: float) -> float | int:
 def check_elements(html: str, found: list[list[Any]], name: str) -> Checked:
     """Keep the collect.js rows `[xpath, tag, id, class, x, y, w, h]` whose xpath resolves.
 
-    Raises `shards.htmlparse.HtmlError` when the saved DOM does not parse.
+    Raises `shards.tokens.htmlparse.HtmlError` when the saved DOM does not parse.
     """
     root = parse_html(html, name)
     steps: dict[str, dict[str, Any]] = {}  # xpath of a parent -> {step of a child: the child}

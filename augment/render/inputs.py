@@ -3,7 +3,7 @@
 `--html DIR`: every `*.html` / `*.htm` directly in DIR (stylesheets, images and scripts
 may sit in subfolders), loaded as a file: URL so relative links resolve; a symbolic link
 out of DIR is refused (`symlink_outside`, the rule `augment run` applies to its input,
-`shards.pairs.link_outside`) unless `--follow-symlinks`. `--urls FILE`: one URL per line
+`shards.pairs.folder.link_outside`) unless `--follow-symlinks`. `--urls FILE`: one URL per line
 (http, https or file); blank lines and lines starting with `#` are skipped, and a file:
 URL outside the asset root is refused (`outside_asset_root`). Ids follow
 `augment.sources.source_id_for`, so a rendered pair has the id `augment run` gives it; two
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shards.pairs import link_outside, symlink_outside
+from shards.pairs.folder import link_outside, symlink_outside
 
 from ..groups import GROUPS_NAME, read_groups
 from ..sources import source_id_for

@@ -6,7 +6,7 @@ complete, and a rerun renders only the rest. A page that fails (timeout, navigat
 crashed renderer, DOM the project's parser refuses, nothing visible) is a line in
 `render_rejects.jsonl`, rewritten at the end of every run with that run's rejects; the job
 goes on. When the browser itself dies, it is restarted and the pages it held are tried
-once more. The job holds `--out`'s lock (`shards.lock`): a second render into the same folder
+once more. The job holds `--out`'s lock (`shards.storage.lock`): a second render into the same folder
 is refused naming the first. The groups of the complete pages (`inputs.py`) are merged
 into `PAIRS/groups.json` at the end of every run.
 
@@ -26,9 +26,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from shards import atomic
-from shards.htmlparse import HtmlError
-from shards.lock import hold
+from shards.storage import atomic
+from shards.storage.lock import hold
+from shards.tokens.htmlparse import HtmlError
 
 from ..groups import GROUPS_NAME, write_groups
 from .browser import Browser, BrowserGone, PageFailure, RawPage, find_browser

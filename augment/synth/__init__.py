@@ -6,6 +6,7 @@ bottom up:
 
 - `kit`: class vocabularies (Bootstrap-like and Tailwind-like), palettes and words;
 - `layout`: the layout tree, from which the pixels, the HTML and the boxes are all emitted;
+- `raster`: the painter that draws the tree's pixels, inside each node's box;
 - `sections`: one builder per section kind (what goes inside a hero, a pricing table...);
 - `page`: the look of a page, which sections it has, fitting its height, writing the files;
 - `signature`: what the painter drew for each section, with no markup in it (the label

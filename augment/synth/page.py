@@ -32,12 +32,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from shards.atomic import dumps_json, write_bytes
+from shards.storage.atomic import dumps_json, write_bytes
 from shards.tokens import TYPE_CLASSES
 
 from ..groups import write_groups
 from .kit import KIT, PRIMARIES, PRIMARY_NAMES, WHITE, WORDS
-from .layout import Color, Factory, Node, block, collect_boxes, emit_html, rasterize, stack
+from .layout import Color, Factory, Node, block, collect_boxes, emit_html, stack
+from .raster import rasterize
 from .sections import BUILDERS, Ctx
 
 WIDTH = 1280

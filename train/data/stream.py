@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
-from shards.hashing import hash_unit
-from shards.reader import make_pipeline, resolve_urls
 from shards.schema import parse_key
+from shards.storage.hashing import hash_unit
+from shards.storage.reader import make_pipeline, resolve_urls
 
 from .episodes import Episodes
 from .inputs import InputSpec, collate

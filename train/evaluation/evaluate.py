@@ -33,11 +33,12 @@ from scipy.stats import bootstrap
 from torch import nn
 from torch.utils.data import DataLoader
 
-from shards.hashing import hash64, hash_unit
-from shards.manifest import load_manifest
-from shards.pairs import PairPage, PairsError, Reject, read_pairs, reject_record
-from shards.reader import ShardReadError
+from shards.pairs.folder import Reject
+from shards.pairs.pages import PairPage, PairsError, read_pairs, reject_record
 from shards.schema import parse_key
+from shards.storage.hashing import hash64, hash_unit
+from shards.storage.manifest import load_manifest
+from shards.storage.reader import ShardReadError
 
 from ..config import SamplingConfig
 from ..data.episodes import draw_context
@@ -200,7 +201,7 @@ def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, 
 @torch.no_grad()
 def evaluate_pairs(model: nn.Module, pages: list[PairPage], spec: InputSpec, settings: EvalSettings, *,
                    prior: LayoutPrior | None = None, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Scores of ``model`` on a folder's pairs (`shards.pairs.read_pairs`), each at its original
+    """Scores of ``model`` on a folder's pairs (`shards.pairs.pages.read_pairs`), each at its original
     page as variant 00 of a held-out source is, context drawn from the other scored pairs of
     its group. Pairs without true sections are the caller's to leave out (not scorable)."""
     items = sorted((spec.encode(p.image, p.meta()) for p in pages), key=lambda it: it["key"])

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-from shards.show import PALETTE
+from shards.views.show import PALETTE
 
 from ..geometry import iou_matrix
 
@@ -88,8 +88,8 @@ def sheet(rows: Sequence[np.ndarray]) -> np.ndarray:
 def show_held_out(checkpoint: str | Path, shards: str | Path, out: str | Path, *, split: str = "val", n: int = 4,
                   width: int = 480) -> Path:
     """Write `n` held-out pages (variant 00, by key) with predicted and true sections to `out`."""
-    from shards import atomic
-    from shards.reader import make_pipeline
+    from shards.storage import atomic
+    from shards.storage.reader import make_pipeline
     from shards.schema import parse_key
 
     from ..inference import load_model

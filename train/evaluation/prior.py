@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from shards.reader import make_pipeline, sample_meta
+from shards.storage.reader import make_pipeline, sample_meta
 
 from ..data.inputs import InputSpec
 from ..data.stream import EpochFilter

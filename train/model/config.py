@@ -25,7 +25,7 @@ class ModelConfig:
     max_children: int = 4
     canvas_width: int = 128
     max_aspect: int = 4  # canvas height = max_aspect * canvas_width
-    encoder: str = "conv"  # conv | resnet18 | vit_b_16 | efficientnet_lite0 (train.model.encoders.ENCODERS)
+    encoder: str = "conv"  # conv | resnet18 | vit_b_16 | efficientnet_lite0 (train.model.backbones.ENCODERS)
     # a local state dict for a backbone encoder; for efficientnet_lite0 model_config() puts the
     # installed ImageNet weights' path here when unset, and "" means none (random initialisation)
     weights_path: str | None = None
@@ -97,7 +97,7 @@ def model_config(preset: str, *, num_types: int, num_roles: int, num_raw: int, m
 
 def model_config_errors(preset: str, overrides: dict[str, Any]) -> list[str]:
     """Every problem with a preset name and a table of overrides, as messages naming them."""
-    from .encoders import ENCODERS
+    from .backbones import ENCODERS
 
     if preset not in PRESETS:
         return [f"config 'preset' must be one of {sorted(PRESETS)}, found {preset!r}"]

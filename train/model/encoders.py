@@ -29,13 +29,14 @@ features cannot see when the box is off. (Grid tokens and pooled boxes alone: a 
 given near-true boxes, or the same 16 pages for 300 steps, returned boxes at IoU ~0.77.)
 
 Each encoder exposes ``groups()``: its named layer groups from input to output so a
-training strategy can freeze and unfreeze them (train.unfreeze).
+training strategy can freeze and unfreeze them (train.unfreeze). Which one a model builds is
+train.model.backbones (the `ENCODERS` registry).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -281,26 +282,3 @@ class ViTEncoder(nn.Module):
         out.update({f"encoder.{i}": [m] for i, m in enumerate(self.layers)})
         out["neck"] = [self.ln, self.proj]
         return out
-
-
-def efficientnet_lite0(cfg: Any) -> nn.Module:
-    """train.model.efficientnet's encoder, imported when built: it needs timm, an optional extra."""
-    from .efficientnet import EfficientNetLite0Encoder
-
-    return EfficientNetLite0Encoder(cfg)
-
-
-ENCODERS: dict[str, tuple[Callable[[Any], nn.Module], int]] = {
-    "conv": (ConvEncoder, 4),
-    "resnet18": (ResNetEncoder, 4),
-    "vit_b_16": (ViTEncoder, 16),
-    "efficientnet_lite0": (efficientnet_lite0, 4),
-}
-
-
-def build_encoder(cfg: Any) -> tuple[nn.Module, int]:
-    """(encoder named by ``cfg.encoder``, stride of its fine map)."""
-    if cfg.encoder not in ENCODERS:
-        raise ValueError(f"unknown encoder {cfg.encoder!r}; choose from {sorted(ENCODERS)}")
-    build, stride = ENCODERS[cfg.encoder]
-    return build(cfg), stride

@@ -18,7 +18,8 @@ from .config import ModelConfig
 from .denoiser import Denoised, Denoiser, RoutedDenoiser
 from .context import Context, ContextEncoder
 from .dense import DenseHead, DenseOut
-from .encoders import AxisTokens, Features, build_encoder, pixel_row_profile
+from .backbones import build_encoder
+from .encoders import AxisTokens, Features, pixel_row_profile
 from .reader import Read, Reader
 
 MEAN = (0.485, 0.456, 0.406)

@@ -7,7 +7,7 @@ Every source pair belongs to one group, the first of these that applies:
 
 1. `groups.json` in the input folder: a JSON object `{"<source id or file stem>":
    "<group>", ...}`. A key may be the pair's source id or its file stem (the two differ
-   only for stems that are not valid ids, `shards.pairs.source_id_for`). The file is
+   only for stems that are not valid ids, `shards.pairs.folder.source_id_for`). The file is
    checked as a whole: a file that is not such an object, a group that is not a printable
    string of 1-200 characters (`shards.schema.group_problem`), or one page listed under
    both its stem and its id with two groups is a `GroupsError` naming the file and every
@@ -28,8 +28,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import atomic
-from .schema import group_problem
+from ..schema import group_problem
+from ..storage import atomic
 
 GROUPS_NAME = "groups.json"
 SEPARATOR = "__"

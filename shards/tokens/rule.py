@@ -8,13 +8,13 @@ roles from the closed set `ROLES`, and ``token = "@".join([type, *children])``, 
 for reference only. Only what is drawn is a label: a section needs a box of positive
 area inside the page, a child a box too (when the boxes were measured inside the section).
 
-**Which elements are sections** (`shards.sections.walk`): header, nav, section, footer,
+**Which elements are sections** (`shards.tokens.walk`): header, nav, section, footer,
 aside and article elements, ``div``s with a section class (``div.jumbotron``) or an ARIA
 landmark role, and ``main``/container divs that hold no other section; plain divs are
 looked through (depth <= 8); a ``main``/container div smaller than a column
 (`_small_column`: a code listing's ``div.content``) is none. Then every visible part of
-the page belongs to a section (`shards.sections.fill`, issue 26): what no semantic section
-holds is cut into **visual blocks** (`shards.sections.blocks`: bands stacked down the page,
+the page belongs to a section (`shards.tokens.fill`, issue 26): what no semantic section
+holds is cut into **visual blocks** (`shards.tokens.blocks`: bands stacked down the page,
 sidebars beside a content column, rows of cards), a tall untyped section (a dashboard's
 ``section.content``) is replaced by its rows, and a block or section no markup types gets
 its type from its place and content (top bar, page title, footer, cards, table, text
@@ -26,11 +26,11 @@ pages (all sections) nothing changes.
 main, complementary -> sidebar, contentinfo -> footer), else a type named by its id
 (``id="pricing-section"``), else its landmark tag (nav, header, main, aside -> sidebar,
 footer), else ``sidebar``/``main`` for the members of a visual sidebar row, else the
-type its place and content give (`shards.sections.fill.block_type`), else ``other``.
+type its place and content give (`shards.tokens.fill.block_type`), else ``other``.
 The section tag itself (``section`` or ``div``...) has no pixel trace and is not part of
 the token.
 
-**Children roles** (`shards.sections.roles`): the section's building blocks in document
+**Children roles** (`shards.tokens.roles`): the section's building blocks in document
 order, first appearance, at most 4, never looking inside a block. Elements drawn alike
 share a role. The merges come from a confusion study of the painter's crops,
 ``python -m benchmarks.role_confusion`` (300 synthetic pages; a 1-nearest-neighbour
@@ -72,14 +72,14 @@ from typing import Mapping, Sequence
 
 import lxml.html
 
+from .blocks import MAIN_MIN_SHARE, SIDEBAR_MAX_SHARE
+from .fill import fill_blocks, split_section, unnamed_type
 from .htmlparse import parse_html
-from .sections.blocks import MAIN_MIN_SHARE, SIDEBAR_MAX_SHARE
-from .sections.fill import fill_blocks, split_section, unnamed_type
-from .sections.roles import Seen, child_roles, component, raw_token, role_of, salient_components
-from .sections.vocab import (CLASS_SYNONYMS, MAX_CHILDREN, NON_CONTENT_TAGS, ROLES, SALIENT_TAGS,
-                             SECTION_CLASSES, SECTION_TAGS, SECTION_TYPES, SYNONYM_GROUPS, TYPE_CLASSES)
-from .sections.walk import (MAX_WRAPPER_DEPTH, find_section_elements, section_kind, section_type,
-                            section_walk, semantic_class)
+from .roles import Seen, child_roles, component, raw_token, role_of, salient_components
+from .vocab import (CLASS_SYNONYMS, MAX_CHILDREN, NON_CONTENT_TAGS, ROLES, SALIENT_TAGS,
+                    SECTION_CLASSES, SECTION_TAGS, SECTION_TYPES, SYNONYM_GROUPS, TYPE_CLASSES)
+from .walk import (MAX_WRAPPER_DEPTH, find_section_elements, section_kind, section_type,
+                   section_walk, semantic_class)
 
 __all__ = [
     "CLASS_SYNONYMS", "COLUMN_MIN_HEIGHT", "MAX_CHILDREN", "MAX_WRAPPER_DEPTH", "NON_CONTENT_TAGS", "ROLES",

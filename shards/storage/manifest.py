@@ -7,7 +7,7 @@ phase), the section-label vocabulary with counts per factor (``vocab``: ``token`
 (``groups``: ``{"train": {"<group>": n, ...}, "val": {...}}``, `augment.groups`; absent
 from manifests written before issue 20), reject counts, the job config, a fingerprint of
 the inputs and the package versions its shards were written with (``versions``: package ->
-versions, `shards.versions`; absent from manifests written before issue 24). It is written
+versions, `shards.storage.versions`; absent from manifests written before issue 24). It is written
 atomically and carries a format tag, its version and the sample schema version; another
 version is refused with how to rebuild.
 """
@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..schema import REBUILD, SCHEMA_VERSION, SPLITS, VOCAB_FACTORS
 from . import atomic
-from .schema import REBUILD, SCHEMA_VERSION, SPLITS, VOCAB_FACTORS
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "screen2section-shards"
@@ -71,7 +71,7 @@ def build_manifest(
     `sources` holds `total`, `accepted`, `rejected` and per-split counts of source pairs;
     `groups`, when given, split -> group -> accepted sources (then each split's totals also
     count its groups); `versions`, when given, package -> the versions its shards were
-    written with (`shards.versions.gather` over the sidecars).
+    written with (`shards.storage.versions.gather` over the sidecars).
     """
     sidecars = sorted(sidecars, key=lambda s: s["shard"])
     vocab: dict[str, Counter[str]] = {f: Counter() for f in VOCAB_FACTORS}

@@ -95,7 +95,7 @@ def write_json(path: str | Path, obj: Any) -> None:
 def remove_stale_temps(directory: str | Path) -> list[Path]:
     """Delete temporary files left by killed writers of this module (and nothing else: a user's
     `.tmp-notes.txt` stays); return what was removed. Call it only while holding the folder's
-    lock (`shards.lock`), or it could remove a running job's files."""
+    lock (`shards.storage.lock`), or it could remove a running job's files."""
     removed = []
     for p in sorted(Path(directory).glob(TMP_PREFIX + "*" + TMP_SUFFIX)):
         if not is_own_temp(p.name):

@@ -5,7 +5,7 @@ a contract, so this reader (hand-written: no library checks these) names the sha
 member for every violation: absolute paths, `..`, links, devices, member names without a
 `<key>.<ext>` form, and members of one key that are not contiguous.
 
-Plain members (the only kind `shards.writer` writes) are read directly: `tarfile` parses
+Plain members (the only kind `shards.storage.writer` writes) are read directly: `tarfile` parses
 each 512-byte header (`TarInfo.frombuf`, the same checks), the data is one read. Going
 through `tarfile`'s stream mode for them cost ~1 ms a sample in 10 kB reads and copies
 (benchmarks/shard_io). From the first member of any other kind (pax or GNU extended
@@ -18,7 +18,7 @@ from __future__ import annotations
 import tarfile
 from typing import IO, Any, Iterator
 
-from .schema import KEY_RE
+from ..schema import KEY_RE
 
 
 class ShardFormatError(ValueError):

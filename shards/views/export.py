@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import atomic
+from ..schema import IMAGE_EXTS, SPLITS, sample_group
+from ..storage import atomic
+from ..storage.manifest import load_manifest, shard_paths
+from ..storage.tario import iter_tar_samples
 from .card import HF_SPLITS, dataset_card
-from .manifest import load_manifest, shard_paths
-from .schema import IMAGE_EXTS, SPLITS, sample_group
-from .tario import iter_tar_samples
 
 HF_INSTALL = "pip install -e .[hf]"
 BATCH = 64  # rows per Parquet write: bounds memory on shards of large screenshots

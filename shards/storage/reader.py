@@ -24,8 +24,8 @@ import webdataset as wds
 from webdataset.gopen import gopen
 from webdataset.utils import pytorch_worker_info
 
+from ..schema import IMAGE_EXTS, SCHEMA_VERSION, schema_mismatch
 from .manifest import load_manifest, shard_paths
-from .schema import IMAGE_EXTS, SCHEMA_VERSION, schema_mismatch
 from .tario import iter_tar_samples
 from .writer import loads_meta
 

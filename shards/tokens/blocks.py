@@ -3,7 +3,7 @@
 Documentation sites, dashboards and old templates are built of ``div``s, so the section
 walk (`walk`) finds nothing there. Their sections are still plain to see: bands stacked
 down the page, a sidebar beside a content column. `_Finder` finds them from the boxes
-alone; `shards.sections.fill` uses it for whatever the semantic sections leave out
+alone; `shards.tokens.fill` uses it for whatever the semantic sections leave out
 (`visual_blocks` applies it to a whole page). The rule, with its constants:
 
 1. Only drawn elements take part: a box of positive area (hidden ones have none);

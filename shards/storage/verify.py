@@ -5,7 +5,7 @@ against the sidecar and the manifest, walks every tar member (flat names, regula
 grouped by key, all three members present) and validates every sample's metadata. Each
 problem is a message naming the shard (and the key); an empty list means all is well.
 `versions_warning` is not a problem: it says when the shards were written with other package
-versions than this environment's (`shards.versions`), so a rebuild here may differ in bytes.
+versions than this environment's (`shards.storage.versions`), so a rebuild here may differ in bytes.
 """
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..schema import validate_members, validate_meta
 from . import versions
 from .manifest import ManifestError, load_manifest, manifest_path
-from .schema import validate_members, validate_meta
 from .tario import ShardFormatError, iter_tar_samples
 from .writer import SidecarError, is_shard_name, read_sidecar
 

@@ -19,8 +19,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from . import atomic
-from .reader import ShardReadError, decode_sample, make_pipeline
+from ..storage import atomic
+from ..storage.reader import ShardReadError, decode_sample, make_pipeline
 
 STRIP_WIDTH = 480
 STRIP_HEIGHT = 900

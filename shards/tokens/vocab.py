@@ -1,6 +1,6 @@
 """The closed vocabularies of section labels: section types, child roles, class synonyms.
 
-One table per idea, read by every stage: token derivation (`shards.sections`), augment's
+One table per idea, read by every stage: token derivation (`shards.tokens`), augment's
 class substitution (swaps within `SYNONYM_GROUPS`) and the synthetic generator (draws a
 section's class names from `TYPE_CLASSES`). The reasons for each merge are in
 `shards.tokens`'s docstring, with the command that measured them.

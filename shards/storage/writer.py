@@ -22,8 +22,8 @@ from typing import Any, Iterable
 
 import orjson
 
+from ..schema import IMAGE_EXTS, VOCAB_FACTORS, Sample, SchemaError, parse_key, section_factors
 from . import atomic
-from .schema import IMAGE_EXTS, VOCAB_FACTORS, Sample, SchemaError, parse_key, section_factors
 
 TAR_MTIME = 0
 TAR_USER = TAR_GROUP = "s2s"
