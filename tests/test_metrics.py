@@ -72,8 +72,9 @@ def test_the_prior_is_the_median_count_and_per_position_mean_box_and_commonest_l
     assert len(prior.types) == 2  # counts 2, 2, 1: median 2
     assert [f.types[t] for t in prior.types] == ["navbar", "hero"]
     assert prior.boxes[0].tolist() == pytest.approx([0.5, (4 + 8 + 4) / 3 / 32, 1.0, (8 + 16 + 8) / 3 / 32])
-    # the thinnest sections (8 page px on a 48-px page, 64-px canvas) set the dense decoder's scale
-    assert prior.thinnest == pytest.approx(8 * 64 / 48)
+    # the thinnest sections set the dense decoder's scale: 8 of a 48 x 32 page's 32 rows, on a
+    # 64-px canvas where the page is 43 whole rows tall
+    assert prior.thinnest == pytest.approx(8 / 32 * 43)
     back = LayoutPrior.from_dict(prior.to_dict())  # a checkpoint carries it as plain data
     assert torch.equal(back.boxes, prior.boxes) and (back.types, back.children, back.raw, back.thinnest) == (
         prior.types, prior.children, prior.raw, prior.thinnest)
