@@ -27,7 +27,7 @@ CORPUS_CACHE ?= .corpus-cache
 $(INSTALLED): $(CONSTRAINTS) pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,dask,render,hf,pretrained]'
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev,dask,render,hf]'
 	touch $@
 
 # the render extra drives the system Chromium; say how to add it where it is missing
@@ -106,7 +106,7 @@ lock:
 	rm -rf $(LOCK_VENV)
 	python3 -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[dev,dask,render,hf,pretrained]'
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[dev,dask,render,hf]'
 	$(LOCK_VENV)/bin/python -m pytest -q
 	{ grep '^#' $(CONSTRAINTS); $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)

