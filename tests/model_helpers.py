@@ -9,8 +9,8 @@ from train.data.inputs import InputSpec, collate
 from train.data.vocab import Factors
 from train.objective import build_model
 
-TINY_MODEL = dict(encoder="conv", canvas_width=64, stem_channels=8, d_model=32, encoder_layers=1, denoiser_layers=2, num_heads=2,
-                  ff_mult=2, proj_dim=16, dropout=0.0, proposals=8)
+TINY_MODEL = dict(encoder="conv", canvas_width=64, stem_channels=8, d_model=32, encoder_layers=1, denoiser_layers=2,
+                  num_heads=2, ff_mult=2, proj_dim=16, dropout=0.0, proposals=8)
 TYPES = ("navbar", "hero", "features", "pricing", "footer")
 
 

@@ -13,5 +13,5 @@ PHASE = 1
 # efficientnet_lite0: at 600 steps on the model benchmark's data, the pretrained backbone reads
 # held-out canonical tokens at 0.763 against 0.687 from scratch (count 0.917 both), at the same
 # seconds per step (1.65 vs 1.75, one process); on the project's real pages count 0.133 vs 0.067
-DEFAULTS = dict(preset="micro", model=dict(dropout=0.3, encoder="efficientnet_lite0"), weight_decay=1e-4, lr=1e-3, warmup_steps=50,
-                variance_aware=True, unfreeze_every=200, batch_size=16)
+DEFAULTS = dict(preset="micro", model=dict(dropout=0.3, encoder="efficientnet_lite0"), weight_decay=1e-4, lr=1e-3,
+                warmup_steps=50, variance_aware=True, unfreeze_every=200, batch_size=16)
