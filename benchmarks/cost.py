@@ -14,10 +14,13 @@ Measured here, on the shards of one cached `augment run`:
   attention, the recomputation of checkpointed blocks included).
 `benchmarks.cost_model` turns them into hours and USD (its docstring says how, and where each
 price comes from). On a CUDA machine the step is the GPU's and its figures are measured; here
-(no GPU) they are extrapolated and labelled so.
+(no GPU) they are extrapolated and labelled so. `--from-recorded` measures nothing: it prices
+the rates of the recorded runs of augment_throughput, shard_io and train_input
+(benchmarks/results/), which count no FLOPs, so it gives no GPU figures.
 """
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -86,6 +89,28 @@ def measure_data(sources: int, factor: int, jobs: int, work: Path, seed: int) ->
             "read_per_s": round(read / r["s"], 2)}
 
 
+def from_record(record: Path = common.RECORD_DIR) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(data, phase rows) as `measure` gives them, from the recorded augment_throughput, shard_io and
+    train_input(_phase4) results; no FLOPs (None)."""
+    def load(name: str) -> dict[str, Any]:
+        return json.loads((record / f"{name}.json").read_text(encoding="utf-8"))
+
+    aug, sio = load("augment_throughput"), load("shard_io")
+    jobs = aug["settings"]["jobs"]
+    w = sio["write"]
+    data = {"augment_per_s": aug["variants_per_s_per_core"][f"ours_jobs{jobs}"] * jobs,
+            "write_mb_per_s": w["mb_per_s"]["shards_writer"],
+            "bytes_per_sample": round(w["bytes"] / (sio["read"]["samples"] * sio["settings"]["copies"])),
+            "read_per_s": sio["read"]["samples_per_s"]["shards_reader_w0"],
+            "recorded": {n: load(n)["date"] for n in ("augment_throughput", "shard_io", "train_input",
+                                                       "train_input_phase4")}}
+    rows = [{**{k: r[k] for k in ("phase", "preset", "device", "micro_batch", "grad_accum")},
+             "checkpointing": False, "page_height": None, "loader_per_s_per_worker": r["input_samples_per_s"],
+             "step_per_s": r["compute_samples_per_s"], "flops_per_sample": None}
+            for n in ("train_input", "train_input_phase4") for r in load(n)["phases"]]
+    return data, rows
+
+
 def costs(data: dict[str, Any], rows: list[dict[str, Any]], **prices: Any) -> list[dict[str, Any]]:
     """Each measured phase's cost (cost_model.phase_cost) at the phase defaults' training pages."""
     out = []
@@ -100,8 +125,14 @@ def costs(data: dict[str, Any], rows: list[dict[str, Any]], **prices: Any) -> li
 
 
 def measure(sources: int, factor: int, jobs: int, batches: int, work: Path, seed: int = 0,
-            phases: tuple[int, ...] = tuple(PHASES), prices: dict[str, Any] | None = None) -> dict[str, Any]:
+            phases: tuple[int, ...] = tuple(PHASES), prices: dict[str, Any] | None = None,
+            recorded: bool = False) -> dict[str, Any]:
     """Every figure of the benchmark (see the module docstring) as a JSON-ready dict."""
+    if recorded:
+        data, rows = from_record()
+        rows = [r for r in rows if r["phase"] in phases]
+        return {"settings": {"from": "recorded results", **data.pop("recorded")}, "data": data, "phases": rows,
+                "costs": costs(data, rows, **(prices or {}))}
     cv2.setNumThreads(1)
     work.mkdir(parents=True, exist_ok=True)
     shards = common.cached_shards(work, sources, factor, seed)
@@ -115,14 +146,14 @@ def measure(sources: int, factor: int, jobs: int, batches: int, work: Path, seed
 
 def report(r: dict[str, Any]) -> str:
     d = r["data"]
-    rates = (f"augmentation {d['augment_per_s']:.3g} variants/s ({r['settings']['jobs']} workers); shard write "
+    rates = (f"augmentation {d['augment_per_s']:.3g} variants/s ({r['settings'].get('jobs', 2)} workers); shard write "
              f"{d['write_mb_per_s']:.3g} MB/s, {d['bytes_per_sample'] / 1e6:.3g} MB/sample; shard read "
              f"{d['read_per_s']:.3g} samples/s (one process)")
     keys = ("phase", "preset", "device", "micro_batch", "grad_accum", "checkpointing", "page_height",
             "loader_per_s_per_worker", "step_per_s", "flops_per_sample")
     measured = common.table(("phase", "preset", "device", "micro-batch", "accum", "checkpointing", "page px",
                              "loader pages/s/worker", "step pages/s", "GFLOP/page"),
-                            [[row[k] / 1e9 if k == "flops_per_sample" else row[k] for k in keys]
+                            [[row[k] / 1e9 if k == "flops_per_sample" and row[k] else row[k] for k in keys]
                              for row in r["phases"]])
     rows = []
     for c in r["costs"]:
@@ -161,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="share of the GPU's peak FLOP/s a step sustains (extrapolated GPU figures only)")
     p.add_argument("--runs-per-month", type=int, default=cost_model.RUNS_PER_MONTH,
                    help="runs (augment + train) a month")
+    p.add_argument("--from-recorded", action="store_true",
+                   help="measure nothing: price the rates recorded in benchmarks/results/ (no FLOPs: no GPU figures)")
     args = p.parse_args(argv)
     cpu, gpu = cost_model.CPU_MACHINE, cost_model.GPU_MACHINE
     prices = {"cpu": cost_model.Machine(cpu.name, args.cpu_price_per_hour, cpu.source if args.cpu_price_per_hour
@@ -169,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                                         == gpu.price_per_hour else "--gpu-price-per-hour"),
               "utilization": args.gpu_utilization, "runs_per_month": args.runs_per_month}
     phases = tuple(args.phases or (QUICK_PHASES if args.quick else PHASES))
-    return common.run_sized(NAME, args, QUICK, FULL, measure, report, phases=phases, prices=prices)
+    return common.run_sized(NAME, args, QUICK, FULL, measure, report, phases=phases, prices=prices,
+                            recorded=args.from_recorded)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ class Rates:
     bytes_per_sample: float  # shard bytes per sample
     loader_per_s_per_worker: float  # pages/s the trainer's loader delivers per DataLoader worker
     step_per_s: float  # training pages/s of the measured device
-    flops_per_sample: float  # counted FLOPs of one training page (forward, backward, recompute)
+    flops_per_sample: float | None  # FLOPs of one training page (forward, backward, recompute); None: not counted
     device: str = "cpu"  # where step_per_s was measured ("cuda": the GPU figures are measured)
 
 
@@ -73,8 +73,11 @@ def phase_cost(phase: int, rates: Rates, train_pages: int, amp: bool, cpu: Machi
     write_h = samples * rates.bytes_per_sample / (rates.write_mb_per_s * 1e6) / 3600  # inside augment_h
     on_gpu = rates.device == "cuda"
     train_cpu_h = None if on_gpu else train_pages / rates.step_per_s / 3600
+    train_gpu_h: float | None
     if on_gpu:
         train_gpu_h, gpu_how = train_pages / rates.step_per_s / 3600, "measured"
+    elif rates.flops_per_sample is None:
+        train_gpu_h, gpu_how = None, "not measured (no FLOP count)"
     else:
         peak = GPU_PEAK_TFLOPS["amp" if amp else "fp32"] * 1e12
         compute_h = train_pages * rates.flops_per_sample / (peak * utilization) / 3600
@@ -82,18 +85,19 @@ def phase_cost(phase: int, rates: Rates, train_pages: int, amp: bool, cpu: Machi
         train_gpu_h = max(compute_h, loader_h)
         gpu_how = "extrapolated, " + ("loader-bound" if loader_h > compute_h else "compute-bound")
     run_cpu = None if train_cpu_h is None else (augment_h + train_cpu_h) * cpu.price_per_hour
-    run_gpu = augment_h * cpu.price_per_hour + train_gpu_h * gpu.price_per_hour
+    run_gpu = None if train_gpu_h is None else augment_h * cpu.price_per_hour + train_gpu_h * gpu.price_per_hour
     return {
         "phase": phase, "sources": sources, "factor": factor, "samples": samples,
         "shard_gb": round(samples * rates.bytes_per_sample / 1e9, 1),
         "train_pages": train_pages, "epochs": round(train_pages / samples, 3),
         "augment_h": round(augment_h, 2), "write_h": round(write_h, 3),
         "train_cpu_h": None if train_cpu_h is None else round(train_cpu_h, 1),
-        "train_gpu_h": round(train_gpu_h, 3), "gpu_figures": gpu_how,
-        "run_usd_cpu": None if run_cpu is None else round(run_cpu, 2), "run_usd_gpu": round(run_gpu, 2),
+        "train_gpu_h": None if train_gpu_h is None else round(train_gpu_h, 3), "gpu_figures": gpu_how,
+        "run_usd_cpu": None if run_cpu is None else round(run_cpu, 2),
+        "run_usd_gpu": None if run_gpu is None else round(run_gpu, 2),
         "runs_per_month": runs_per_month,
         "month_usd_cpu": None if run_cpu is None else round(run_cpu * runs_per_month, 2),
-        "month_usd_gpu": round(run_gpu * runs_per_month, 2),
+        "month_usd_gpu": None if run_gpu is None else round(run_gpu * runs_per_month, 2),
         "seed_claim_usd_month": list(SEED_CLAIMS[phase]),
         "inputs": {"rates": asdict(rates), "amp": amp, "cpu": asdict(cpu), "gpu": asdict(gpu),
                    "gpu_peak_tflops": GPU_PEAK_TFLOPS["amp" if amp else "fp32"], "gpu_utilization": utilization,

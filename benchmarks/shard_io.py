@@ -199,7 +199,7 @@ def measure(sources: int, factor: int, copies: int, repeats: int, work: Path, se
 def report(r: dict[str, Any]) -> str:
     w, rd = r["write"], r["read"]
     base_w, base_r = w["mb_per_s"]["tarfile"], rd["samples_per_s"]["bare_decode"]
-    same = w["mb_per_s"].get("tarfile_sha256_fsync")  # recorded before 12-06: no same-work baseline
+    same = w["mb_per_s"].get("tarfile_sha256_fsync")  # runs recorded before 2026-12-05 have no same-work baseline
     wrows = [(k, v, common.ratio(v, base_w), common.ratio(v, same) if same else None) for k, v in w["mb_per_s"].items()]
     rrows = [(k, v, common.ratio(v, base_r)) for k, v in rd["samples_per_s"].items()]
     return "\n".join([common.table(("write", "MB/s", "x tarfile", "x same work"), wrows), "",
