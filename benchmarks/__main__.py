@@ -14,13 +14,15 @@ from pathlib import Path
 
 from shards.views.cli_support import HelpFormatter
 
-from . import (augment_throughput, common, label_ceiling, model_quality, record, role_confusion, scaling, shard_io,
-               train_input)
+from . import (augment_throughput, common, cost, label_ceiling, model_quality, record, role_confusion, scaling,
+               shard_io, train_input)
 
-BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion)}
+BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion,
+                                  cost)}
 # the README blocks and the module whose report() writes each; model_quality (~20 CPU minutes) runs on its own:
-# python -m benchmarks.model_quality [--few-shot] [--full]
-RECORDED = {**BENCHMARKS, "train_input_phase4": train_input, "model_quality": model_quality}
+# python -m benchmarks.model_quality [--few-shot] [--full]. The cost table is in README.md (from results/cost.json)
+RECORDED = {**BENCHMARKS, "train_input_phase4": train_input, "train_input_memory": train_input,
+            "model_quality": model_quality}
 
 
 def main(argv: list[str] | None = None) -> int:

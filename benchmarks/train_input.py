@@ -17,7 +17,11 @@ so the same run on a GPU machine gives the GPU figures).
 
 `--probe` measures instead what `train.memory` stores: per phase, peak RSS of a fresh process
 after a training step on batches of 1 and 3 pages padded to the full canvas height; per sample =
-the slope (PER_SAMPLE), runtime = the intercept less the model's states (RUNTIME). `--same N`
+the slope (PER_SAMPLE), runtime = the intercept less the model's states (RUNTIME); with one
+batch size (`--probe-batches 1`, for presets whose batch of 3 does not fit), per sample = peak
+less RUNTIME less the model's states. `--probe-checkpointing off on` probes each phase with
+activation checkpointing off and on (train.model.recompute), beside the step's CPU seconds
+per page (one torch thread: CPU time barely moves with foreign load). `--same N`
 compares, on the same batches, the losses of N steps of phase 1 run whole and as micro-batches
 of a quarter.
 """
@@ -110,23 +114,32 @@ def measure_phase(shards: Path, phase: int, batches: int, steps: int, workers: i
             "bound_by": "input" if inp < comp else "compute"}
 
 
-def probe_phase(shards: Path, phase: int, batch: int, seed: int) -> dict[str, Any]:
-    """Peak RSS after a warm-up and a training step on `batch` pages padded to the full canvas
-    height, no split (the measurement behind train.memory.PER_SAMPLE)."""
+def probe_phase(shards: Path, phase: int, batch: int, seed: int, checkpointing: bool | None = None,
+                steps: int = 2, aspect: int | None = None) -> dict[str, Any]:
+    """Peak RSS after `steps` training steps (the first a warm-up) on `batch` pages padded to the
+    full canvas height, no split, one micro-batch a step (the measurement behind
+    train.memory.PER_SAMPLE), and the CPU and wall seconds of the last step; `checkpointing`
+    None: the phase's own setting; `aspect`: the canvas height in widths (default the preset's)."""
+    model = {k: v for k, v in (("checkpointing", checkpointing), ("max_aspect", aspect)) if v is not None}
     with tempfile.TemporaryDirectory(prefix="s2s-bench-run-") as run:
-        trainer = _trainer(shards, run, phase, 0, 1, seed, batch_size=batch, max_memory="100%")
+        trainer = _trainer(shards, run, phase, 0, 1, seed, batch_size=batch, max_memory="100%", model=model or None,
+                           grad_accum=1)
         trainer.micro_size = batch
         b = next(trainer.batches())
         height = trainer.obj.model.cfg.canvas_height
         image = torch.full((batch, 3, height, b["image"].shape[3]), 124, dtype=torch.uint8)
         image[:, :, : b["image"].shape[2]] = b["image"]
         b["image"] = image
-        for _ in range(2):
-            trainer.train_step([b] * trainer.cfg.grad_accum)
+        for _ in range(steps):
+            c0, t0 = time.process_time(), time.perf_counter()
+            trainer.train_step([b])
+            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
         trainer.log.close()
     states = sum(p.numel() for p in trainer.obj.model.parameters()) * (
         memory.PARAM_BYTES + (memory.EMA_BYTES if trainer.cfg.ema_decay else 0))
-    return {"phase": phase, "batch": batch, "peak_rss": peak_rss(), "states": states}
+    return {"phase": phase, "batch": batch, "peak_rss": peak_rss(), "states": states,
+            "checkpointing": trainer.obj.model.cfg.checkpointing, "pages": batch, "height": height,
+            "step_cpu_s": cpu, "step_wall_s": wall}
 
 
 def same_results(shards: Path, steps: int, workers: int, threads: int, seed: int) -> dict[str, Any]:
@@ -164,7 +177,10 @@ def in_fresh_process(fn: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[s
 
 def measure(sources: int, factor: int, batches: int, steps: int, workers: int, threads: int, work: Path,
             seed: int = 0, phases: tuple[int, ...] = tuple(PHASES), batch: int | None = None,
-            max_memory: str | None = None, probe: bool = False, same: int = 0) -> dict[str, Any]:
+            max_memory: str | None = None, probe: bool = False, same: int = 0,
+            probe_batches: tuple[int, ...] = PROBE_BATCHES,
+            probe_checkpointing: tuple[bool | None, ...] = (None,), probe_steps: int = 2,
+            probe_aspect: int | None = None) -> dict[str, Any]:
     """Every figure of the benchmark (see the module docstring) as a JSON-ready dict."""
     shards = common.cached_shards(work, sources, factor, seed)
     settings = {"sources": sources, "factor": factor, "batches": batches, "steps": steps, "workers": workers,
@@ -172,7 +188,9 @@ def measure(sources: int, factor: int, batches: int, steps: int, workers: int, t
                 "max_memory": max_memory or "config default", "cuda": torch.cuda.is_available()}
     result: dict[str, Any] = {"settings": settings}
     if probe:
-        result["probe"] = [probe_cost(shards, p, seed) for p in phases]
+        settings.update(probe_batches=list(probe_batches), probe_steps=probe_steps, probe_aspect=probe_aspect)
+        result["probe"] = [probe_cost(shards, p, seed, probe_batches, c, probe_steps, probe_aspect)
+                           for p in phases for c in probe_checkpointing]
         return result
     rows = [in_fresh_process(measure_phase, shards=shards, phase=p, batches=batches, steps=steps, workers=workers,
                              threads=threads, seed=seed, batch=batch, max_memory=max_memory) for p in phases]
@@ -186,22 +204,35 @@ def measure(sources: int, factor: int, batches: int, steps: int, workers: int, t
     return result
 
 
-def probe_cost(shards: Path, phase: int, seed: int) -> dict[str, Any]:
-    """A phase's (fixed, per-sample) peak-RSS cost from fresh processes at PROBE_BATCHES."""
-    (b0, p0), (b1, p1) = [(b, in_fresh_process(probe_phase, shards=shards, phase=phase, batch=b, seed=seed))
-                          for b in PROBE_BATCHES]
-    r0, r1 = p0["peak_rss"], p1["peak_rss"]
-    per = (r1 - r0) / (b1 - b0)
-    return {"phase": phase, "preset": phase_defaults(phase)["preset"], "peak_rss_mib": [r0 // MiB, r1 // MiB],
+def probe_cost(shards: Path, phase: int, seed: int, batches: tuple[int, ...] = PROBE_BATCHES,
+               checkpointing: bool | None = None, steps: int = 2, aspect: int | None = None) -> dict[str, Any]:
+    """A phase's (fixed, per-sample) peak-RSS cost from fresh processes at `batches` (two sizes: the
+    slope and the intercept; one: the peak less RUNTIME and the model's states), and the step's
+    CPU seconds per page at the first size."""
+    runs = [in_fresh_process(probe_phase, shards=shards, phase=phase, batch=b, seed=seed, checkpointing=checkpointing,
+                             steps=steps, aspect=aspect) for b in batches]
+    p0, r0 = runs[0], runs[0]["peak_rss"]
+    if len(runs) > 1:
+        per = (runs[-1]["peak_rss"] - r0) / (batches[-1] - batches[0])
+        runtime: float = r0 - per * batches[0] - p0["states"]
+    else:
+        runtime = memory.RUNTIME
+        per = (r0 - runtime - p0["states"]) / batches[0]
+    return {"phase": phase, "preset": phase_defaults(phase)["preset"], "checkpointing": p0["checkpointing"],
+            "canvas_height": p0["height"], "batches": list(batches),
+            "peak_rss_mib": [r["peak_rss"] // MiB for r in runs],
             "per_sample_mib": round(per / MiB), "states_mib": round(p0["states"] / MiB),
-            "runtime_mib": round((r0 - per * b0 - p0["states"]) / MiB)}
+            "runtime_mib": round(runtime / MiB), "step_cpu_s_per_page": round(p0["step_cpu_s"] / p0["pages"], 3),
+            "step_wall_s_per_page": round(p0["step_wall_s"] / p0["pages"], 3)}
 
 
 def report(r: dict[str, Any]) -> str:
     if "probe" in r:
-        keys = ("phase", "preset", "peak_rss_mib", "per_sample_mib", "states_mib", "runtime_mib")
-        return common.table(("phase", "preset", "peak RSS MiB (1, 3)", "per sample MiB", "model states MiB",
-                             "runtime MiB"), [[p[k] for k in keys] for p in r["probe"]])
+        keys = ("phase", "preset", "checkpointing", "canvas_height", "batches", "peak_rss_mib", "per_sample_mib",
+                "states_mib", "runtime_mib", "step_cpu_s_per_page")
+        return common.table(("phase", "preset", "checkpointing", "canvas height", "batches", "peak RSS MiB",
+                             "per sample MiB", "model states MiB", "runtime MiB", "step CPU s/page"),
+                            [[p.get(k, "-") for k in keys] for p in r["probe"]])
     keys = ("phase", "preset", "device", "canvas_width", "batch_size", "micro_batch", "peak_rss_mib",
             "input_samples_per_s", "compute_samples_per_s", "input_over_compute")
     heads = ("phase", "preset", "device", "canvas", "batch", "micro-batch", "peak RSS MiB", "loader samples/s",
@@ -228,12 +259,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="torch threads for the training step (default 1)")
     p.add_argument("--probe", action="store_true", help="measure instead the memory cost per sample "
                                                         "(train.memory.PER_SAMPLE, RUNTIME)")
+    p.add_argument("--probe-batches", type=int, nargs="+", default=list(PROBE_BATCHES),
+                   help="--probe: batch sizes, two for a slope, one for peak less runtime and model states")
+    p.add_argument("--probe-checkpointing", nargs="+", choices=("phase", "off", "on"), default=["phase"],
+                   help="--probe: activation checkpointing settings to probe each phase with (phase: its own)")
+    p.add_argument("--probe-steps", type=int, default=2,
+                   help="--probe: training steps per process, the first a warm-up; the last is timed")
+    p.add_argument("--probe-aspect", type=int,
+                   help="--probe: canvas height in widths (model.max_aspect; default the preset's, 4)")
     p.add_argument("--same", type=int, default=0, help="also compare this many phase-1 steps whole and as "
                                                        "micro-batches (default 0: not run)")
     args = p.parse_args(argv)
     phases = tuple(args.phases or (QUICK_PHASES if args.quick else PHASES))
     return common.run_sized(NAME, args, QUICK, FULL, measure, report, phases=phases, batch=args.batch,
-                            max_memory=args.max_memory, probe=args.probe, same=args.same)
+                            max_memory=args.max_memory, probe=args.probe, same=args.same,
+                            probe_batches=tuple(args.probe_batches), probe_steps=args.probe_steps,
+                            probe_aspect=args.probe_aspect,
+                            probe_checkpointing=tuple({"phase": None, "off": False, "on": True}[c]
+                                                      for c in args.probe_checkpointing))
 
 
 if __name__ == "__main__":

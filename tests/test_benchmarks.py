@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import __main__ as bench_all
-from benchmarks import augment_throughput, label_ceiling, role_confusion, scaling, shard_io, train_input
+from benchmarks import augment_throughput, cost, label_ceiling, role_confusion, scaling, shard_io, train_input
 
 pytestmark = pytest.mark.slow
 
@@ -66,13 +66,13 @@ def test_role_confusion(dirs, capsys):
 def test_shard_io(dirs, capsys):
     d = _run(shard_io, ["--sources", "3", "--factor", "2", "--copies", "1", "--repeats", "1"], dirs, capsys)
     assert {"mb_per_s", "write_ratio_vs_tarfile", "write_ratio_vs_tarfile_fsync", "bytes"} <= set(d["write"])
-    assert set(d["write"]["mb_per_s"]) == {"shards_writer", "tarfile", "tarfile_fsync"}
+    assert set(d["write"]["mb_per_s"]) == {"shards_writer", "tarfile", "tarfile_fsync", "tarfile_sha256_fsync"}
     read = d["read"]
     assert {"bare_decode", "shards_reader_w1", "shards_reader_w2", "loose_files_w1", "loose_files_w2"} <= set(
         read["samples_per_s"])
     assert {"read_ratio_vs_bare_decode", "read_ratio_vs_bare_decode_cpu", "read_ratio_vs_loose_files",
             "read_ratio_by_workers"} <= set(read)
-    assert set(d["targets"]) == {"write_ratio_vs_tarfile", "read_ratio_vs_bare_decode"}
+    assert set(d["targets"]) == {"write_ratio_vs_tarfile", "write_ratio_vs_same_work", "read_ratio_vs_bare_decode"}
 
 
 def test_train_input(dirs, capsys):
@@ -88,6 +88,16 @@ def test_train_input(dirs, capsys):
     assert target["target"] == train_input.TARGET and target["met"] == (target["measured"] >= train_input.TARGET)
 
 
+def test_cost(dirs, capsys):
+    d = _run(cost, ["--sources", "3", "--factor", "2", "--phases", "1", "--batches", "1", "--jobs", "1"], dirs, capsys)
+    assert {"augment_per_s", "write_mb_per_s", "bytes_per_sample", "read_per_s"} <= set(d["data"])
+    (row,) = d["phases"]
+    assert row["phase"] == 1 and row["step_per_s"] > 0 and row["flops_per_sample"] > 1e6
+    (c,) = d["costs"]
+    assert c["samples"] == 100_000 and c["train_pages"] == 16_000 and c["run_usd_gpu"] > 0
+    assert c["gpu_figures"].startswith("measured" if row["device"] == "cuda" else "extrapolated")
+
+
 def test_scaling(dirs, capsys):
     d = _run(scaling, ["--sizes", "2", "3", "--factor", "1"], dirs, capsys)
     assert [r["sources"] for r in d["rows"]] == [2, 3]
@@ -96,7 +106,7 @@ def test_scaling(dirs, capsys):
 
 
 @pytest.mark.parametrize("module", [augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion,
-                                    bench_all])
+                                    cost, bench_all])
 def test_help(module, capsys):
     with pytest.raises(SystemExit) as e:
         module.main(["--help"])

@@ -16,7 +16,8 @@ import hashlib
 import json
 import re
 import tarfile
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -52,17 +53,69 @@ def is_shard_name(name: str) -> bool:
 
 
 class _HashingFile:
-    """A write-only file object that hashes and counts what passes through it."""
+    """A write-only file object that hashes and counts what passes through it.
+
+    The sha256 runs on a thread of its own, beside the writes: hashlib and the file's write
+    both release the GIL on large buffers, so hashing an image overlaps writing it (and
+    encoding the next sample). Pieces are hashed in the order written (one worker takes
+    them first in, first out); small ones (headers, padding) are joined first, since hashlib
+    keeps the GIL under 2 KiB. At most BACKLOG bytes wait to be hashed, so a slow hash holds
+    back the writer instead of memory. `digest()` waits for the hash to catch up.
+    """
+
+    JOIN = 64 << 10  # pieces below this are gathered before hashing
+    BACKLOG = 64 << 20
 
     def __init__(self, fh: Any):
         self.fh, self.sha, self.size = fh, hashlib.sha256(), 0
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix="shard-sha256")
+        self._small = bytearray()
+        self._queued: deque[tuple[Future, int]] = deque()
+        self._backlog = 0
 
     def write(self, data: bytes) -> int:
         if self.fh is None:  # aborted: tarfile's finalizer may still flush; drop it
             return len(data)
-        self.sha.update(data)
-        self.size += len(data)
+        n = len(data)
+        if n < self.JOIN:
+            self._small += data
+            if len(self._small) >= self.JOIN:
+                self._hash_small()
+        else:
+            self._hash_small()
+            self._submit(data if isinstance(data, bytes) else bytes(data))  # bytes: nobody can change it meanwhile
+        self.size += n
         return self.fh.write(data)
+
+    def _hash_small(self) -> None:
+        if self._small:
+            self._submit(bytes(self._small))
+            self._small.clear()
+
+    def _submit(self, data: bytes) -> None:
+        assert self._pool is not None, "write after digest"
+        self._queued.append((self._pool.submit(self.sha.update, data), len(data)))
+        self._backlog += len(data)
+        while self._backlog > self.BACKLOG:
+            future, n = self._queued.popleft()
+            future.result()
+            self._backlog -= n
+
+    def digest(self) -> str:
+        """The sha256 hex digest of everything written; no more writes after it."""
+        self._hash_small()
+        self.close()
+        return self.sha.hexdigest()
+
+    def close(self) -> None:
+        """Wait for the hash to catch up (or drop it when aborted) and end its thread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=self.fh is None)
+            self._pool = None
+            for future, _ in self._queued:  # an error of the hash itself (none is expected) surfaces here
+                if not future.cancelled():
+                    future.result()
+            self._queued.clear()
 
     def flush(self) -> None:
         if self.fh is not None:
@@ -184,7 +237,7 @@ class ShardWriter:
             "split": self.split,
             "samples": len(self.keys),
             "bytes": self._hashing.size,
-            "sha256": self._hashing.sha.hexdigest(),
+            "sha256": self._hashing.digest(),
             "first_key": self.keys[0] if self.keys else None,
             "last_key": self.keys[-1] if self.keys else None,
             "config_hash": self.config_hash,
@@ -199,6 +252,7 @@ class ShardWriter:
     def abort(self) -> None:
         """Drop the partial shard: nothing appears under its name."""
         self._hashing.fh = None
+        self._hashing.close()
         err = RuntimeError(f"{self.path.name}: write aborted")
         # atomic_open removes its temporary file when an exception is thrown into it
         self._cm.__exit__(RuntimeError, err, None)

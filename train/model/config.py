@@ -44,6 +44,9 @@ class ModelConfig:
     cond_drop_prob: float = 0.1  # classifier-free guidance: image condition dropped in training
     proj_dim: int = 64  # width of the pooled embeddings of the alignment (InfoNCE) term
     few_shot: bool = False  # few-shot context layers (train.model.context); off: the model has none
+    # activation checkpointing of the encoder's and the denoiser's transformer blocks (train.model.recompute):
+    # the same results in less memory for ~1.1-1.3x the step time; on in phases 3-4
+    checkpointing: bool = False
 
     @property
     def canvas_height(self) -> int:
@@ -138,6 +141,8 @@ def model_config_errors(preset: str, overrides: dict[str, Any]) -> list[str]:
     scale = v.get("box_scale", 2.0)
     if not (isinstance(scale, (int, float)) and scale > 0):
         errors.append(f"config 'model.box_scale' must be a number > 0, found {scale!r}")
+    if not isinstance(v.get("checkpointing", False), bool):
+        errors.append(f"config 'model.checkpointing' must be true or false, found {v['checkpointing']!r}")
     wp = v.get("weights_path")
     if wp is not None and not isinstance(wp, str):
         errors.append(f"config 'model.weights_path' must be a file path, found {wp!r}")

@@ -37,6 +37,7 @@ from torch import nn
 from .context import Context, ContextAttention
 from .encoders import Features
 from .pooling import box_embedding, pool_boxes
+from .recompute import run_block
 
 
 class Denoised(NamedTuple):
@@ -152,6 +153,7 @@ class Denoiser(nn.Module):
             nn.init.zeros_(head[-1].weight)
             nn.init.zeros_(head[-1].bias)
         self.presence_head = nn.Linear(d, 1)
+        self.checkpointing = cfg.checkpointing  # the blocks' activations recomputed in backward (train.model.recompute)
         # about one proposal in four is a section: start the presence head at that prior
         nn.init.constant_(self.presence_head.bias, -math.log((1 - 0.25) / 0.25))
         self.d = d
@@ -187,7 +189,7 @@ class Denoiser(nn.Module):
         stages = []
         for i, block in enumerate(self.blocks):
             content, sides, reach = self._look(feats, current, drop)
-            x = block(x + content + sum(sides), memory, feats.token_pad, temb, context)
+            x = run_block(block, self.checkpointing, x + content + sum(sides), memory, feats.token_pad, temb, context)
             state = self.state_norm(x)
             deltas = torch.cat([self.edge_heads[4 * i + k](torch.cat([state, f], -1)) for k, f in enumerate(sides)], -1)
             refined = apply_deltas(current, deltas.float(), reach)

@@ -43,6 +43,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models import resnet18, vit_b_16
 
+from .recompute import run_block
+
 
 @dataclass
 class Features:
@@ -187,6 +189,7 @@ class ConvEncoder(nn.Module):
         self.norm = nn.LayerNorm(d)
         self.top_down = nn.Conv2d(d, 2 * c, 1)
         self.fine_channels = 2 * c
+        self.checkpointing = cfg.checkpointing  # the blocks' activations recomputed in backward (train.model.recompute)
 
     def forward(self, images: torch.Tensor,
                 pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -197,7 +200,7 @@ class ConvEncoder(nn.Module):
         tokens, pad = _tokens(x, pixel_rows, 16)
         tokens = tokens + self.pos(x.shape[2], x.shape[3])
         for block in self.blocks:
-            tokens = block(tokens, src_key_padding_mask=pad)
+            tokens = run_block(block, self.checkpointing, tokens, src_key_padding_mask=pad)
         tokens = self.norm(tokens)
         return _mask(fine + top_down(self.top_down, tokens, x.shape, fine.shape), pixel_rows, 4), tokens, pad
 
@@ -258,6 +261,7 @@ class ViTEncoder(nn.Module):
         self.ln = net.encoder.ln
         self.proj = nn.Linear(net.hidden_dim, cfg.d_model)
         self.fine_channels = cfg.d_model
+        self.checkpointing = cfg.checkpointing
 
     def forward(self, images: torch.Tensor,
                 pixel_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -268,11 +272,8 @@ class ViTEncoder(nn.Module):
         pos = F.interpolate(grid, size=(h, w), mode="bicubic", align_corners=False).flatten(2).transpose(1, 2)
         tokens, pad = _tokens(x, pixel_rows, 16)
         tokens = tokens + pos
-        for layer in self.layers:  # torchvision's EncoderBlock, with a padding mask
-            y = layer.ln_1(tokens)
-            y = layer.self_attention(y, y, y, key_padding_mask=pad, need_weights=False)[0]
-            tokens = tokens + layer.dropout(y)
-            tokens = tokens + layer.mlp(layer.ln_2(tokens))
+        for layer in self.layers:
+            tokens = run_block(_vit_block, self.checkpointing, layer, tokens, pad)
         tokens = self.proj(self.ln(tokens))
         fine = tokens.masked_fill(pad[..., None], 0).transpose(1, 2).reshape(B, -1, h, w)
         return fine, tokens, pad
@@ -282,3 +283,11 @@ class ViTEncoder(nn.Module):
         out.update({f"encoder.{i}": [m] for i, m in enumerate(self.layers)})
         out["neck"] = [self.ln, self.proj]
         return out
+
+
+def _vit_block(layer: nn.Module, tokens: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+    """torchvision's ViT EncoderBlock, with a padding mask."""
+    y = layer.ln_1(tokens)
+    y = layer.self_attention(y, y, y, key_padding_mask=pad, need_weights=False)[0]
+    tokens = tokens + layer.dropout(y)
+    return tokens + layer.mlp(layer.ln_2(tokens))
