@@ -18,6 +18,13 @@ sidecars named `<split>-NNNNNN.tar[.json]`, `manifest.json`, `rejects.jsonl` and
 temporary files; anything else in the folder is left alone and named in a log line.
 On Ctrl-C or SIGTERM the workers are stopped with it (joblib kills its loky workers when the
 consuming loop is left by an exception); finished shards stay, a rerun builds the rest.
+
+With `rerender` (`--rerender`) each variant that a structure op changed is drawn by
+Chromium from the pair's snapshot (`<id>.mhtml`, `augment.render.rerender`; one browser per
+worker process, reused): a snapshot that cannot be read rejects its source (`bad_snapshot`),
+a page that fails to render again drops that variant (`rerender_failed`, the browser's
+reason in `error`), and a pair without a snapshot is painted as without the setting,
+counted (`sources_painted_no_snapshot`). The snapshots enter the input fingerprint then.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from functools import partial
 from typing import Any, Iterable
 
 import cv2
@@ -47,6 +55,8 @@ from .backends import execution
 from .config import AugmentConfig
 from .groups import GROUPS_NAME, MAX_GROUPS_BYTES, assign_groups
 from .pipeline import augment_page, build_sample
+from .render.rerender import RerenderError, check_browser, rerender_page
+from .render.snapshot import MAX_SNAPSHOT_BYTES, Snapshot, SnapshotError, read_snapshot, snapshot_path
 from .plan import ShardTask, Source, plan_tasks
 from .run_options import RunOptions
 from .sources import MAX_BOXES_BYTES, Reject, SourcePair, discover, load_pair, nested_pair_folders, pair_stem
@@ -65,11 +75,26 @@ def _reject_row(source_id: str, r: Reject) -> dict[str, str]:
     return row | ({"error": r.error} if r.error else {})
 
 
+def _snapshot(pair: SourcePair, counts: Counter) -> Snapshot | None:
+    """The pair's snapshot for `rerender`: None (counted) when it has none; Reject when unreadable."""
+    path = snapshot_path(pair.html)
+    if not path.is_file():
+        counts["sources_painted_no_snapshot"] += 1
+        return None
+    try:
+        snapshot = read_snapshot(path)
+    except SnapshotError as e:
+        raise Reject("bad_snapshot", str(e)) from None
+    counts["sources_rerendered"] += 1
+    return snapshot
+
+
 def _load(task: ShardTask, cfg: AugmentConfig, strict: bool, stats: Counter, rejects: list) -> Iterable:
     for src in task.sources:
         counts: Counter = Counter()  # merged only for an accepted source, and once (group 0)
         try:
             page = load_pair(src.pair, cfg.max_pixels, counts, require_boxes=strict)
+            snapshot = _snapshot(src.pair, counts) if cfg.rerender else None
         except Reject as r:
             if strict:
                 raise
@@ -78,25 +103,32 @@ def _load(task: ShardTask, cfg: AugmentConfig, strict: bool, stats: Counter, rej
             continue
         if task.group == 0:
             stats.update(counts)
-        yield src, page
+        yield src, page, snapshot
 
 
 def _variant(page: Any, v: int, cfg: AugmentConfig, src: Any, strict: bool, stats: Counter,
-             failed: list) -> Any:
+             failed: list, snapshot: Snapshot | None = None) -> Any:
     """One variant's sample, or None when augmenting it failed (recorded in `failed`)."""
     try:
-        aug = augment_page(page, v, cfg)
+        aug = augment_page(page, v, cfg, rerender=_rerender_with(snapshot))
         sample = build_sample(aug, v, cfg, src.split, src.fold, group=src.group)
     except Exception as e:  # noqa: BLE001 - one variant never stops a job: see the module docstring
         sid, name = src.pair.source_id, type(e).__name__
+        reason, error = ("rerender_failed", e.reason) if isinstance(e, RerenderError) else ("augment_failed", name)
         message = f"{sid} variant {v}: {name} while augmenting: {str(e)[:300]}"
         if strict:
-            raise Reject("augment_failed", message, name) from e
-        failed.append({"source": sid, "variant": v, "reason": "augment_failed", "error": name, "message": message})
+            raise Reject(reason, message, error) from e
+        failed.append({"source": sid, "variant": v, "reason": reason, "error": error, "message": message})
         stats["variants_failed"] += 1
         return None
     stats.update({f"skipped_{k}": n for k, n in aug.skipped.items()})
+    stats["variants_rerendered"] += any(o["op"] == "rerender" for o in aug.ops)
     return sample
+
+
+def _rerender_with(snapshot: Snapshot | None) -> Any:
+    """The pipeline's `rerender` hook for a page with `snapshot` (None: paint); the browser starts on first use."""
+    return None if snapshot is None else partial(rerender_page, snapshot=snapshot)
 
 
 def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str | Path,
@@ -108,9 +140,9 @@ def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str 
     rejects: list[dict[str, str]] = []
     failed: list[dict[str, Any]] = []
     samples: dict[tuple[int, str], Any] = {}
-    for src, page in _load(task, cfg, opts.strict, stats, rejects):
+    for src, page, snapshot in _load(task, cfg, opts.strict, stats, rejects):
         for v in task.variants:
-            sample = _variant(page, v, cfg, src, opts.strict, stats, failed)
+            sample = _variant(page, v, cfg, src, opts.strict, stats, failed, snapshot)
             if sample is not None:
                 samples[(v, src.pair.source_id)] = sample
         stats["accepted"] += task.group == 0
@@ -128,15 +160,16 @@ def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str 
 
 
 def input_fingerprint(pairs: list[SourcePair], max_pixels: int = AugmentConfig.max_pixels,
-                      groups_file: Path | None = None) -> str:
-    """sha256 over every input file's name and content (what a rerun must match), the
-    `groups_file` (`groups.json`) last when there is one. A file that cannot be read, or is
-    larger than its kind may be (it is rejected unread), enters with its name and size or
-    error instead."""
+                      groups_file: Path | None = None, snapshots: bool = False) -> str:
+    """sha256 over every input file's name and content (what a rerun must match), each pair's
+    snapshot with `snapshots` (`rerender`), the `groups_file` (`groups.json`) last when there is
+    one. A file that cannot be read, or is larger than its kind may be (it is rejected unread),
+    enters with its name and size or error instead."""
     h = hashlib.sha256()
     files = [(f, limit) for p in sorted(pairs, key=lambda p: p.source_id)
-             for f, limit in ((p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES),
-                              (p.boxes, MAX_BOXES_BYTES))]
+             for f, limit in [(p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES),
+                              (p.boxes, MAX_BOXES_BYTES)]
+             + [(snap, MAX_SNAPSHOT_BYTES) for snap in [snapshot_path(p.html)] if snapshots and snap.is_file()]]
     for f, limit in files + [(groups_file, MAX_GROUPS_BYTES)]:
         if f is None:
             continue
@@ -170,10 +203,16 @@ class JobSummary:
 
     def text(self) -> str:
         rej = ", ".join(f"{r}={n}" for r, n in sorted(self.rejects.items())) or "none"
-        failed = int(self.manifest.get("stats", {}).get("variants_failed", 0))
+        stats = self.manifest.get("stats", {})
+        failed = int(stats.get("variants_failed", 0))
+        rerendered = (f"re-rendered in Chromium: {stats.get('variants_rerendered', 0)} variants of "
+                      f"{stats.get('sources_rerendered', 0)} sources; sources without a snapshot, painted: "
+                      f"{stats.get('sources_painted_no_snapshot', 0)}\n"
+                      if self.manifest.get("config", {}).get("rerender") else "")
         return (f"sources read {self.sources['total']}, accepted {self.sources['accepted']}, "
                 f"rejected {self.sources['rejected']} ({rej})\n"
-                + (f"variants dropped {failed} (augment_failed; see {REJECTS_NAME})\n" if failed else "")
+                + (f"variants dropped {failed} (augment_failed or rerender_failed; see {REJECTS_NAME})\n"
+                   if failed else "") + rerendered
                 + f"samples {self.samples} in {self.built + self.kept} shards ({self.built} built, {self.kept} kept), "
                 f"{self.bytes / 1e6:.1f} MB, {self.seconds:.1f} s "
                 f"({self.samples / max(self.seconds, 1e-9):.1f} samples/s overall)\n"
@@ -257,6 +296,8 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
         raise JobError(f"--out {out}: is the --input folder; give the shards a folder of their own")
     if out.exists() and not out.is_dir():
         raise JobError(f"--out {out}: exists and is not a folder")
+    if cfg.rerender:
+        check_browser()  # BrowserError, saying how to get one, before any work is sent
     try:
         pairs, early = discover(input_dir, opts.follow_symlinks)
         nested = nested_pair_folders(input_dir)
@@ -293,7 +334,8 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
 def _locked_run(input_dir: Path, out: Path, cfg: AugmentConfig, opts: RunOptions, complete: list[SourcePair],
                 early: list, page_groups: dict[str, str]) -> JobSummary:
     groups_file = input_dir / GROUPS_NAME
-    fingerprint = input_fingerprint(complete, cfg.max_pixels, groups_file if groups_file.is_file() else None)
+    fingerprint = input_fingerprint(complete, cfg.max_pixels, groups_file if groups_file.is_file() else None,
+                                    snapshots=cfg.rerender)
     # the schema version too: output of another schema is never resumed into, always rebuilt
     job_hash = hashlib.sha256(f"{cfg.hash()}:{fingerprint}:schema{SCHEMA_VERSION}".encode()).hexdigest()[:16]
     tasks = plan_tasks(complete, cfg, page_groups)
