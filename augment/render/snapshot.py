@@ -178,7 +178,8 @@ def read_snapshot(path: str | Path) -> Snapshot:
         parts = _parts(message) if message.is_multipart() else []
     except Exception as e:  # noqa: BLE001 - the email parser raises many kinds on a mangled file
         raise SnapshotError(f"{path}: not an MHTML archive ({type(e).__name__}: {e})") from None
-    problems = []
+    defects = sorted({type(d).__name__ for part in message.walk() for d in part.defects})
+    problems = [f"damaged ({', '.join(defects)}: cut short or edited?)"] if defects else []
     if not url:
         problems.append("no Snapshot-Content-Location header (not an MHTML archive)")
     if window is None:
