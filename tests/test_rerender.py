@@ -57,13 +57,12 @@ def _chromium_like(boundary: str, frame: str, date: str, url: str = "file:///sit
 
 
 def test_snapshots_are_canonical_whatever_chromium_randomised(tmp_path):
-    a = canonical(_chromium_like("----MultipartBoundary--AAAA----", "1F2E3D4C5B6A7988", "Sat, 05 Dec 2026 18:12:36 GMT"),
-                  (1280, 800, 4000))
-    b = canonical(_chromium_like("----MultipartBoundary--zzzz----", "99887766554433AA", "Sun, 06 Dec 2026 01:00:00 GMT"),
-                  (1280, 800, 4000), extra=[("file:///site/font.woff2", "font/woff2", b"\x00font")])
+    first = _chromium_like("----MultipartBoundary--AAAA----", "1F2E3D4C5B6A7988", "Sat, 05 Dec 2026 18:12:36 GMT")
+    second = _chromium_like("----MultipartBoundary--zzzz----", "99887766554433AA", "Sun, 06 Dec 2026 01:00:00 GMT")
+    a = canonical(first, (1280, 800, 4000))
+    b = canonical(second, (1280, 800, 4000), extra=[("file:///site/font.woff2", "font/woff2", b"\x00font")])
     assert a != b  # the collected font is a part of b only
-    c = canonical(_chromium_like("----MultipartBoundary--zzzz----", "99887766554433AA", "Sun, 06 Dec 2026 01:00:00 GMT"),
-                  (1280, 800, 4000))
+    c = canonical(second, (1280, 800, 4000))
     assert a == c and b"frame-0@mhtml.blink" in a and b"cid:frame-1@mhtml.blink" in a
     (tmp_path / "a.mhtml").write_bytes(b)
     snap = read_snapshot(tmp_path / "a.mhtml")
