@@ -231,3 +231,22 @@ def test_a_snapshot_that_will_not_load_is_a_reject_and_the_job_goes_on(page_pair
     rows = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
     assert summary.sources["accepted"] == 1 and [(r["source"], r["reason"]) for r in rows] == [
         ("other", "bad_snapshot")]
+
+
+@browser
+@pytest.mark.slow  # ~5 s
+def test_a_relocated_snapshot_renders_the_same_page(page_pairs, tmp_path):
+    """The corpus renames a site's folder `corpus://SITE` (`relocate`), a scheme no browser requests:
+    the page is served at an http URL of the same shape, every resource still from the archive."""
+    from augment.render.snapshot import relocate
+
+    source, snap = _loaded(page_pairs)
+    folder = snap.url.rsplit("/", 1)[0]
+    moved = tmp_path / "notes.mhtml"
+    moved.write_bytes(relocate(snap.path.read_bytes(), folder, "corpus://site"))
+    assert folder.encode() not in moved.read_bytes()
+    page = source.copy()
+    rerender_page(page, read_snapshot(moved))
+    assert page.ops[-1]["blocked"] == 0 and np.array_equal(page.image, source.image)
+    assert np.array_equal(np.isnan(page.quads), np.isnan(source.quads))
+    assert np.allclose(page.quads[~np.isnan(page.quads)], source.quads[~np.isnan(source.quads)])

@@ -3,7 +3,9 @@
 The structure ops edit a page's HTML tree (`augment.ops`); here Chromium renders that edited
 HTML again, so the screenshot and the element boxes come from the browser instead of being
 painted. The page is loaded at its original URL with every request answered by the router
-from the page's snapshot (`snapshot.py`): the document is the edited HTML, every other
+from the page's snapshot (`snapshot.py`; a page whose URL has a scheme Chromium would not
+request, the corpus's `corpus://SITE/...`, at an http URL of the same shape, `served`): the
+document is the edited HTML, every other
 request the archive's part for that URL, and whatever the archive lacks is refused and
 counted (nothing is read from disk or network; the browser is started offline as in
 `augment render`). The document is served with `Content-Security-Policy: script-src 'none'`:
@@ -25,7 +27,7 @@ import contextvars
 import os
 import threading
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urldefrag, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -39,7 +41,27 @@ from .snapshot import Snapshot
 TIMEOUT = 30.0  # seconds per page, `augment render`'s default
 MAX_ELEMENTS = 20_000  # `augment render`'s default
 NO_SCRIPTS = "script-src 'none'"
+SERVED_SCHEMES = ("http", "https", "file")  # the router answers these; another scheme's page is served over http
+SERVED_HOST = ".s2s-snapshot.invalid"  # corpus://site/a.html is served as http://corpus.s2s-snapshot.invalid/site/a.html
 _SERVING: contextvars.ContextVar[tuple[Snapshot, bytes] | None] = contextvars.ContextVar("serving", default=None)
+
+
+def served(url: str) -> str:
+    """The URL a snapshot's `url` is loaded under: itself, or for a scheme Chromium would not
+    request (the corpus's `corpus://SITE/...`) an http URL keeping the path's shape."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() in SERVED_SCHEMES:
+        return url
+    return urlunsplit(("http", parts.scheme.lower() + SERVED_HOST, f"/{parts.netloc}{parts.path}", parts.query, ""))
+
+
+def original(url: str) -> str:
+    """The inverse of `served`: the archive's URL of a request."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not (parts.hostname or "").endswith(SERVED_HOST):
+        return url
+    netloc, _, path = parts.path[1:].partition("/")
+    return urlunsplit((parts.hostname[: -len(SERVED_HOST)], netloc, "/" + path, parts.query, ""))
 
 
 class RerenderError(RuntimeError):
@@ -63,7 +85,7 @@ class ArchiveGuard:
         if scheme in INLINE_SCHEMES:
             return None
         serving = _SERVING.get()
-        if serving is not None and urldefrag(url)[0] == urldefrag(serving[0].url)[0]:
+        if serving is not None and urldefrag(url)[0] == urldefrag(served(serving[0].url))[0]:
             return None
         return OUTSIDE if scheme == "file" else NETWORK
 
@@ -78,8 +100,8 @@ class SnapshotBrowser(Browser):
         """Render `html` as the page of `snapshot`; a dead browser raises BrowserGone (as `render`)."""
         token = _SERVING.set((snapshot, html))
         try:
-            return await self.render(snapshot.url, snapshot.width, snapshot.height, snapshot.max_height, timeout,
-                                     max_elements)
+            return await self.render(served(snapshot.url), snapshot.width, snapshot.height, snapshot.max_height,
+                                     timeout, max_elements)
         finally:
             _SERVING.reset(token)
 
@@ -90,7 +112,7 @@ class SnapshotBrowser(Browser):
     async def _route(self, route, traffic: Traffic) -> None:
         snapshot, html = traffic.archive
         request = route.request
-        url = urldefrag(request.url)[0]
+        url = urldefrag(original(request.url))[0]
         navigation = traffic.page is not None and _frame_of(request) == traffic.page.main_frame \
             and request.is_navigation_request()
         if navigation and not traffic.started and url == urldefrag(snapshot.url)[0]:

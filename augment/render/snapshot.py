@@ -111,24 +111,43 @@ def canonical(mhtml: bytes, window: tuple[int, int, int], extra: list[tuple[str,
     for loc, ctype, cid, body in parts + [(u, t, None, b) for u, t, b in extra if u not in have]:
         if ctype.startswith(_TEXTUAL):
             body = _FRAME_ID.sub(lambda m: ids.get(m.group(0), m.group(0)), body)
-        rows.append((loc != url, loc, ctype, ids.get(cid.encode()) if cid else None, body))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    blob = hashlib.sha256(b"".join(r[4] for r in rows)).hexdigest()
+        rows.append((loc, ctype, ids[cid.encode()].decode() if cid else None, body))
+    return _write(url, " ".join((message.get("Subject") or "").split()), window, rows)
+
+
+def _write(url: str, subject: str, window: tuple[int, int, int], parts: list[tuple[str, str, str | None, bytes]]
+           ) -> bytes:
+    """The archive's bytes: (location, content type, content id, bytes) parts, the document first."""
+    rows = sorted(parts, key=lambda r: (r[0] != url, r[0]))
+    blob = hashlib.sha256(b"".join(r[3] for r in rows)).hexdigest()
     boundary = f"----MultipartBoundary--s2s{blob[:40]}----"
-    subject = " ".join((message.get("Subject") or "").split())
     head = ["From: <Saved by Blink>", f"Snapshot-Content-Location: {url}", f"Subject: {subject}", f"Date: {DATE}",
             "MIME-Version: 1.0", f"X-S2S-Window: {window[0]}x{window[1]}; max-height={window[2]}",
             f'Content-Type: multipart/related;\r\n\ttype="text/html";\r\n\tboundary="{boundary}"', "", ""]
     out = ["\r\n".join(head).encode()]
-    for _, loc, ctype, cid, body in rows:
+    for loc, ctype, cid, body in rows:
         cte, data = _encode(ctype, body)
         if boundary.encode() in data:  # a hash of every part inside one of them: not seen, but never silent
             raise SnapshotError("a part of the snapshot contains its MIME boundary")
-        fields = [f"--{boundary}", f"Content-Type: {ctype}"] + ([f"Content-ID: <{cid.decode()}>"] if cid else [])
+        fields = [f"--{boundary}", f"Content-Type: {ctype}"] + ([f"Content-ID: <{cid}>"] if cid else [])
         fields += [f"Content-Transfer-Encoding: {cte}", f"Content-Location: {loc}", "", ""]
         out += ["\r\n".join(fields).encode(), data, b"\r\n"]
     out.append(f"--{boundary}--\r\n".encode())
     return b"".join(out)
+
+
+def relocate(mhtml: bytes, old: str, new: str) -> bytes:
+    """A canonical archive with the URL prefix `old` replaced by `new` in every location and
+    every textual part (the corpus names a site's folder `corpus://SITE`, not the build path)."""
+    message = email.message_from_bytes(mhtml, policy=email.policy.compat32)
+    window = _WINDOW.match(message.get("X-S2S-Window") or "")
+    if window is None or not message.get("Snapshot-Content-Location"):
+        raise SnapshotError("not a snapshot written by `augment render` (no X-S2S-Window or page location)")
+    swap = (lambda t: t.replace(old, new)) if old else (lambda t: t)
+    parts = [(swap(loc), ctype, cid, body.replace(old.encode(), new.encode()) if ctype.startswith(_TEXTUAL) else body)
+             for loc, ctype, cid, body in _parts(message)]
+    return _write(swap(message["Snapshot-Content-Location"]), swap(message.get("Subject") or ""),
+                  tuple(int(v) for v in window.groups()), parts)
 
 
 def collected_files(loaded: list[tuple[str, str]], guard: Any) -> list[tuple[str, str, bytes]]:
