@@ -15,7 +15,8 @@ re-rendered (the same params, then Chromium draws the edited page from the snaps
 - `sections differ`: share of variants whose section labels (`shards.tokens`, in page order)
   differ between the two;
 - `paint/s`, `re-render/s`: variants per second producing the page each way (copy, draw
-  excluded, apply, the browser), in this process, this run.
+  excluded, apply, the browser), in this process, this run; `failed`: re-renders that timed out
+  or failed (`--timeout`), left out of the other columns.
 
 A first row, `identity`, re-renders the untouched page: what re-rendering changes by itself.
 `--html DIR` (repeatable) names folders of pages to render (cached in `--work`, the folder
@@ -38,7 +39,7 @@ from augment.ops import OPS, STRUCTURE, apply_op
 from augment.page import Page, quad_xyxy
 from augment.pipeline import element_records, op_rng
 from augment.render import RenderOptions, render_pages
-from augment.render.rerender import rerender_page
+from augment.render.rerender import RerenderError, rerender_page
 from augment.render.snapshot import read_snapshot, snapshot_path
 from augment.sources import discover, load_pair
 from shards.tokens import derive_sections
@@ -101,7 +102,8 @@ def labels(page: Page) -> list[str]:
     return [s.token for s in derive_sections(page.root, boxes, page.size)]
 
 
-def _variant(source: Page, snapshot: Any, name: str | None, params: dict | None) -> dict[str, Any]:
+def _variant(source: Page, snapshot: Any, name: str | None, params: dict | None, timeout: float) -> dict[str, Any]:
+    """One variant painted and re-rendered, compared; {"failed": reason} when the browser failed."""
     t0 = time.perf_counter()
     painted = source.copy()
     if name is not None:
@@ -110,7 +112,10 @@ def _variant(source: Page, snapshot: Any, name: str | None, params: dict | None)
     rendered = source.copy()
     if name is not None:
         apply_op(rendered, name, params)
-    rerender_page(rendered, snapshot)
+    try:
+        rerender_page(rendered, snapshot, timeout=timeout)
+    except RerenderError as e:
+        return {"failed": e.reason}
     t2 = time.perf_counter()
     exact, ncc = pixel_agreement(source.image, painted.image, rendered.image)
     ious = box_agreement(painted, rendered)
@@ -118,7 +123,8 @@ def _variant(source: Page, snapshot: Any, name: str | None, params: dict | None)
             "paint_s": t1 - t0, "rerender_s": t2 - t1, "blocked": rendered.ops[-1]["blocked"]}
 
 
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _summary(all_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    rows = [r for r in all_rows if "failed" not in r]
     nccs = [r["ncc"] for r in rows if r["ncc"] is not None]
     ious = [v for r in rows for v in r["ious"]]
     paint, rerender = sum(r["paint_s"] for r in rows), sum(r["rerender_s"] for r in rows)
@@ -132,10 +138,12 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "paint_per_s": round(len(rows) / paint, 2) if paint else None,
         "rerender_per_s": round(len(rows) / rerender, 3) if rerender else None,
         "blocked_requests": int(sum(r["blocked"] for r in rows)),
+        "failed": len(all_rows) - len(rows),
     }
 
 
-def measure(pages: int, variants: int, work: Path, seed: int, html: list[Path] | None = None) -> dict[str, Any]:
+def measure(pages: int, variants: int, work: Path, seed: int, html: list[Path] | None = None,
+            timeout: float = 60.0) -> dict[str, Any]:
     dirs = html or [PAGE_SET]
     folders = rendered_pairs(work, dirs)
     pairs = [p for f in folders for p in discover(f)[0] if snapshot_path(p.html).is_file()]
@@ -145,13 +153,13 @@ def measure(pages: int, variants: int, work: Path, seed: int, html: list[Path] |
     per_op: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for pair in pairs:
         source, snapshot = load_pair(pair, cfg.max_pixels), read_snapshot(snapshot_path(pair.html))
-        per_op["identity"].append(_variant(source, snapshot, None, None))
+        per_op["identity"].append(_variant(source, snapshot, None, None, timeout))
         for name in STRUCTURE:
             for v in range(1, variants + 1):
                 params = OPS[name].draw(op_rng(seed, source.source_id, v, name), source.copy(), cfg.ops[name])
                 if params is not None:
-                    per_op[name].append(_variant(source, snapshot, name, params))
-    return {"settings": {"pages": len(pairs), "variants": variants, "seed": seed,
+                    per_op[name].append(_variant(source, snapshot, name, params, timeout))
+    return {"settings": {"pages": len(pairs), "variants": variants, "seed": seed, "timeout": timeout,
                          "html": [str(d) for d in dirs]},
             "pages": [p.source_id for p in pairs],
             "ops": {name: _summary(per_op[name]) for name in ["identity", *STRUCTURE] if per_op[name]}}
@@ -159,10 +167,10 @@ def measure(pages: int, variants: int, work: Path, seed: int, html: list[Path] |
 
 def report(r: dict[str, Any]) -> str:
     cols = ["variants", "exact", "ncc_median", "box_iou", "moved", "sections_differ", "paint_per_s",
-            "rerender_per_s", "blocked_requests"]
+            "rerender_per_s", "blocked_requests", "failed"]
     rows = [[name] + [v.get(c) for c in cols] for name, v in r["ops"].items()]
     head = ["op", "variants", "painted = re-rendered", "NCC (changed region)", "box IoU", "boxes moved",
-            "sections differ", "paint/s", "re-render/s", "unserved requests"]
+            "sections differ", "paint/s", "re-render/s", "unserved requests", "failed"]
     return (common.table(head, rows) + f"\n\n{r['settings']['pages']} pages, {r['settings']['variants']} draw(s) per "
             "op and page (ops that found nothing to do on a page are not counted)")
 
@@ -174,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"draws per op and page (default {FULL['variants']}, quick {QUICK['variants']})")
     p.add_argument("--html", type=Path, action="append",
                    help=f"folder of HTML pages to render and measure, repeatable (default: {PAGE_SET})")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds per re-render before it counts as failed (a busy machine needs more than 30)")
     args = p.parse_args(argv)
-    return common.run_sized(NAME, args, QUICK, FULL, measure, report, html=args.html)
+    return common.run_sized(NAME, args, QUICK, FULL, measure, report, html=args.html, timeout=args.timeout)
 
 
 if __name__ == "__main__":

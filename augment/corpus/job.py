@@ -142,7 +142,8 @@ def _copy_pair(stage: Path, staged: str, out: Path, new_id: str, root: Path, sit
     neutral = f"corpus://{site.name}".encode()
     snapshot = stage / f"{staged}{SNAPSHOT_SUFFIX}"
     if snapshot.is_file():  # first: the boxes file, copied last, marks the pair complete
-        data = relocate(relocate(snapshot.read_bytes(), root.as_uri(), neutral.decode()), str(root), neutral.decode())
+        data = relocate(snapshot.read_bytes(), root.as_uri(), neutral.decode(), foreign=f"{neutral.decode()}/..")
+        data = relocate(data, str(root), neutral.decode())
         atomic.write_bytes(out / f"{new_id}{SNAPSHOT_SUFFIX}", data)
     for suffix in PAIR_SUFFIXES:
         data = (stage / f"{staged}{suffix}").read_bytes()

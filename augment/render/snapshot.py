@@ -42,6 +42,7 @@ DATE = "Mon, 01 Jan 2024 00:00:00 GMT"  # browser.FIXED_TIME, the render's fixed
 # What a re-render needs of the files a page loaded: scripts never run there, so they are not kept.
 KEPT_TYPES = frozenset({"document", "stylesheet", "image", "font", "media", "texttrack"})
 _FRAME_ID = re.compile(rb"frame-[0-9A-Fa-f]{8,}@mhtml\.blink")
+_FILE_URL = re.compile(rb"file://[^\s\"'<>()]*")
 _WINDOW = re.compile(r"^(\d+)x(\d+); max-height=(\d+)$")
 _TEXTUAL = ("text/", "image/svg+xml", "application/xml", "application/xhtml+xml")
 
@@ -136,18 +137,24 @@ def _write(url: str, subject: str, window: tuple[int, int, int], parts: list[tup
     return b"".join(out)
 
 
-def relocate(mhtml: bytes, old: str, new: str) -> bytes:
+def relocate(mhtml: bytes, old: str, new: str, foreign: str | None = None) -> bytes:
     """A canonical archive with the URL prefix `old` replaced by `new` in every location and
-    every textual part (the corpus names a site's folder `corpus://SITE`, not the build path)."""
+    every textual part (the corpus names a site's folder `corpus://SITE`, not the build path);
+    with `foreign`, every other `file:` URL left in a textual part (Chromium writes links
+    absolute, `../index.html` too; outside the asset root, nothing was loaded from them) too."""
     message = email.message_from_bytes(mhtml, policy=email.policy.compat32)
     window = _WINDOW.match(message.get("X-S2S-Window") or "")
     if window is None or not message.get("Snapshot-Content-Location"):
         raise SnapshotError("not a snapshot written by `augment render` (no X-S2S-Window or page location)")
-    swap = (lambda t: t.replace(old, new)) if old else (lambda t: t)
-    parts = [(swap(loc), ctype, cid, body.replace(old.encode(), new.encode()) if ctype.startswith(_TEXTUAL) else body)
+
+    def text(body: bytes) -> bytes:
+        body = body.replace(old.encode(), new.encode())
+        return body if foreign is None else _FILE_URL.sub(foreign.encode(), body)
+
+    parts = [(loc.replace(old, new), ctype, cid, text(body) if ctype.startswith(_TEXTUAL) else body)
              for loc, ctype, cid, body in _parts(message)]
-    return _write(swap(message["Snapshot-Content-Location"]), swap(message.get("Subject") or ""),
-                  tuple(int(v) for v in window.groups()), parts)
+    return _write(message["Snapshot-Content-Location"].replace(old, new),
+                  (message.get("Subject") or "").replace(old, new), tuple(int(v) for v in window.groups()), parts)
 
 
 def collected_files(loaded: list[tuple[str, str]], guard: Any) -> list[tuple[str, str, bytes]]:
