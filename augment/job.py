@@ -35,7 +35,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from functools import partial
 from typing import Any, Iterable
 
 import cv2
@@ -55,8 +54,8 @@ from .backends import execution
 from .config import AugmentConfig
 from .groups import GROUPS_NAME, MAX_GROUPS_BYTES, assign_groups
 from .pipeline import augment_page, build_sample
-from .render.rerender import RerenderError, check_browser, rerender_page
-from .render.snapshot import MAX_SNAPSHOT_BYTES, Snapshot, SnapshotError, read_snapshot, snapshot_path
+from .render.rerender import RerenderError, check_browser, pair_snapshot, rerender_hook
+from .render.snapshot import MAX_SNAPSHOT_BYTES, Snapshot, snapshot_path
 from .plan import ShardTask, Source, plan_tasks
 from .run_options import RunOptions
 from .sources import MAX_BOXES_BYTES, Reject, SourcePair, discover, load_pair, nested_pair_folders, pair_stem
@@ -75,26 +74,12 @@ def _reject_row(source_id: str, r: Reject) -> dict[str, str]:
     return row | ({"error": r.error} if r.error else {})
 
 
-def _snapshot(pair: SourcePair, counts: Counter) -> Snapshot | None:
-    """The pair's snapshot for `rerender`: None (counted) when it has none; Reject when unreadable."""
-    path = snapshot_path(pair.html)
-    if not path.is_file():
-        counts["sources_painted_no_snapshot"] += 1
-        return None
-    try:
-        snapshot = read_snapshot(path)
-    except SnapshotError as e:
-        raise Reject("bad_snapshot", str(e)) from None
-    counts["sources_rerendered"] += 1
-    return snapshot
-
-
 def _load(task: ShardTask, cfg: AugmentConfig, strict: bool, stats: Counter, rejects: list) -> Iterable:
     for src in task.sources:
         counts: Counter = Counter()  # merged only for an accepted source, and once (group 0)
         try:
             page = load_pair(src.pair, cfg.max_pixels, counts, require_boxes=strict)
-            snapshot = _snapshot(src.pair, counts) if cfg.rerender else None
+            snapshot = pair_snapshot(src.pair.html, counts) if cfg.rerender else None
         except Reject as r:
             if strict:
                 raise
@@ -110,7 +95,7 @@ def _variant(page: Any, v: int, cfg: AugmentConfig, src: Any, strict: bool, stat
              failed: list, snapshot: Snapshot | None = None) -> Any:
     """One variant's sample, or None when augmenting it failed (recorded in `failed`)."""
     try:
-        aug = augment_page(page, v, cfg, rerender=_rerender_with(snapshot))
+        aug = augment_page(page, v, cfg, rerender=rerender_hook(snapshot))
         sample = build_sample(aug, v, cfg, src.split, src.fold, group=src.group)
     except Exception as e:  # noqa: BLE001 - one variant never stops a job: see the module docstring
         sid, name = src.pair.source_id, type(e).__name__
@@ -124,11 +109,6 @@ def _variant(page: Any, v: int, cfg: AugmentConfig, src: Any, strict: bool, stat
     stats.update({f"skipped_{k}": n for k, n in aug.skipped.items()})
     stats["variants_rerendered"] += any(o["op"] == "rerender" for o in aug.ops)
     return sample
-
-
-def _rerender_with(snapshot: Snapshot | None) -> Any:
-    """The pipeline's `rerender` hook for a page with `snapshot` (None: paint); the browser starts on first use."""
-    return None if snapshot is None else partial(rerender_page, snapshot=snapshot)
 
 
 def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str | Path,

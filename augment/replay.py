@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from shards.manifest import load_manifest, shard_paths
@@ -22,7 +21,7 @@ from shards.writer import encode_members
 
 from .config import AugmentConfig
 from .pipeline import build_sample, replay_page
-from .render.rerender import rerender_page
+from .render.rerender import rerender_hook
 from .render.snapshot import SnapshotError, read_snapshot, snapshot_path
 from .sources import discover, load_pair
 
@@ -85,7 +84,7 @@ def replay(out: str | Path, key: str, input_dir: str | Path | None = None) -> Re
     hook = None
     if any(o["op"] == "rerender" for o in meta["ops"]):
         try:
-            hook = partial(rerender_page, snapshot=read_snapshot(snapshot_path(pair.html)))
+            hook = rerender_hook(read_snapshot(snapshot_path(pair.html)))
         except SnapshotError as e:
             raise ReplayError(f"{key} was re-rendered from its snapshot, which cannot be read now: {e}") from None
     page = replay_page(load_pair(pair, cfg.max_pixels), meta["ops"], hook)

@@ -101,7 +101,7 @@ def test_failed_rerenders_drop_their_variant_and_pairs_without_snapshot_are_pain
     def fail(page, snapshot):
         raise RerenderError("timeout", f"{snapshot.path}: not rendered within 30 s")
 
-    monkeypatch.setattr("augment.job.rerender_page", fail)
+    monkeypatch.setattr("augment.render.rerender.rerender_page", fail)
     cfg = load_config(None, factor=3, val_fraction=0, rerender=True, sets=[{"ops": {"class_substitution": {"p": 1.0},
                                                                                     "placeholder": {"p": 1.0}}}])
     summary = run_job(pairs, tmp_path / "out", cfg, QUIET)

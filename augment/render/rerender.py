@@ -26,17 +26,22 @@ import atexit
 import contextvars
 import os
 import threading
-from typing import Any
+from collections import Counter
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import urldefrag, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
 
+from shards.pairs import Reject
+
 from ..page import ROW_ATTR, Page, box_to_quad
 from .browser import Browser, BrowserGone, PageFailure, RawPage, Traffic, _frame_of, _playwright, find_browser
 from .extract import match_elements
 from .guard import INLINE_SCHEMES, NETWORK, OUTSIDE
-from .snapshot import Snapshot
+from .snapshot import Snapshot, SnapshotError, read_snapshot, snapshot_path
 
 TIMEOUT = 30.0  # seconds per page, `augment render`'s default
 MAX_ELEMENTS = 20_000  # `augment render`'s default
@@ -220,3 +225,23 @@ def rerender_page(page: Page, snapshot: Snapshot, browser: str | None = None, ti
             quads[int(el.get(ROW_ATTR))] = box_to_quad(np.asarray([row[4:8]], dtype=np.float64))[0]
     page.image, page.quads = cv2.cvtColor(image, cv2.COLOR_BGR2RGB), quads
     page.ops.append({"op": "rerender", "snapshot": snapshot.digest, "blocked": len(raw.blocked)})
+
+
+def rerender_hook(snapshot: Snapshot | None) -> Callable[[Page], None] | None:
+    """The pipeline's `rerender` hook for a page with `snapshot` (None: painted); the browser starts on first use."""
+    return None if snapshot is None else partial(rerender_page, snapshot=snapshot)
+
+
+def pair_snapshot(html: Path, counts: Counter) -> Snapshot | None:
+    """The snapshot beside the pair whose HTML is `html`, for `rerender`: None when it has none
+    (counted: `sources_painted_no_snapshot`), a `Reject` (`bad_snapshot`) when it cannot be read."""
+    path = snapshot_path(html)
+    if not path.is_file():
+        counts["sources_painted_no_snapshot"] += 1
+        return None
+    try:
+        snapshot = read_snapshot(path)
+    except SnapshotError as e:
+        raise Reject("bad_snapshot", str(e)) from None
+    counts["sources_rerendered"] += 1
+    return snapshot
