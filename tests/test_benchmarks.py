@@ -107,7 +107,12 @@ def test_rerender(dirs, capsys, tmp_path):
     (pages / "css").mkdir(parents=True)
     (pages / "css" / "blog.css").write_bytes((rerender.PAGE_SET / "css" / "blog.css").read_bytes())
     (pages / "blog-post.html").write_bytes((rerender.PAGE_SET / "blog-post.html").read_bytes())
-    d = _run(rerender, ["--pages", "1", "--html", str(pages)], dirs, capsys)
+    from augment.render.rerender import close_renderers
+
+    try:
+        d = _run(rerender, ["--pages", "1", "--html", str(pages)], dirs, capsys)
+    finally:
+        close_renderers()
     assert d["settings"]["pages"] == 1 and d["pages"] == ["blog-post"]
     identity = d["ops"]["identity"]
     assert identity["exact"] == 1.0 and identity["box_iou"] == 1.0 and identity["failed"] == 0

@@ -20,7 +20,7 @@ from augment.ops import apply_op
 from augment.ops.dropout import ring_colour
 from augment.page import quad_xyxy
 from augment.render import BrowserError, RenderOptions, render_pages
-from augment.render.rerender import RerenderError, check_browser, rerender_page
+from augment.render.rerender import RerenderError, check_browser, close_renderers, rerender_page
 from augment.render.snapshot import SnapshotError, canonical, read_snapshot, snapshot_path
 from augment.run_options import RunOptions
 from augment.sources import discover, load_pair
@@ -28,6 +28,13 @@ from augment.synth import write_synth
 from shards import load_manifest
 
 QUIET = RunOptions(progress=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _browsers_closed():
+    """The in-process renderer's browser (jobs=1 runs in this process) is closed after this module."""
+    yield
+    close_renderers()
 
 
 def _why_skip() -> str | None:

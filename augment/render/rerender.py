@@ -192,7 +192,8 @@ def renderer(browser: str | None = None, timeout: float = TIMEOUT) -> Renderer:
 
 
 @atexit.register
-def _close_all() -> None:
+def close_renderers() -> None:
+    """Close this process's renderers (at exit, or when a caller wants its browsers gone now)."""
     for r in list(_RENDERERS.values()):
         if r.pid == os.getpid():
             try:
