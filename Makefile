@@ -17,6 +17,11 @@ EVAL_EVERY ?= 100
 
 PAGES ?= tests/data/pages
 REAL_OUT ?= demo_real
+# RERENDER=1: `make demo-real` re-renders structure edits in Chromium (augment run --rerender) instead of painting them
+RERENDER ?=
+RERENDERING := $(filter-out 0,$(RERENDER))
+REAL_SHARDS := $(REAL_OUT)/shards$(if $(RERENDERING),-rerender)
+REAL_SHEET := $(REAL_OUT)/contact_sheet$(if $(RERENDERING),-rerender).png
 CORPUS ?= corpus_out
 CORPUS_CACHE ?= .corpus-cache
 
@@ -73,15 +78,16 @@ demo: $(INSTALLED)
 # the project's hand-written pages -> rendered pairs -> augmented shards -> verify -> contact sheet
 demo-real: setup
 	$(PY) -m augment render --html $(PAGES) --out $(REAL_OUT)/pairs --jobs $(JOBS)
-	$(PY) -m augment run --input $(REAL_OUT)/pairs --out $(REAL_OUT)/shards --factor $(FACTOR) --jobs $(JOBS) --seed 0 --val-fraction 0
-	$(PY) -m shards verify $(REAL_OUT)/shards
-	$(PY) -m shards inspect $(REAL_OUT)/shards --head 40
-	$(PY) -m shards show $(REAL_OUT)/shards --n 7 --out $(REAL_OUT)/contact_sheet.png
+	$(PY) -m augment run --input $(REAL_OUT)/pairs --out $(REAL_SHARDS) --factor $(FACTOR) --jobs $(JOBS) --seed 0 \
+	  --val-fraction 0 $(if $(RERENDERING),--rerender)
+	$(PY) -m shards verify $(REAL_SHARDS)
+	$(PY) -m shards inspect $(REAL_SHARDS) --head 40
+	$(PY) -m shards show $(REAL_SHARDS) --n 7 --out $(REAL_SHEET)
 	@echo
 	@echo "demo-real outputs:"
-	@echo "  rendered pairs  $(REAL_OUT)/pairs (<id>.png, <id>.html, <id>.boxes.json, render_rejects.jsonl)"
-	@echo "  shards          $(REAL_OUT)/shards (manifest.json, rejects.jsonl)"
-	@echo "  contact sheet   $(REAL_OUT)/contact_sheet.png"
+	@echo "  rendered pairs  $(REAL_OUT)/pairs (<id>.png, <id>.html, <id>.boxes.json, <id>.mhtml, render_rejects.jsonl)"
+	@echo "  shards          $(REAL_SHARDS) (manifest.json, rejects.jsonl)"
+	@echo "  contact sheet   $(REAL_SHEET)"
 
 # the real-page corpus (corpus.toml): pinned npm, PyPI and Debian packages -> rendered pairs, groups,
 # kinds and attribution in $(CORPUS); archives cached in $(CORPUS_CACHE) (CORPUS_FLAGS=--offline: the cache only)

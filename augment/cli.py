@@ -54,7 +54,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                          timeout=args.timeout, allow_network=args.allow_network, browser=args.browser,
                          progress=progress_enabled(not args.no_progress), asset_root=args.asset_root,
                          follow_symlinks=args.follow_symlinks, max_elements=args.max_elements,
-                         javascript=not args.no_javascript)
+                         javascript=not args.no_javascript, snapshot=not args.no_snapshot)
     summary = render_pages(args.out, html_dir=args.html, urls=args.urls, opts=opts)
     print(summary.text())
     return 0
@@ -87,6 +87,9 @@ def add_render_flags(p: argparse.ArgumentParser) -> None:
                         "(too_many_elements)")
     p.add_argument("--no-javascript", action="store_true",
                    help="run none of the pages' scripts (default: scripts run, offline, clock fixed)")
+    p.add_argument("--no-snapshot", action="store_true",
+                   help="write no <id>.mhtml (each page's self-contained archive, which `augment run --rerender` "
+                        "renders again; default: written)")
     p.add_argument("--browser", metavar="PATH",
                    help=f"Chromium executable (default: the first found of {', '.join(BROWSER_CANDIDATES)})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
@@ -101,6 +104,7 @@ def _config(args: argparse.Namespace) -> AugmentConfig:
         args.config, preset=args.preset, sets=sets, factor=args.factor, seed=args.seed,
         val_fraction=args.val_fraction, folds=args.folds, split_by=args.split_by,
         image_format=args.image_format, quality=args.quality, samples_per_shard=args.samples_per_shard,
+        rerender=True if args.rerender else None,
     )
 
 
@@ -167,6 +171,10 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                    help=_from_config("image_format", "encoding of the augmented screenshots"))
     p.add_argument("--quality", type=int, help=_from_config("quality", "jpg/webp quality 1-100"))
     p.add_argument("--samples-per-shard", type=int, help=_from_config("samples_per_shard", "target samples per shard"))
+    p.add_argument("--rerender", action="store_true",
+                   help="structure ops edit the page and Chromium renders it again from its snapshot (<id>.mhtml, "
+                        "written by `augment render`) instead of painting; pairs without one are painted (default: "
+                        "off, or the --config file's `rerender`)")
     p.add_argument("--jobs", type=int, default=d.jobs, help="parallel workers; -1 = all cores")
     p.add_argument("--backend", choices=sorted(BACKENDS), default=d.backend,
                    help="where shards are built; dask needs `pip install -e .[dask]`")

@@ -57,6 +57,8 @@ class AugmentConfig:
     samples_per_shard: int = 500
     variants_per_group: int = 10
     max_pixels: int = 40_000_000
+    # structure ops edit the DOM and Chromium draws the result, for pairs with a snapshot (augment.render.rerender)
+    rerender: bool = False
     preset: str = "seed"  # the preset applied over the base values (which are the seed preset's)
     ops: dict[str, dict[str, Any]] = field(default_factory=_op_defaults)
 
@@ -71,7 +73,10 @@ class AugmentConfig:
         return dataclasses.asdict(self)
 
     def hash(self) -> str:
-        blob = json.dumps(self.job_dict(), sort_keys=True).encode("utf-8")
+        values = self.job_dict()
+        if values["rerender"] is False:  # painting, as before the setting existed: same bytes, same hash (pinned)
+            del values["rerender"]
+        blob = json.dumps(values, sort_keys=True).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -18,6 +18,13 @@ sidecars named `<split>-NNNNNN.tar[.json]`, `manifest.json`, `rejects.jsonl` and
 temporary files; anything else in the folder is left alone and named in a log line.
 On Ctrl-C or SIGTERM the workers are stopped with it (joblib kills its loky workers when the
 consuming loop is left by an exception); finished shards stay, a rerun builds the rest.
+
+With `rerender` (`--rerender`) each variant that a structure op changed is drawn by
+Chromium from the pair's snapshot (`<id>.mhtml`, `augment.render.rerender`; one browser per
+worker process, reused): a snapshot that cannot be read rejects its source (`bad_snapshot`),
+a page that fails to render again drops that variant (`rerender_failed`, the browser's
+reason in `error`), and a pair without a snapshot is painted as without the setting,
+counted (`sources_painted_no_snapshot`). The snapshots enter the input fingerprint then.
 """
 from __future__ import annotations
 
@@ -45,6 +52,8 @@ from .backends import execution
 from .config import AugmentConfig
 from .groups import GROUPS_NAME, assign_groups
 from .pipeline import augment_page, build_sample
+from .render.rerender import RerenderError, check_browser, pair_snapshot, rerender_hook
+from .render.snapshot import Snapshot
 from .plan import ShardTask, Source, plan_tasks
 from .resume import (REJECTS_NAME, clear_conflicts, existing_state, foreign_files, input_fingerprint,
                      kept_versions_note)
@@ -68,6 +77,7 @@ def _load(task: ShardTask, cfg: AugmentConfig, strict: bool, stats: Counter, rej
         counts: Counter = Counter()  # merged only for an accepted source, and once (group 0)
         try:
             page = load_pair(src.pair, cfg.max_pixels, counts, require_boxes=strict)
+            snapshot = pair_snapshot(src.pair.html, counts) if cfg.rerender else None
         except Reject as r:
             if strict:
                 raise
@@ -76,24 +86,26 @@ def _load(task: ShardTask, cfg: AugmentConfig, strict: bool, stats: Counter, rej
             continue
         if task.group == 0:
             stats.update(counts)
-        yield src, page
+        yield src, page, snapshot
 
 
 def _variant(page: Any, v: int, cfg: AugmentConfig, src: Any, strict: bool, stats: Counter,
-             failed: list) -> Any:
+             failed: list, snapshot: Snapshot | None = None) -> Any:
     """One variant's sample, or None when augmenting it failed (recorded in `failed`)."""
     try:
-        aug = augment_page(page, v, cfg)
+        aug = augment_page(page, v, cfg, rerender=rerender_hook(snapshot))
         sample = build_sample(aug, v, cfg, src.split, src.fold, group=src.group)
     except Exception as e:  # noqa: BLE001 - one variant never stops a job: see the module docstring
         sid, name = src.pair.source_id, type(e).__name__
+        reason, error = ("rerender_failed", e.reason) if isinstance(e, RerenderError) else ("augment_failed", name)
         message = f"{sid} variant {v}: {name} while augmenting: {str(e)[:300]}"
         if strict:
-            raise Reject("augment_failed", message, name) from e
-        failed.append({"source": sid, "variant": v, "reason": "augment_failed", "error": name, "message": message})
+            raise Reject(reason, message, error) from e
+        failed.append({"source": sid, "variant": v, "reason": reason, "error": error, "message": message})
         stats["variants_failed"] += 1
         return None
     stats.update({f"skipped_{k}": n for k, n in aug.skipped.items()})
+    stats["variants_rerendered"] += any(o["op"] == "rerender" for o in aug.ops)
     return sample
 
 
@@ -106,9 +118,9 @@ def build_shard(task: ShardTask, cfg: AugmentConfig, opts: RunOptions, out: str 
     rejects: list[dict[str, str]] = []
     failed: list[dict[str, Any]] = []
     samples: dict[tuple[int, str], Any] = {}
-    for src, page in _load(task, cfg, opts.strict, stats, rejects):
+    for src, page, snapshot in _load(task, cfg, opts.strict, stats, rejects):
         for v in task.variants:
-            sample = _variant(page, v, cfg, src, opts.strict, stats, failed)
+            sample = _variant(page, v, cfg, src, opts.strict, stats, failed, snapshot)
             if sample is not None:
                 samples[(v, src.pair.source_id)] = sample
         stats["accepted"] += task.group == 0
@@ -142,10 +154,16 @@ class JobSummary:
 
     def text(self) -> str:
         rej = ", ".join(f"{r}={n}" for r, n in sorted(self.rejects.items())) or "none"
-        failed = int(self.manifest.get("stats", {}).get("variants_failed", 0))
+        stats = self.manifest.get("stats", {})
+        failed = int(stats.get("variants_failed", 0))
+        rerendered = (f"re-rendered in Chromium: {stats.get('variants_rerendered', 0)} variants of "
+                      f"{stats.get('sources_rerendered', 0)} sources; sources without a snapshot, painted: "
+                      f"{stats.get('sources_painted_no_snapshot', 0)}\n"
+                      if self.manifest.get("config", {}).get("rerender") else "")
         return (f"sources read {self.sources['total']}, accepted {self.sources['accepted']}, "
                 f"rejected {self.sources['rejected']} ({rej})\n"
-                + (f"variants dropped {failed} (augment_failed; see {REJECTS_NAME})\n" if failed else "")
+                + (f"variants dropped {failed} (augment_failed or rerender_failed; see {REJECTS_NAME})\n"
+                   if failed else "") + rerendered
                 + f"samples {self.samples} in {self.built + self.kept} shards ({self.built} built, {self.kept} kept), "
                 f"{self.bytes / 1e6:.1f} MB, {self.seconds:.1f} s "
                 f"({self.samples / max(self.seconds, 1e-9):.1f} samples/s overall)\n"
@@ -194,6 +212,8 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
         raise JobError(f"--out {out}: is the --input folder; give the shards a folder of their own")
     if out.exists() and not out.is_dir():
         raise JobError(f"--out {out}: exists and is not a folder")
+    if cfg.rerender:
+        check_browser()  # BrowserError, saying how to get one, before any work is sent
     try:
         pairs, early = discover(input_dir, opts.follow_symlinks)
         nested = nested_pair_folders(input_dir)
@@ -230,7 +250,8 @@ def run_job(input_dir: str | Path, out: str | Path, cfg: AugmentConfig,
 def _locked_run(input_dir: Path, out: Path, cfg: AugmentConfig, opts: RunOptions, complete: list[SourcePair],
                 early: list, page_groups: dict[str, str]) -> JobSummary:
     groups_file = input_dir / GROUPS_NAME
-    fingerprint = input_fingerprint(complete, cfg.max_pixels, groups_file if groups_file.is_file() else None)
+    fingerprint = input_fingerprint(complete, cfg.max_pixels, groups_file if groups_file.is_file() else None,
+                                    snapshots=cfg.rerender)
     # the schema version too: output of another schema is never resumed into, always rebuilt
     job_hash = hashlib.sha256(f"{cfg.hash()}:{fingerprint}:schema{SCHEMA_VERSION}".encode()).hexdigest()[:16]
     tasks = plan_tasks(complete, cfg, page_groups)

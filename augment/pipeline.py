@@ -3,12 +3,17 @@
 A variant's randomness comes only from (job seed, source id, variant): every op gets its
 own generator seeded from those plus the op's name, so adding an op to the registry never
 changes what the others draw. Variant 0 is the untouched source.
+
+With a `rerender` callable (`augment run --rerender`: `augment.render.rerender.rerender_page`
+bound to the page's snapshot) the structure ops (`ops.STRUCTURE`) run first, then, when one
+of them changed the page, the browser renders the edited HTML and replaces the pixels and
+boxes they painted, then the spatial and photometric ops run on that.
 """
 from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -19,7 +24,7 @@ from shards.tokens import derive_sections
 
 from . import functional as F
 from .config import AugmentConfig
-from .ops import OPS, ORDER, apply_op
+from .ops import OPS, ORDER, STRUCTURE, apply_op
 from .page import ROW_ATTR, Page
 
 _ENCODE = {
@@ -54,20 +59,34 @@ def _timed(timings: dict[str, float] | None, key: str) -> Iterator[None]:
 
 
 def augment_page(source: Page, variant: int, cfg: AugmentConfig,
-                 timings: dict[str, float] | None = None) -> Page:
+                 timings: dict[str, float] | None = None, rerender: Callable[[Page], None] | None = None) -> Page:
     """Apply a fresh draw of every enabled op to a copy of `source`.
 
-    `timings`, when given, accumulates seconds per op name (drawing included) and under
-    "copy" for the copy of the source.
+    `timings`, when given, accumulates seconds per op name (drawing included), under "copy"
+    for the copy of the source and under "rerender" for the browser; `rerender` see above.
     """
     with _timed(timings, "copy"):
         page = source.copy(share_pixels=True)
     if variant == 0:
         return page
-    for name in ORDER:
+    if rerender is None:
+        _draw_and_apply(page, source.source_id, variant, cfg, ORDER, timings)
+        return page
+    _draw_and_apply(page, source.source_id, variant, cfg, STRUCTURE, timings)
+    if page.ops:
+        with _timed(timings, "rerender"):
+            rerender(page)
+    _draw_and_apply(page, source.source_id, variant, cfg, tuple(n for n in ORDER if n not in STRUCTURE), timings)
+    return page
+
+
+def _draw_and_apply(page: Page, source_id: str, variant: int, cfg: AugmentConfig, names: tuple[str, ...],
+                    timings: dict[str, float] | None) -> None:
+    """Draw each op of `names` (in that order) from its own generator and apply it when drawn."""
+    for name in names:
         op, opcfg = OPS[name], cfg.ops[name]
         with _timed(timings, name):
-            rng = op_rng(cfg.seed, source.source_id, variant, name)
+            rng = op_rng(cfg.seed, source_id, variant, name)
             if rng.random() >= float(opcfg["p"]):
                 continue
             if op.NEEDS_BOXES and not page.has_boxes():
@@ -76,13 +95,19 @@ def augment_page(source: Page, variant: int, cfg: AugmentConfig,
             params = op.draw(rng, page, opcfg)
             if params is not None:
                 apply_op(page, name, params)
-    return page
 
 
-def replay_page(source: Page, ops: list[dict[str, Any]]) -> Page:
-    """Re-apply recorded ops (from a sample's `ops`) to a copy of `source`."""
+def replay_page(source: Page, ops: list[dict[str, Any]], rerender: Callable[[Page], None] | None = None) -> Page:
+    """Re-apply recorded ops (from a sample's `ops`) to a copy of `source`; a recorded
+    re-render calls `rerender` (ValueError without one)."""
     page = source.copy()
     for record in ops:
+        if record["op"] == "rerender":
+            if rerender is None:
+                raise ValueError(f"{source.source_id}: the sample was re-rendered from its snapshot, and no "
+                                 "snapshot was given to replay it with")
+            rerender(page)
+            continue
         params = {k: v for k, v in record.items() if k != "op"}
         apply_op(page, record["op"], params)
     return page
@@ -131,7 +156,7 @@ def difficulty(page: Page, n_sections: int) -> float:
     """
     d = 0.1 * min(1.0, n_sections / 10)
     for rec in page.ops:
-        hook = getattr(OPS[rec["op"]], "difficulty", None)
+        hook = getattr(OPS.get(rec["op"]), "difficulty", None)  # the re-render record is no op: it adds nothing
         for term in hook(rec) if hook is not None else ():
             d += term
     return float(round(min(1.0, d), 4))

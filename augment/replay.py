@@ -2,7 +2,9 @@
 
 The sample's JSON lists every applied op with its exact parameters; replay re-applies
 them to the source page (no random draws at all) and compares the three members byte
-for byte with what the shard holds, so a user can trust that the record is complete.
+for byte with what the shard holds, so a user can trust that the record is complete. A
+sample re-rendered from its snapshot (`augment run --rerender`) is re-rendered again, from
+the same `<id>.mhtml`.
 A key, source or folder that cannot be found is a `ReplayError` naming it.
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ from shards.storage.writer import encode_members
 
 from .config import AugmentConfig
 from .pipeline import build_sample, replay_page
+from .render.rerender import rerender_hook
+from .render.snapshot import SnapshotError, read_snapshot, snapshot_path
 from .sources import discover, load_pair
 
 
@@ -77,7 +81,13 @@ def replay(out: str | Path, key: str, input_dir: str | Path | None = None) -> Re
     if pair is None:
         raise ReplayError(f"{folder}: no source pair with id {source_id!r}")
     cfg = _config(manifest)
-    page = replay_page(load_pair(pair, cfg.max_pixels), meta["ops"])
+    hook = None
+    if any(o["op"] == "rerender" for o in meta["ops"]):
+        try:
+            hook = rerender_hook(read_snapshot(snapshot_path(pair.html)))
+        except SnapshotError as e:
+            raise ReplayError(f"{key} was re-rendered from its snapshot, which cannot be read now: {e}") from None
+    page = replay_page(load_pair(pair, cfg.max_pixels), meta["ops"], hook)
     rebuilt = encode_members(build_sample(page, variant, cfg, meta["split"], meta["fold"], group=sample_group(meta)))
     members = {ext: rebuilt.get(ext) == data for ext, data in stored.items()}
     return ReplayResult(key, shard, members)

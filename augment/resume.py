@@ -21,6 +21,7 @@ from shards.tokens.htmlparse import MAX_HTML_BYTES
 from .config import AugmentConfig
 from .groups import MAX_GROUPS_BYTES
 from .plan import ShardTask
+from .render.snapshot import MAX_SNAPSHOT_BYTES, snapshot_path
 from .sources import MAX_BOXES_BYTES, SourcePair
 
 REJECTS_NAME = "rejects.jsonl"
@@ -28,15 +29,16 @@ OWN_FILES = (MANIFEST_NAME, REJECTS_NAME, LOCK_NAME, "contact_sheet.png")  # bes
 
 
 def input_fingerprint(pairs: list[SourcePair], max_pixels: int = AugmentConfig.max_pixels,
-                      groups_file: Path | None = None) -> str:
-    """sha256 over every input file's name and content (what a rerun must match), the
-    `groups_file` (`groups.json`) last when there is one. A file that cannot be read, or is
-    larger than its kind may be (it is rejected unread), enters with its name and size or
-    error instead."""
+                      groups_file: Path | None = None, snapshots: bool = False) -> str:
+    """sha256 over every input file's name and content (what a rerun must match), each pair's
+    snapshot with `snapshots` (`rerender`), the `groups_file` (`groups.json`) last when there is
+    one. A file that cannot be read, or is larger than its kind may be (it is rejected unread),
+    enters with its name and size or error instead."""
     h = hashlib.sha256()
     files = [(f, limit) for p in sorted(pairs, key=lambda p: p.source_id)
-             for f, limit in ((p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES),
-                              (p.boxes, MAX_BOXES_BYTES))]
+             for f, limit in [(p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES),
+                              (p.boxes, MAX_BOXES_BYTES)]
+             + [(snap, MAX_SNAPSHOT_BYTES) for snap in [snapshot_path(p.html)] if snapshots and snap.is_file()]]
     for f, limit in files + [(groups_file, MAX_GROUPS_BYTES)]:
         if f is None:
             continue

@@ -54,6 +54,7 @@ def _bounds(lo: Any, hi: Any) -> str:
 
 # kind -> (check(value, low, high), words(low, high))
 KINDS: dict[str, tuple[Callable[[Any, Any, Any], bool], Callable[[Any, Any], str]]] = {
+    "bool": (lambda v, lo, hi: isinstance(v, bool), lambda lo, hi: "true or false"),
     "int": (lambda v, lo, hi: _integer(v) and _within(v, lo, hi), lambda lo, hi: "an integer" + _bounds(lo, hi)),
     "number": (lambda v, lo, hi: _number(v) and _within(v, lo, hi), lambda lo, hi: "a number" + _bounds(lo, hi)),
     # val_fraction: 1 would leave no training source
@@ -79,6 +80,7 @@ RULES: dict[str, Rule] = {
     "samples_per_shard": ("int", 1, None),
     "variants_per_group": ("int", 1, None),
     "max_pixels": ("int", 1, None),
+    "rerender": ("bool", None, None),
     "ops.reorder.p": P,
     "ops.reorder.min_width": P,
     "ops.reorder.min_height": ("number", 0, None),

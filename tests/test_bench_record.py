@@ -46,5 +46,5 @@ def test_the_shipped_readme_is_what_the_recorded_results_give(tmp_path):
     shutil.copyfile(record.README, readme)
     names = record.update_readme(RECORDED, common.RECORD_DIR, readme)
     assert set(names) == {"augment_throughput", "shard_io", "train_input", "train_input_phase4", "scaling",
-                          "model_quality"}
+                          "model_quality", "rerender"}
     assert readme.read_text() == record.README.read_text()

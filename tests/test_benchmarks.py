@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import __main__ as bench_all
-from benchmarks import augment_throughput, cost, label_ceiling, role_confusion, scaling, shard_io, train_input
+from benchmarks import augment_throughput, cost, label_ceiling, rerender, role_confusion, scaling, shard_io, train_input
 
 pytestmark = pytest.mark.slow
 
@@ -105,8 +105,32 @@ def test_scaling(dirs, capsys):
     assert {"slope", "intercept", "r2"} <= set(d["time_fit_s_per_source"]) and "rss_growth" in d
 
 
+def test_rerender(dirs, capsys, tmp_path):
+    from augment.render import BrowserError
+    from augment.render.rerender import check_browser
+
+    try:
+        check_browser()
+    except BrowserError as e:
+        pytest.skip(str(e))
+    pages = tmp_path / "pages"  # one page of the set with its stylesheet: a browser start and ~7 renders
+    (pages / "css").mkdir(parents=True)
+    (pages / "css" / "blog.css").write_bytes((rerender.PAGE_SET / "css" / "blog.css").read_bytes())
+    (pages / "blog-post.html").write_bytes((rerender.PAGE_SET / "blog-post.html").read_bytes())
+    from augment.render.rerender import close_renderers
+
+    try:
+        d = _run(rerender, ["--pages", "1", "--html", str(pages)], dirs, capsys)
+    finally:
+        close_renderers()
+    assert d["settings"]["pages"] == 1 and d["pages"] == ["blog-post"]
+    identity = d["ops"]["identity"]
+    assert identity["exact"] == 1.0 and identity["box_iou"] == 1.0 and identity["failed"] == 0
+    assert {"ncc_median", "box_iou", "moved", "sections_differ", "paint_per_s", "rerender_per_s"} <= set(identity)
+
+
 @pytest.mark.parametrize("module", [augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion,
-                                    cost, bench_all])
+                                    cost, rerender, bench_all])
 def test_help(module, capsys):
     with pytest.raises(SystemExit) as e:
         module.main(["--help"])

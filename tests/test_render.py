@@ -211,7 +211,7 @@ def test_failing_pages_become_rejects_and_the_job_goes_on(tmp_path):
     assert rows["hang"]["reason"] == "timeout" and "3 s (--timeout)" in rows["hang"]["message"]
     assert rows["empty"]["reason"] == "no_elements" and str(pages / "empty.html") in rows["empty"]["message"]
     assert sorted(p.name for p in out.glob("*.*") if p.name != REJECTS_NAME) == [
-        "good.boxes.json", "good.html", "good.png"]
+        "good.boxes.json", "good.html", "good.mhtml", "good.png"]
     urls = tmp_path / "urls.txt"
     urls.write_text(f"{(pages / 'good.html').as_uri()}\n{(tmp_path / 'nonexistent.html').as_uri()}\n")
     summary = render_pages(tmp_path / "out2", urls=urls, opts=_opts())

@@ -217,7 +217,7 @@ def test_hostile_pages_end_as_their_row_of_the_table(hostile):
     assert _record(out, "network")["render"]["blocked"] == ["http://example.com/x.png"]
     for name in ("popups", "downloads"):  # rendered, in time, nothing saved
         assert (out / f"{name}.png").is_file(), name
-    assert sorted({p.suffix for p in out.iterdir()}) == [".html", ".json", ".jsonl", ".png"]
+    assert sorted({p.suffix for p in out.iterdir()}) == [".html", ".json", ".jsonl", ".mhtml", ".png"]
     assert summary.rendered + sum(summary.rejects.values()) == summary.inputs == len(list(pages.glob("*.html")))
     assert summary.sandbox and f"browser sandbox {summary.sandbox}" in summary.text()
 
@@ -251,7 +251,7 @@ def test_without_the_private_files_every_output_byte_is_the_same(hostile):
             (held / name).rename(pages / name)
     assert summary.rendered == len(names) and not summary.rejects
     for name in names:
-        for ext in (".png", ".html", ".boxes.json"):
+        for ext in (".png", ".html", ".boxes.json", ".mhtml"):  # the snapshot holds no byte of a private file either
             assert (tmp / "out" / f"{name}{ext}").read_bytes() == (tmp / "again" / f"{name}{ext}").read_bytes(), \
                 f"{name}{ext}"
 

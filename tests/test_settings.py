@@ -19,6 +19,8 @@ from augment.settings import KINDS, RULES, flatten, problems, to_toml
 def _bad_values(name: str) -> list:
     """Values its rule must refuse: the wrong type first, then out of range or out of order."""
     kind, lo, hi = RULES[name]
+    if kind == "bool":
+        return [None, "false", 0, 1]  # not True or False themselves: 0 and 1 are ints here
     default = flatten(AugmentConfig().job_dict())[name]
     bad: list = [None, True] + ([] if isinstance(default, str) else [str(default)])
     if kind in ("int", "number"):

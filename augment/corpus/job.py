@@ -33,6 +33,7 @@ from shards.storage import atomic
 
 from ..render import REJECTS_NAME, RenderOptions, is_complete, render_pages
 from ..render.inputs import url_id
+from ..render.snapshot import SNAPSHOT_SUFFIX, relocate
 from .builders import PAGES, TOOLS, build_site
 from .fetch import FETCHERS, fetch_and_unpack
 from .manifest import KINDS, CorpusError, Manifest, Site, load_manifest
@@ -139,6 +140,11 @@ def page_id(site: Site, relative: str) -> str:
 def _copy_pair(stage: Path, staged: str, out: Path, new_id: str, root: Path, site: Site) -> None:
     """Copy one rendered pair into OUT under its corpus id, the site root's path made neutral."""
     neutral = f"corpus://{site.name}".encode()
+    snapshot = stage / f"{staged}{SNAPSHOT_SUFFIX}"
+    if snapshot.is_file():  # first: the boxes file, copied last, marks the pair complete
+        data = relocate(snapshot.read_bytes(), root.as_uri(), neutral.decode(), foreign=f"{neutral.decode()}/..")
+        data = relocate(data, str(root), neutral.decode())
+        atomic.write_bytes(out / f"{new_id}{SNAPSHOT_SUFFIX}", data)
     for suffix in PAIR_SUFFIXES:
         data = (stage / f"{staged}{suffix}").read_bytes()
         if suffix != ".png":

@@ -21,7 +21,8 @@ Adding an op: its module, one entry in ``OPS`` below and its ``[ops.<NAME>]`` ta
 ``ORDER`` fixes the order: ops that need source geometry (reordering bands, erasing
 dropped elements) run at source resolution on cheap slices first; the spatial op then
 makes the single warp to output resolution; photometric ops run on output pixels; the
-structure-only ops come last and never touch pixels.
+structure-only ops come last and never touch pixels. With `rerender` (``STRUCTURE`` below)
+the structure ops come first and the browser draws their result.
 """
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ OPS: dict[str, ModuleType] = {
     for m in (reorder, dropout, spatial, photometric, class_substitution, wrapper, flatten, placeholder)
 }
 ORDER: tuple[str, ...] = tuple(OPS)
+# The ops that edit the page's structure (the HTML tree). With `rerender` they run first, on
+# the source page, and Chromium renders the edited page (`augment.render.rerender`) before
+# the others (spatial, photometric) run on what it drew.
+STRUCTURE: tuple[str, ...] = ("reorder", "dropout", "class_substitution", "wrapper", "flatten", "placeholder")
 
 
 def apply_op(page: Page, name: str, params: dict[str, Any]) -> None:

@@ -1,9 +1,10 @@
 """`augment render`: HTML files or URLs -> source pairs, through a real headless Chromium.
 
 Per page it writes `<id>.png` (the full page, up to `max_height`), `<id>.html` (the DOM
-after load) and `<id>.boxes.json` (every element whose display is not none and whose box
+after load), `<id>.boxes.json` (every element whose display is not none and whose box
 is not empty and meets the captured area, clipped to it, in CSS pixels = screenshot pixels,
-under the xpath `augment run` gives it).
+under the xpath `augment run` gives it) and `<id>.mhtml` (the page's self-contained
+snapshot, from which `augment run --rerender` renders edited pages again).
 
 The pages are untrusted: what they may load is the asset root's rule (`guard.py`), the
 browser runs in its own sandbox where the platform allows (`sandbox.py`), and every output
@@ -16,6 +17,8 @@ is bounded (elements in the capture only, `max_elements`, the HTML size `augment
 - `collect.js` the in-page walk that lists elements, boxes and lxml-style xpaths
 - `extract.py` checking those xpaths against the project's own parse; the boxes file
 - `job.py`     the resumable job: concurrency, restarts after a crash, rejects, summary
+- `snapshot.py` the snapshot: captured, made canonical (the same bytes every time), read back
+- `rerender.py` rendering an edited page again from its snapshot, one browser per process
 """
 from .browser import BrowserError, find_browser
 from .inputs import RenderError

@@ -28,6 +28,7 @@ from shards.tokens.htmlparse import MAX_HTML_BYTES
 
 from .guard import NETWORK, AssetRoot
 from .sandbox import Launch, launches, private_folder
+from .snapshot import MAX_SNAPSHOT_BYTES, capture
 
 COLLECT_JS = (Path(__file__).with_name("collect.js")).read_text(encoding="utf-8")
 FIXED_TIME = "2024-01-01T00:00:00Z"
@@ -83,6 +84,8 @@ class RawPage:
     blocked_files: int = 0  # of `blocked`, the file: requests (outside the asset root, or not a file)
     cut: int = 0  # elements with a box wholly outside the captured area: not listed
     clipped: int = 0  # elements listed with the part of their box inside the captured area
+    snapshot: bytes | None = None  # the page's canonical MHTML (snapshot.py), when the browser was asked for one
+    snapshot_error: str | None = None  # why there is none although one was asked for
 
 
 @dataclass
@@ -94,6 +97,8 @@ class Traffic:
     navigations: list[str] = field(default_factory=list)  # the page's own navigations after its first
     page: Any = None
     started: bool = False
+    loaded: list[tuple[str, str]] = field(default_factory=list)  # (url, resource type) let through: for snapshots
+    archive: Any = None  # what a re-render serves (rerender.py); None for a page loaded from the asset root
 
     def navigated(self, url: str) -> PageFailure:
         return PageFailure("navigated", f"{url}: the page navigated to {self.navigations[0]} (meta refresh, script "
@@ -132,8 +137,9 @@ class Browser:
     still runs, from outside the page). `sandbox` says how the browser was started.
     """
 
-    def __init__(self, executable: str, guard: AssetRoot, javascript: bool = True):
+    def __init__(self, executable: str, guard: AssetRoot, javascript: bool = True, snapshot: bool = False):
         self.executable, self.guard, self.javascript = executable, guard, javascript
+        self.snapshot = snapshot  # also capture each page's self-contained archive (snapshot.py)
         self.restarts = 0
         self.sandbox = ""
         self._pw_cm = self._pw = self._browser = self._timeout_error = None
@@ -264,7 +270,20 @@ class Browser:
             await context.route_web_socket("**/*", lambda ws: _block_ws(ws, traffic))
         page = traffic.page = await context.new_page()
         page.on("crash", lambda _: crashed.append(True))
-        return await self._load(page, url, width, max_height, timeout, max_elements)
+        raw = await self._load(page, url, width, max_height, timeout, max_elements)
+        if self.snapshot:
+            await self._snapshot(page, raw, traffic, (width, page.viewport_size["height"], max_height))
+        return raw
+
+    async def _snapshot(self, page, raw: RawPage, traffic: Traffic, window: tuple[int, int, int]) -> None:
+        """Attach the page's snapshot to `raw`; a page whose snapshot fails is still rendered, without one."""
+        try:
+            raw.snapshot = await capture(page, traffic.loaded, self.guard, window)
+        except Exception as e:  # noqa: BLE001 - CDP and the MHTML parser fail in their own ways; counted, not fatal
+            raw.snapshot_error = f"capture_failed: {_first_line(e)}"
+            return
+        if len(raw.snapshot) > MAX_SNAPSHOT_BYTES:
+            raw.snapshot, raw.snapshot_error = None, f"too_large: {len(raw.snapshot)} bytes > {MAX_SNAPSHOT_BYTES}"
 
     async def _load(self, page, url: str, width: int, max_height: int, timeout: float, max_elements: int) -> RawPage:
         response = await page.goto(url, wait_until="load", timeout=timeout * 1000)
@@ -299,6 +318,7 @@ class Browser:
             traffic.started = True
         why = self.guard.refuses(request.url)
         if why is None:
+            traffic.loaded.append((request.url, request.resource_type))
             await route.continue_()
             return
         traffic.blocked.append(request.url)

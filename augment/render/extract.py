@@ -48,15 +48,22 @@ def check_elements(html: str, found: list[list[Any]], name: str) -> Checked:
 
     Raises `shards.tokens.htmlparse.HtmlError` when the saved DOM does not parse.
     """
-    root = parse_html(html, name)
-    steps: dict[str, dict[str, Any]] = {}  # xpath of a parent -> {step of a child: the child}
-    kept = []
-    for xpath, tag, el_id, el_class, x, y, w, h in found:
-        el = _lookup(root, xpath, steps)
-        if el is None or el.tag != tag or el.get("id") != el_id or el.get("class") != el_class:
-            continue
-        kept.append({"xpath": xpath, "tag": tag, "box": [_num(x), _num(y), _num(w), _num(h)]})
+    kept = [{"xpath": row[0], "tag": row[1], "box": [_num(v) for v in row[4:8]]}
+            for _, row in match_elements(parse_html(html, name), found)]
     return Checked(kept, len(found))
+
+
+def match_elements(root: Any, found: list[list[Any]]) -> list[tuple[Any, list[Any]]]:
+    """(element of `root`, its collect.js row) for every row whose xpath names an element of
+    `root` with the same tag, id and class (the rule above), in the rows' order."""
+    steps: dict[str, dict[str, Any]] = {}  # xpath of a parent -> {step of a child: the child}
+    out = []
+    for row in found:
+        xpath, tag, el_id, el_class = row[:4]
+        el = _lookup(root, xpath, steps)
+        if el is not None and el.tag == tag and el.get("id") == el_id and el.get("class") == el_class:
+            out.append((el, row))
+    return out
 
 
 def _children(el: Any) -> dict[str, Any]:

@@ -14,6 +14,11 @@ What a page may load is the asset root's rule (`guard.py`); what it may write is
 boxes only for elements meeting the captured area, at most `max_elements` of them (else
 the page is a reject, `too_many_elements`), each page's `render` record saying what was
 blocked, cut and clipped. The summary says how the browser was sandboxed (`sandbox.py`).
+
+With `snapshot` (the default; `--no-snapshot` turns it off) each page also gets `<id>.mhtml`,
+its self-contained archive (`snapshot.py`, what `augment run --rerender` renders again),
+written before the boxes file; a page whose archive fails or is too large is written
+without one and counted.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ from .browser import Browser, BrowserGone, PageFailure, RawPage, find_browser
 from .extract import boxes_json, check_elements, png_size
 from .guard import AssetRoot
 from .inputs import InputReject, RenderError, RenderInput, asset_root, from_html_dir, from_url_file
+from .snapshot import SNAPSHOT_SUFFIX
 
 REJECTS_NAME = "render_rejects.jsonl"
 
@@ -55,6 +61,7 @@ class RenderOptions:
     follow_symlinks: bool = False
     max_elements: int = 20_000  # the page set's largest has 207; a dense 1280x4000 table ~5,000
     javascript: bool = True
+    snapshot: bool = True  # also write <id>.mhtml, the page's self-contained archive (snapshot.py)
 
     def problems(self) -> list[str]:
         """Every bad setting, each naming its flag."""
@@ -90,6 +97,9 @@ class RenderSummary:
     seconds: float = 0.0
     grouped: int = 0  # complete pages whose group went into groups.json
     groups: int = 0  # distinct groups among them
+    snapshots: int = 0  # <id>.mhtml written
+    snapshot_bytes: int = 0
+    snapshot_missing: Counter = field(default_factory=Counter)  # pages written without one, by why
 
     @property
     def xpath_rate(self) -> float:
@@ -107,8 +117,15 @@ class RenderSummary:
                 f"file); browser restarts {self.restarts}; browser sandbox {self.sandbox or 'not started'}"
                 f"{'' if self.javascript else '; JavaScript off'}\n"
                 + (f"{GROUPS_NAME}: {self.grouped} pages in {self.groups} groups\n" if self.grouped else "")
+                + (f"snapshots {self.snapshots} (<id>{SNAPSHOT_SUFFIX}, "
+                   f"{self.snapshot_bytes / max(self.snapshots, 1) / 1e3:.0f} kB per page){self._missing()}\n"
+                   if self.snapshots or self.snapshot_missing else "")
                 + f"{self.seconds:.1f} s ({self.rendered / max(self.seconds, 1e-9):.2f} pages/s)\n"
                 f"output: {self.out} (rejects in {REJECTS_NAME})")
+
+    def _missing(self) -> str:
+        whys = "; ".join(f"{n} {why}" for why, n in sorted(self.snapshot_missing.items()))
+        return f"; {sum(self.snapshot_missing.values())} page(s) without one ({whys})" if whys else ""
 
 
 def is_complete(out: Path, source_id: str) -> bool:
@@ -129,6 +146,8 @@ def _save(item: RenderInput, raw: RawPage, out: Path) -> tuple[int, int]:
               "blocked_files": raw.blocked_files, "dropped": checked.dropped, "cut": raw.cut, "clipped": raw.clipped}
     atomic.write_bytes(out / f"{item.source_id}.png", raw.png)
     atomic.write_bytes(out / f"{item.source_id}.html", raw.html.encode("utf-8"))
+    if raw.snapshot is not None:  # before the boxes file: a complete pair rendered with snapshots has its own
+        atomic.write_bytes(out / f"{item.source_id}{SNAPSHOT_SUFFIX}", raw.snapshot)
     atomic.write_bytes(out / f"{item.source_id}.boxes.json",
                        boxes_json(png_size(raw.png), checked.elements, render))
     return checked.found, len(checked.elements)
@@ -163,7 +182,7 @@ async def _render_all(todo: list[RenderInput], out: Path, opts: RenderOptions, e
     for item in todo:
         queue.put_nowait(item)
     t0 = time.perf_counter()
-    async with Browser(executable, guard, opts.javascript) as browser:
+    async with Browser(executable, guard, opts.javascript, snapshot=opts.snapshot) as browser:
         summary.sandbox = browser.sandbox
         async def worker() -> None:
             while not queue.empty():
@@ -180,6 +199,11 @@ async def _render_all(todo: list[RenderInput], out: Path, opts: RenderOptions, e
                     summary.elements_clipped += result[2].clipped
                     summary.blocked += len(result[2].blocked)
                     summary.blocked_files += result[2].blocked_files
+                    if result[2].snapshot is not None:
+                        summary.snapshots += 1
+                        summary.snapshot_bytes += len(result[2].snapshot)
+                    elif result[2].snapshot_error:
+                        summary.snapshot_missing[result[2].snapshot_error.split(":")[0]] += 1
                 bar.set_postfix(pages_s=f"{summary.rendered / (time.perf_counter() - t0):.2f}",
                                 rejects=len(rows), blocked=summary.blocked)
                 bar.update()
