@@ -4,8 +4,11 @@ Only a browser already on the machine is used (Debian's `chromium`, found on PAT
 `--browser PATH`); nothing is downloaded (`playwright install` is never run). Each page
 gets a fresh browser context, so no cache, cookie or storage carries from one page to the
 next, with everything that changes pixels fixed: viewport and device scale 1, light
-colour scheme, reduced motion, CSS animations ended, en-US, UTC, a fixed clock and a
-seeded `Math.random`.
+colour scheme, reduced motion, CSS animations ended, en-US, UTC, seeded `Math.random`,
+`crypto.getRandomValues` and `crypto.randomUUID`, and the page's clock (Date,
+performance.now, timers, animation frames) fake and paused: after load the page's timers
+run in order for a fixed stretch of virtual time (`settle`), so what a page's scripts do
+after load no longer races the capture (same bytes from two renders of a page).
 Every request of the page, its frames and pop-ups goes through one router that asks
 `guard.AssetRoot` (file: only under the asset root; offline by default): a refused request
 is aborted and counted. Service workers are blocked, WebSockets closed, pop-ups refused
@@ -31,17 +34,40 @@ from .sandbox import Launch, launches, private_folder
 
 COLLECT_JS = (Path(__file__).with_name("collect.js")).read_text(encoding="utf-8")
 FIXED_TIME = "2024-01-01T00:00:00Z"
-# Run in every page before its own scripts. Math.random from a fixed xorshift32 seed, so
-# pages that shuffle or pick at random draw the same. CSS animations and transitions end at
-# once (a 1 ms single run): a 2-s fade-in finished by collect.js still left its text a few
-# pixel values off in 1 of 90 renders. The sheet is adopted, so it is in no serialized DOM.
-INIT_JS = """(() => { let s = 0x2545f491;
-  Math.random = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; };
+# After load, with no request in flight for QUIET_S, the page's timers and animation frames run
+# SETTLE_MS of virtual time, SETTLE_ROUNDS times (a timer may start requests, whose answers
+# may start timers). On the corpus pages that differed from one render to the next, what
+# raced the capture started within a second of load: progress bars and chart animations
+# (~1 s), a banner shown 320 ms after its fetch, a page loader's timers. A page that never
+# goes quiet is settled anyway after QUIET_MAX_S a round (the --timeout still bounds it all).
+SETTLE_ROUNDS, SETTLE_MS, QUIET_S, QUIET_MAX_S = 3, 2000, 0.15, 5.0
+# The page's native requestAnimationFrame, kept for collect.js (the fake clock's frames only run
+# when the clock is advanced), under a key the page cannot overwrite.
+FRAME_KEY = "screen2section.frame"
+# Run in every page before its own scripts (and before the fake clock's). Math.random and
+# crypto.getRandomValues / randomUUID from fixed xorshift32 seeds, so pages that shuffle or
+# make ids draw the same (getRandomValues still checks its argument the browser's way first).
+# CSS animations and transitions end at once (a 1 ms single run): a 2-s fade-in finished by
+# collect.js still left its text a few pixel values off in 1 of 90 renders. The sheet is
+# adopted, so it is in no serialized DOM.
+INIT_JS = """(() => {
+  const xorshift = (s) => () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return s >>> 0; };
+  const draw = xorshift(0x2545f491), bytes = xorshift(0x9e3779b9);
+  Math.random = () => draw() / 4294967296;
+  const check = Crypto.prototype.getRandomValues;
+  const fill = (a) => { const b = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    for (let i = 0; i < b.length; i++) b[i] = bytes() & 255; return a; };
+  Crypto.prototype.getRandomValues = function (a) { check.call(this, a); return fill(a); };
+  Crypto.prototype.randomUUID = function () {
+    const b = fill(new Uint8Array(16)); b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`; };
+  Object.defineProperty(window, Symbol.for("FRAME_KEY"), {value: window.requestAnimationFrame.bind(window)});
   const still = new CSSStyleSheet();
   still.replaceSync("*, *::before, *::after { animation-duration: 1ms !important; animation-delay: 0s !important;"
     + " animation-iteration-count: 1 !important; transition-duration: 0s !important;"
     + " transition-delay: 0s !important; }");
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, still]; })();"""
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, still]; })();""".replace("FRAME_KEY", FRAME_KEY)
 # Debian's /usr/bin/chromium is a launcher script that adds flags from /etc/chromium.d
 # (extensions, GPU rasterization); the binary it runs is started directly instead.
 BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser",
@@ -94,6 +120,19 @@ class Traffic:
     navigations: list[str] = field(default_factory=list)  # the page's own navigations after its first
     page: Any = None
     started: bool = False
+    inflight: int = 0  # requests of the page not yet finished or failed
+    moved: float = 0.0  # when (loop time) a request last started or ended
+
+    def count(self, change: int) -> None:
+        self.inflight += change
+        self.moved = asyncio.get_running_loop().time()
+
+    async def quiet(self, limit: float) -> None:
+        """Return once no request has been in flight for QUIET_S, or after `limit` seconds."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + limit
+        while loop.time() < end and (self.inflight > 0 or loop.time() - self.moved < QUIET_S):
+            await asyncio.sleep(QUIET_S / 3)
 
     def navigated(self, url: str) -> PageFailure:
         return PageFailure("navigated", f"{url}: the page navigated to {self.navigations[0]} (meta refresh, script "
@@ -257,26 +296,40 @@ class Browser:
     async def _open(self, context, traffic: Traffic, crashed: list, url: str, width: int, max_height: int,
                     timeout: float, max_elements: int) -> RawPage:
         """Set the context up (fixed clock, routes), open its page and load ``url``."""
-        await context.add_init_script(INIT_JS)
-        await context.clock.set_fixed_time(FIXED_TIME)
+        await context.add_init_script(INIT_JS)  # before the clock's own script: it keeps the native frames
+        if self.javascript:  # the fake clock is a script of the page's; with scripts off there is no timer to run
+            # pause_at alone installs it paused: Date at FIXED_TIME, performance.now 0. After an install(),
+            # the clock ran in real time until the pause, and the 12-39 ms between the two calls moved
+            # performance.now and the phase of animation frames (an animated icon drew another frame)
+            await context.clock.pause_at(FIXED_TIME)
         await context.route("**/*", lambda route: self._route(route, traffic))
         if not self.guard.allow_network:
             await context.route_web_socket("**/*", lambda ws: _block_ws(ws, traffic))
         page = traffic.page = await context.new_page()
         page.on("crash", lambda _: crashed.append(True))
-        return await self._load(page, url, width, max_height, timeout, max_elements)
+        page.on("request", lambda _: traffic.count(1))
+        page.on("requestfinished", lambda _: traffic.count(-1))
+        page.on("requestfailed", lambda _: traffic.count(-1))
+        return await self._load(page, traffic, url, width, max_height, timeout, max_elements)
 
-    async def _load(self, page, url: str, width: int, max_height: int, timeout: float, max_elements: int) -> RawPage:
+    async def settle(self, page, traffic: Traffic, timeout: float) -> None:
+        """Let the loaded page finish what its scripts do after load, the same way every time:
+        wait for its requests to end, run its timers and frames SETTLE_MS of virtual time, again."""
+        limit = min(QUIET_MAX_S, timeout / 4)
+        for _ in range(SETTLE_ROUNDS if self.javascript else 0):
+            await traffic.quiet(limit)
+            await page.clock.run_for(SETTLE_MS)
+        await traffic.quiet(limit)
+
+    async def _load(self, page, traffic: Traffic, url: str, width: int, max_height: int, timeout: float,
+                    max_elements: int) -> RawPage:
         response = await page.goto(url, wait_until="load", timeout=timeout * 1000)
         if response is not None and response.status >= 400:
             raise PageFailure("http_error", f"{url}: HTTP {response.status}")
-        if self.guard.allow_network:
-            try:  # let late requests settle; a page that never goes quiet is rendered as it is
-                await page.wait_for_load_state("networkidle", timeout=min(5.0, timeout / 2) * 1000)
-            except Exception:  # noqa: BLE001 - Playwright's TimeoutError
-                pass
+        await self.settle(page, traffic, timeout)  # a page that never goes quiet is rendered as it is
         found = await page.evaluate(COLLECT_JS, {"width": width, "maxHeight": max_height, "maxElements": max_elements,
-                                                 "maxHtml": MAX_HTML_BYTES, "frames": 2 if self.javascript else 0})
+                                                 "maxHtml": MAX_HTML_BYTES, "frames": 2 if self.javascript else 0,
+                                                 "frameKey": FRAME_KEY})
         if found["over"]:
             raise PageFailure("too_many_elements", f"{url}: more than {max_elements} elements in the captured "
                                                    "area (--max-elements); nothing written for this page")
