@@ -50,7 +50,7 @@ def build_real(work: Path, pairs: Path, factor: int, seed: int, width: list[int]
     from augment.config import load_config
     from augment.job import run_job
     from augment.run_options import RunOptions
-    from shards.hashing import hash64
+    from shards.storage.hashing import hash64
 
     pages = (pairs / "corpus.json").read_text(encoding="utf-8")
     out = work / f"quality-real-{hash64(pages) & 0xFFFFFFFF:08x}-x{factor}-seed{seed}"

@@ -154,7 +154,7 @@ def test_evaluation_is_the_same_with_0_and_2_loader_workers(shards):
 
 
 def test_scores_per_subset_of_sources_add_up_to_the_whole(shards):
-    from shards.manifest import load_manifest
+    from shards.storage.manifest import load_manifest
     from shards.schema import parse_key
     from train.evaluation.evaluate import gather
     from train.trainer import factors_of
@@ -165,6 +165,7 @@ def test_scores_per_subset_of_sources_add_up_to_the_whole(shards):
     sources = sorted({parse_key(it["key"])[0] for it in gather(shards, "val", spec, settings)})
     one = evaluate(model, shards, "val", spec, settings, by={s: "every" for s in sources})
     assert one["by"]["every"]["pages"] == one["pages"]  # one subset holding every source: the same scores
-    two = evaluate(model, shards, "val", spec, settings, by={s: "first" if s == sources[0] else "rest" for s in sources})
+    halves = {s: "first" if s == sources[0] else "rest" for s in sources}
+    two = evaluate(model, shards, "val", spec, settings, by=halves)
     assert [two["by"][k]["pages"]["model"]["sources"] for k in ("first", "rest")] == [1, len(sources) - 1]
     assert "by" not in evaluate(model, shards, "val", spec, settings)

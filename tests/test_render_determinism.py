@@ -2,7 +2,7 @@
 
 A hand-made page races the capture the ways real ones did in the corpus (a banner shown by a
 timer after a fetch, a progress bar, an animation-frame loop, ids from crypto.randomUUID,
-performance.now written into the DOM), and pages of the committed real-page slice
+performance.now written into the DOM, a timer that throws), and pages of the committed real-page slice
 (tests/data/real) are rendered twice. Skipped, with the reason, where Playwright or the system
 Chromium is missing.
 """
@@ -15,7 +15,7 @@ import pytest
 
 from augment.render import BrowserError, RenderOptions, find_browser, render_pages
 from augment.render.browser import SETTLE_MS, SETTLE_ROUNDS
-from shards.groups import read_groups
+from shards.pairs.groups import read_groups
 
 
 def _why_skip() -> str | None:
@@ -45,6 +45,7 @@ ids.textContent = [crypto.randomUUID(), crypto.getRandomValues(new Uint32Array(2
                    Math.random().toFixed(6), performance.now(), new Date().toISOString()].join(" ");
 fetch("missing.json").catch(() => null).then(() => setTimeout(() => {
   document.getElementById("banner").style.height = "auto"; }, 320));
+setTimeout(() => { google.maps.load(); }, 10);  // a timer that throws, as a map page's did offline
 setTimeout(() => { document.getElementById("bar").style.width = "60%"; }, 900);
 setTimeout(() => { document.getElementById("late").textContent = "shown at " + performance.now(); }, 1500);
 let n = 0; setInterval(() => { document.getElementById("ticks").textContent = "tick " + (++n); }, 70);
