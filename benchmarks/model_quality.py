@@ -26,7 +26,10 @@ evaluation cadence and one loader worker set here):
   pages no run trains on);
 - with ``--few-shot`` (or ``--full``): sources grouped by look (the synthetic generator's
   groups.json), whole groups held out (``--split-by group``), a few-shot model (up to 4
-  context pages) scored on the held-out groups with k = 0, 1 and 4 context pages.
+  context pages) scored on the held-out groups with k = 0, 1 and 4 context pages;
+- with ``--real``: sim-to-real (`benchmarks.sim_to_real`): held-out real *sites* of the
+  corpus ``make corpus`` builds (``--real-pairs``), scored per kind of page for the main arm
+  (synthetic only), a run on real pages only and a run on both mixed, with pixel BCubed F1.
 
 Every arm is scored by `train evaluate`'s code: each held-out source once at its untouched
 variant 00 (and, for the main run, over 2 augmented variants), 95% bootstrap intervals over
@@ -45,10 +48,11 @@ from pathlib import Path
 from typing import Any
 
 from . import common
+from .sim_to_real import DEFAULT_PAIRS, kinds_of, measure_real, report_real
 
 NAME = "model_quality"
-QUICK = dict(sources=60, factor=5, steps=40, ablation_steps=10)
-FULL = dict(sources=500, factor=10, steps=600, ablation_steps=150)
+QUICK = dict(sources=60, factor=5, steps=40, ablation_steps=10, real_steps=20, real_factor=1)
+FULL = dict(sources=500, factor=10, steps=600, ablation_steps=150, real_steps=200, real_factor=4)
 ABLATION_FACTOR = 20  # the ablation's largest factor (--full)
 STARTS = ("dense", "proposals", "noise")  # sampling.init, the arms of one trained model
 TARGETS = {"count": 0.90, "miou": 0.85, "type": 0.90, "token": 0.60}
@@ -119,9 +123,12 @@ def _scores(evaluation: dict[str, Any], who: str = "model", group: str = "pages"
 
 def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Path, seed: int,
             few_shot: bool = False, ablations: bool = False, backbone_arms: bool = False,
-            results: Path = common.RESULTS_DIR) -> dict[str, Any]:
+            results: Path = common.RESULTS_DIR, real: Path | None = None, real_steps: int = FULL["real_steps"],
+            real_factor: int = FULL["real_factor"]) -> dict[str, Any]:
     from train.evaluation.evaluate import evaluate_checkpoint
 
+    if real is not None:
+        kinds_of(real)  # no corpus there: said before the main run, not after it
     runs = work / "quality-runs"
     t0 = time.perf_counter()
     web = build(work, sources, factor, seed, "web")
@@ -150,6 +157,9 @@ def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Pa
         plot(result, Path(results) / "ablation.png")
     if few_shot or ablations:
         result["few_shot"] = few_shot_table(work, sources, factor, steps, seed)
+    if real is not None:
+        result["real"] = measure_real(work, real, web, runs / "main" / "last.pt", real_steps, real_factor, seed,
+                                      WIDTH, train_arm)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
     return result
 
@@ -264,6 +274,8 @@ def report(r: dict[str, Any]) -> str:
         text += (f"\ntraining s/step (its one evaluation included): with context (up to 4 pages) "
                  f"{r['few_shot']['seconds_per_step']}, the main run without "
                  f"{round(main['seconds'] / main['steps'], 3)}")
+    if "real" in r:
+        text += "\n\n" + report_real(r["real"])
     return text
 
 
@@ -277,13 +289,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--few-shot", action="store_true", help="add the k = 0, 1, 4 context-pages table on held-out groups")
     p.add_argument("--backbones", action="store_true",
                    help="add the pretrained-against-random backbone arms, scored on held-out sources and real pages")
+    p.add_argument("--real", action="store_true",
+                   help="add sim-to-real: held-out real sites of --real-pairs for synthetic-only, real-only and "
+                        "mixed runs (~10 CPU minutes more)")
+    p.add_argument("--real-pairs", type=Path, default=DEFAULT_PAIRS,
+                   help="the real-page corpus (`make corpus` builds it; nothing is downloaded here)")
+    p.add_argument("--real-steps", type=int,
+                   help=f"steps of the real-only and mixed runs (default {FULL['real_steps']}, "
+                        f"quick {QUICK['real_steps']})")
+    p.add_argument("--real-factor", type=int,
+                   help=f"variants per real page (default {FULL['real_factor']}, quick {QUICK['real_factor']})")
     p.add_argument("--full", action="store_true",
                    help="add the backbone arms, the augmentation ablation (factors 1, 10, 20; seed preset) and the "
                         "few-shot table (~2 CPU hours)")
     args = p.parse_args(argv)
     return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot, ablations=args.full,
-                            backbone_arms=args.backbones,
-                            results=args.results)
+                            backbone_arms=args.backbones, results=args.results,
+                            real=args.real_pairs if args.real else None)
 
 
 if __name__ == "__main__":

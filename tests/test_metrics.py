@@ -14,6 +14,7 @@ from train.data.inputs import InputSpec
 from train.data.stream import EpochFilter
 from train.data.vocab import Factors
 from train.evaluation.evaluate import EvalSettings, evaluate, format_table, summarize
+from train.evaluation.bcubed import pixel_bcubed
 from train.evaluation.metrics import METRICS, add_stats, maximum_iou, page_stats
 from train.evaluation.prior import LayoutPrior, fit_prior
 
@@ -38,6 +39,60 @@ def test_a_match_under_half_iou_names_nothing():
     s = page_stats(B([[0.5, 0.3, 1.0, 0.2]]), [1], [()], [0], true, [1], [()], [0])
     assert s["type"] == (0.0, 1) and s["count"] == (1.0, 1)
     assert maximum_iou(np.array([]), B([]).view(0, 4), np.array([]), B([]).view(0, 4)) == 1.0
+
+
+def _cxcywh(*xyxy_boxes) -> torch.Tensor:
+    b = torch.tensor(xyxy_boxes, dtype=torch.float64).view(-1, 4)
+    return torch.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]], 1)
+
+
+def _bcubed_by_pixel(pred: list, true: list, w: int, h: int) -> tuple[float, float]:
+    """Extended BCubed counted pixel by pixel (integer xyxy boxes): the definition, slowly."""
+    def members(boxes):
+        m = np.zeros((h * w, len(boxes)), dtype=np.int64)
+        for j, (x0, y0, x1, y1) in enumerate(boxes):
+            grid = np.zeros((h, w), dtype=bool)
+            grid[y0:y1, x0:x1] = True
+            m[:, j] = grid.ravel()
+        return m
+    p, t = members(pred), members(true)
+    sp, st = p @ p.T, t @ t.T
+
+    def side(s_by, s_other, by):
+        rows = by.any(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mult = np.where(s_by > 0, np.minimum(s_by, s_other) / s_by, np.nan)
+        return float(np.nanmean(np.nanmean(mult[rows], 1)))
+    return side(sp, st, p), side(st, sp, t)
+
+
+def test_pixel_bcubed_by_hand():
+    page = _cxcywh([0, 0, 2, 1])
+    halves = _cxcywh([0, 0, 1, 1], [1, 0, 2, 1])
+    nested = _cxcywh([0, 0, 2, 1], [0, 0, 1, 1])
+    assert pixel_bcubed(nested, nested) == pytest.approx((1, 1, 1))  # identical, overlapping segments
+    assert pixel_bcubed(halves, page) == pytest.approx((1, 0.5, 2 / 3))  # split: precise, half the recall
+    assert pixel_bcubed(page, halves) == pytest.approx((0.5, 1, 2 / 3))  # merged: the other way round
+    # the left half is in both true segments, the predicted page holds it once: recall (0.75 + 1) / 2
+    assert pixel_bcubed(page, nested) == pytest.approx((1, 0.875, 2 * 0.875 / 1.875))
+    # half the page in no predicted segment: precision 1, recall (0.5 + 0) / 2
+    assert pixel_bcubed(_cxcywh([0, 0, 1, 1]), page) == pytest.approx((1, 0.25, 0.4))
+    assert pixel_bcubed(B([]).view(0, 4), B([]).view(0, 4)) == (1.0, 1.0, 1.0)
+    assert pixel_bcubed(B([]).view(0, 4), page)[2] == 0.0 and pixel_bcubed(page, B([]).view(0, 4))[2] == 0.0
+    assert pixel_bcubed(page * 37.5, halves * 37.5) == pytest.approx((0.5, 1, 2 / 3))  # units do not matter
+
+
+def test_pixel_bcubed_agrees_with_counting_pixels():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        boxes = []
+        for n in (rng.integers(1, 5), rng.integers(1, 5)):
+            xy = np.sort(rng.integers(0, 13, size=(n, 2, 2)), axis=2)  # [[x0, x1], [y0, y1]]
+            boxes.append([[x[0], y[0], x[1] + 1, y[1] + 1] for x, y in xy])
+        pred, true = boxes
+        p, r, f1 = pixel_bcubed(_cxcywh(*pred), _cxcywh(*true))
+        assert (p, r) == pytest.approx(_bcubed_by_pixel(pred, true, 14, 14))
+        assert f1 == pytest.approx(2 * p * r / (p + r) if p + r else 0.0)  # disjoint segmentations: 0
 
 
 def test_scores_are_sums_over_sources_with_a_bootstrap_interval():
@@ -96,3 +151,21 @@ def test_evaluation_is_the_same_with_0_and_2_loader_workers(shards):
     assert runs[0]["pages"]["model"]["sources"] == n_val and "prior" in runs[0]["pages"]
     table = format_table(runs[0])
     assert "variant 00" in table and "prior" in table and "token" in table
+
+
+def test_scores_per_subset_of_sources_add_up_to_the_whole(shards):
+    from shards.storage.manifest import load_manifest
+    from shards.schema import parse_key
+    from train.evaluation.evaluate import gather
+    from train.trainer import factors_of
+
+    model = tiny_model().eval()
+    spec = InputSpec.of(model.cfg, factors_of(load_manifest(shards)))
+    settings = EvalSettings(sampling=SamplingConfig(steps=2, threshold=0.3), batch_size=3, variants=0, resamples=50)
+    sources = sorted({parse_key(it["key"])[0] for it in gather(shards, "val", spec, settings)})
+    one = evaluate(model, shards, "val", spec, settings, by={s: "every" for s in sources})
+    assert one["by"]["every"]["pages"] == one["pages"]  # one subset holding every source: the same scores
+    halves = {s: "first" if s == sources[0] else "rest" for s in sources}
+    two = evaluate(model, shards, "val", spec, settings, by=halves)
+    assert [two["by"][k]["pages"]["model"]["sources"] for k in ("first", "rest")] == [1, len(sources) - 1]
+    assert "by" not in evaluate(model, shards, "val", spec, settings)

@@ -4,8 +4,11 @@ Only a browser already on the machine is used (Debian's `chromium`, found on PAT
 `--browser PATH`); nothing is downloaded (`playwright install` is never run). Each page
 gets a fresh browser context, so no cache, cookie or storage carries from one page to the
 next, with everything that changes pixels fixed: viewport and device scale 1, light
-colour scheme, reduced motion, CSS animations ended, en-US, UTC, a fixed clock and a
-seeded `Math.random`.
+colour scheme, reduced motion, CSS animations ended, en-US, UTC, seeded `Math.random`,
+`crypto.getRandomValues` and `crypto.randomUUID`, and the page's clock (Date,
+performance.now, timers, animation frames) fake and paused: after load the page's timers
+run in order for a fixed stretch of virtual time (`settle`), so what a page's scripts do
+after load no longer races the capture (same bytes from two renders of a page).
 Every request of the page, its frames and pop-ups goes through one router that asks
 `guard.AssetRoot` (file: only under the asset root; offline by default): a refused request
 is aborted and counted. Service workers are blocked, WebSockets closed, pop-ups refused
@@ -20,89 +23,28 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shards.tokens.htmlparse import MAX_HTML_BYTES
 
+from .environment import (CHROMIUM_ARGS, FIXED_TIME, FRAME_KEY, IGNORED_DEFAULTS, INIT_JS, OFFLINE_ARGS, QUIET_MAX_S,
+                          SETTLE_MS, SETTLE_ROUNDS)
 from .guard import NETWORK, AssetRoot
+from .outcome import PageFailure, RawPage, Traffic
 from .sandbox import Launch, launches, private_folder
 from .snapshot import MAX_SNAPSHOT_BYTES, capture
 
 COLLECT_JS = (Path(__file__).with_name("collect.js")).read_text(encoding="utf-8")
-FIXED_TIME = "2024-01-01T00:00:00Z"
-# Run in every page before its own scripts. Math.random from a fixed xorshift32 seed, so
-# pages that shuffle or pick at random draw the same. CSS animations and transitions end at
-# once (a 1 ms single run): a 2-s fade-in finished by collect.js still left its text a few
-# pixel values off in 1 of 90 renders. The sheet is adopted, so it is in no serialized DOM.
-INIT_JS = """(() => { let s = 0x2545f491;
-  Math.random = () => { s ^= s << 13; s ^= s >>> 17; s ^= s << 5; return (s >>> 0) / 4294967296; };
-  const still = new CSSStyleSheet();
-  still.replaceSync("*, *::before, *::after { animation-duration: 1ms !important; animation-delay: 0s !important;"
-    + " animation-iteration-count: 1 !important; transition-duration: 0s !important;"
-    + " transition-delay: 0s !important; }");
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, still]; })();"""
 # Debian's /usr/bin/chromium is a launcher script that adds flags from /etc/chromium.d
 # (extensions, GPU rasterization); the binary it runs is started directly instead.
 BROWSER_CANDIDATES = ("/usr/lib/chromium/chromium", "chromium", "chromium-browser",
                       "google-chrome-stable", "google-chrome")
-# --no-sandbox only where sandbox.py finds no sandbox; never --allow-file-access-from-files. Playwright's default
-# --disable-popup-blocking is left out (IGNORED_DEFAULTS): with Chromium's pop-up blocker on, window.open without a
-# user's click opens nothing; without it, a page's 50 window.open calls took 18 s instead of 3 (loaded machine).
-IGNORED_DEFAULTS = ["--disable-popup-blocking"]
-CHROMIUM_ARGS = [
-    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-default-apps",
-    "--disable-domain-reliability", "--force-color-profile=srgb", "--font-render-hinting=none",
-    "--hide-scrollbars",
-]
-OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND"]
 INSTALL_HINT = "install it with `apt-get install -y chromium` or pass --browser PATH"
 
 
 class BrowserError(RuntimeError):
     """No usable browser or Playwright; the message says how to get one."""
-
-
-class PageFailure(Exception):
-    """One page could not be rendered: `reason` is the reject code."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-
-
-@dataclass
-class RawPage:
-    """What the browser gives for one page, before any check on the Python side."""
-
-    png: bytes
-    html: str
-    elements: list[list[Any]]  # [xpath, tag, id, class, x, y, w, h] from collect.js, clipped to the capture
-    blocked: list[str] = field(default_factory=list)
-    blocked_files: int = 0  # of `blocked`, the file: requests (outside the asset root, or not a file)
-    cut: int = 0  # elements with a box wholly outside the captured area: not listed
-    clipped: int = 0  # elements listed with the part of their box inside the captured area
-    snapshot: bytes | None = None  # the page's canonical MHTML (snapshot.py), when the browser was asked for one
-    snapshot_error: str | None = None  # why there is none although one was asked for
-
-
-@dataclass
-class Traffic:
-    """What one page asked for and did not get, seen by the router."""
-
-    blocked: list[str] = field(default_factory=list)
-    files: int = 0
-    navigations: list[str] = field(default_factory=list)  # the page's own navigations after its first
-    page: Any = None
-    started: bool = False
-    loaded: list[tuple[str, str]] = field(default_factory=list)  # (url, resource type) let through: for snapshots
-    archive: Any = None  # what a re-render serves (rerender.py); None for a page loaded from the asset root
-
-    def navigated(self, url: str) -> PageFailure:
-        return PageFailure("navigated", f"{url}: the page navigated to {self.navigations[0]} (meta refresh, script "
-                                        "or form); not rendered, since the capture would no longer be this page")
 
 
 def find_browser(path: str | None = None) -> str:
@@ -263,14 +205,21 @@ class Browser:
     async def _open(self, context, traffic: Traffic, crashed: list, url: str, width: int, max_height: int,
                     timeout: float, max_elements: int) -> RawPage:
         """Set the context up (fixed clock, routes), open its page and load ``url``."""
-        await context.add_init_script(INIT_JS)
-        await context.clock.set_fixed_time(FIXED_TIME)
+        await context.add_init_script(INIT_JS)  # before the clock's own script: it keeps the native frames
+        if self.javascript:  # the fake clock is a script of the page's; with scripts off there is no timer to run
+            # pause_at alone installs it paused: Date at FIXED_TIME, performance.now 0. After an install(),
+            # the clock ran in real time until the pause, and the 12-39 ms between the two calls moved
+            # performance.now and the phase of animation frames (an animated icon drew another frame)
+            await context.clock.pause_at(FIXED_TIME)
         await context.route("**/*", lambda route: self._route(route, traffic))
         if not self.guard.allow_network:
             await context.route_web_socket("**/*", lambda ws: _block_ws(ws, traffic))
         page = traffic.page = await context.new_page()
         page.on("crash", lambda _: crashed.append(True))
-        raw = await self._load(page, url, width, max_height, timeout, max_elements)
+        page.on("request", lambda _: traffic.count(1))
+        page.on("requestfinished", lambda _: traffic.count(-1))
+        page.on("requestfailed", lambda _: traffic.count(-1))
+        raw = await self._load(page, traffic, url, width, max_height, timeout, max_elements)
         if self.snapshot:
             await self._snapshot(page, raw, traffic, (width, page.viewport_size["height"], max_height))
         return raw
@@ -285,17 +234,33 @@ class Browser:
         if len(raw.snapshot) > MAX_SNAPSHOT_BYTES:
             raw.snapshot, raw.snapshot_error = None, f"too_large: {len(raw.snapshot)} bytes > {MAX_SNAPSHOT_BYTES}"
 
-    async def _load(self, page, url: str, width: int, max_height: int, timeout: float, max_elements: int) -> RawPage:
+    async def settle(self, page, traffic: Traffic, timeout: float) -> None:
+        """Let the loaded page finish what its scripts do after load, the same way every time:
+        wait for its requests to end, run its timers and frames SETTLE_MS of virtual time, again."""
+        limit = min(QUIET_MAX_S, timeout / 4)
+        for _ in range(SETTLE_ROUNDS if self.javascript else 0):
+            await traffic.quiet(limit)
+            try:
+                await page.clock.run_for(SETTLE_MS)
+            except self._timeout_error:
+                raise
+            except Exception:  # noqa: BLE001 - Playwright's Error
+                # a timer of the page threw (a map page's `google` undefined): the clock ran every due timer,
+                # then raised the first error; in a browser the page would go on, so it does. A closed page
+                # or a gone browser is the caller's to classify, at once or at its next call
+                if page.is_closed() or not self.connected:
+                    raise
+        await traffic.quiet(limit)
+
+    async def _load(self, page, traffic: Traffic, url: str, width: int, max_height: int, timeout: float,
+                    max_elements: int) -> RawPage:
         response = await page.goto(url, wait_until="load", timeout=timeout * 1000)
         if response is not None and response.status >= 400:
             raise PageFailure("http_error", f"{url}: HTTP {response.status}")
-        if self.guard.allow_network:
-            try:  # let late requests settle; a page that never goes quiet is rendered as it is
-                await page.wait_for_load_state("networkidle", timeout=min(5.0, timeout / 2) * 1000)
-            except Exception:  # noqa: BLE001 - Playwright's TimeoutError
-                pass
+        await self.settle(page, traffic, timeout)  # a page that never goes quiet is rendered as it is
         found = await page.evaluate(COLLECT_JS, {"width": width, "maxHeight": max_height, "maxElements": max_elements,
-                                                 "maxHtml": MAX_HTML_BYTES, "frames": 2 if self.javascript else 0})
+                                                 "maxHtml": MAX_HTML_BYTES, "frames": 2 if self.javascript else 0,
+                                                 "frameKey": FRAME_KEY})
         if found["over"]:
             raise PageFailure("too_many_elements", f"{url}: more than {max_elements} elements in the captured "
                                                    "area (--max-elements); nothing written for this page")

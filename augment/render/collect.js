@@ -8,7 +8,7 @@
 //
 // Evaluated by Playwright as a function expression (browser.py, COLLECT_JS). The Python
 // side (extract.py) checks every xpath against its own lxml parse of the saved DOM.
-async ({width, maxHeight, maxElements, maxHtml, frames}) => {
+async ({width, maxHeight, maxElements, maxHtml, frames, frameKey}) => {
   await document.fonts.ready;
   // Animations (CSS ones already end at once, see INIT_JS in browser.py; these are the ones
   // scripts start): finite ones jump to their end state, infinite ones are cancelled.
@@ -24,7 +24,9 @@ async ({width, maxHeight, maxElements, maxHtml, frames}) => {
   // Two frames, so the compositor drops the layers those animations had: text painted on an
   // animated layer can differ by a few pixel values from run to run. None with JavaScript off
   // (`frames` 0): no callback of the page's event loop runs then, requestAnimationFrame's neither.
-  for (let i = 0; i < frames; i++) await new Promise((r) => requestAnimationFrame(r));
+  // The browser's own frames (kept by browser.py's INIT_JS): the page's are the paused fake clock's.
+  const frame = window[Symbol.for(frameKey)] || requestAnimationFrame;
+  for (let i = 0; i < frames; i++) await new Promise((r) => frame(r));
   const root = document.documentElement;
   const round = (v) => Math.round(v * 100) / 100;
   const elements = [];

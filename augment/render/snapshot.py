@@ -38,7 +38,7 @@ from urllib.request import url2pathname
 SNAPSHOT_SUFFIX = ".mhtml"
 MAX_SNAPSHOT_BYTES = 64_000_000  # a page whose archive is larger is written without one (counted)
 MAX_RESOURCE_BYTES = 16_000_000  # one collected file; a larger one is left out (the re-render misses it)
-DATE = "Mon, 01 Jan 2024 00:00:00 GMT"  # browser.FIXED_TIME, the render's fixed clock
+DATE = "Mon, 01 Jan 2024 00:00:00 GMT"  # environment.FIXED_TIME, the render's fixed clock
 # What a re-render needs of the files a page loaded: scripts never run there, so they are not kept.
 KEPT_TYPES = frozenset({"document", "stylesheet", "image", "font", "media", "texttrack"})
 _FRAME_ID = re.compile(rb"frame-[0-9A-Fa-f]{8,}@mhtml\.blink")

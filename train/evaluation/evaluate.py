@@ -186,15 +186,26 @@ def _summaries(stats: dict[str, Any], settings: EvalSettings, with_prior: bool) 
     return out
 
 
+def _by(stats: dict[str, Any], by: dict[str, str], settings: EvalSettings, with_prior: bool) -> dict[str, Any]:
+    """The summaries of each subset of sources that ``by`` (source id -> subset name) names."""
+    return {name: _summaries({who: {g: {s: v for s, v in per.items() if by.get(s) == name} for g, per in groups.items()}
+                              for who, groups in stats.items()}, settings, with_prior)
+            for name in sorted(set(by.values()))}
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, shards: str | Path, split: str, spec: InputSpec, settings: EvalSettings, *,
-             prior: LayoutPrior | None = None, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Held-out scores of ``model`` on ``split`` (module docstring)."""
+             prior: LayoutPrior | None = None, device: torch.device | str = "cpu",
+             by: dict[str, str] | None = None) -> dict[str, Any]:
+    """Held-out scores of ``model`` on ``split`` (module docstring); with ``by`` (source id ->
+    subset name, e.g. the kind of page), also each subset's own scores (``by``)."""
     items = gather(shards, split, spec, settings)
     candidates = [it for it in items if parse_key(it["key"])[1] == 0]  # context comes from untouched pages
     stats = score_items(model, items, candidates, settings, spec.factors, prior=prior, device=device)
     out: dict[str, Any] = {"split": split, "fold": settings.fold, "samples": len(items),
                            "sampling": vars(settings.sampling).copy(), "context_k": settings.context_k}
+    if by:
+        out["by"] = _by(stats, by, settings, prior is not None)
     return {**out, **_summaries(stats, settings, prior is not None)}
 
 
@@ -271,12 +282,13 @@ def _load(checkpoint: str | Path, context_k: int | None, max_sources: int, varia
 
 def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str = "val", *, max_sources: int = 0,
                         variants: int = 2, context_k: int | None = None, sampling: dict[str, Any] | None = None,
-                        device: torch.device | str = "cpu") -> dict[str, Any]:
+                        device: torch.device | str = "cpu", by: dict[str, str] | None = None) -> dict[str, Any]:
     """`train evaluate`: a checkpoint's held-out scores on ``split`` of ``shards``, beside the
     layout prior of the run's own training data (saved in the checkpoint; fitted on the train
     split of ``shards`` for a checkpoint without one). ``context_k``: few-shot context pages
     per page (default: the run's ``few_shot_k``); ``sampling``: settings of the run's
-    `SamplingConfig` to change, e.g. ``{"init": "noise"}``."""
+    `SamplingConfig` to change, e.g. ``{"init": "noise"}``; ``by``: scores per subset of sources too
+    (`evaluate`)."""
     from ..data.stream import EpochFilter
     from .prior import fit_prior
 
@@ -285,7 +297,7 @@ def evaluate_checkpoint(checkpoint: str | Path, shards: str | Path, split: str =
         prior = LayoutPrior.from_dict(state["prior"])
     else:
         prior = fit_prior(shards, spec, keep=EpochFilter(max_variants=cfg.max_variants), on_error=cfg.on_error)
-    return evaluate(predictor.model, shards, split, spec, settings, prior=prior, device=device)
+    return evaluate(predictor.model, shards, split, spec, settings, prior=prior, device=device, by=by)
 
 
 def evaluate_pairs_checkpoint(checkpoint: str | Path, folder: str | Path, *, context_k: int | None = None,

@@ -20,6 +20,9 @@ one-to-one by box: the assignment maximising the summed IoU (Hungarian,
   with TP the matched pairs at IoU >= 0.5, TP over the predicted sections, over the true
   ones, and 2 TP / (predicted + true). The exact count alone hides whether a page has one
   extra box or a wrong set.
+- ``bcubed_precision``, ``bcubed_recall``, ``bcubed_f1``: the page-segmentation literature's
+  pixel BCubed scores of the boxes alone, whatever their types (`bcubed.pixel_bcubed`; Kiesel
+  et al. 2020). Per page, then over pages, as the literature averages them.
 """
 from __future__ import annotations
 
@@ -30,8 +33,10 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ..geometry import iou_matrix
+from .bcubed import pixel_bcubed
 
-METRICS = ("count", "miou", "max_iou", "type", "children", "token", "raw_token", "precision", "recall", "f1")
+METRICS = ("count", "miou", "max_iou", "type", "children", "token", "raw_token", "precision", "recall", "f1",
+           "bcubed_precision", "bcubed_recall", "bcubed_f1")
 MATCH_IOU = 0.5
 
 
@@ -66,6 +71,7 @@ def page_stats(pred_boxes: torch.Tensor, pred_types: Sequence[int], pred_childre
     same_type = np.array([true_types[r] == pred_types[c] for r, c in zip(rows, cols)], dtype=bool) & good
     same_children = np.array([true_children[r] == pred_children[c] for r, c in zip(rows, cols)], dtype=bool) & good
     same_raw = np.array([true_raw[r] == pred_raw[c] for r, c in zip(rows, cols)], dtype=bool) & good
+    bc_precision, bc_recall, bc_f1 = pixel_bcubed(pred_boxes, true_boxes)
     return {
         "count": (float(n_pred == n_true), 1),
         "miou": (float(iou[rows, cols].sum()), n_true),
@@ -77,6 +83,9 @@ def page_stats(pred_boxes: torch.Tensor, pred_types: Sequence[int], pred_childre
         "precision": (float(good.sum()), n_pred),
         "recall": (float(good.sum()), n_true),
         "f1": (2.0 * float(good.sum()), n_pred + n_true),
+        "bcubed_precision": (bc_precision, 1),
+        "bcubed_recall": (bc_recall, 1),
+        "bcubed_f1": (bc_f1, 1),
     }
 
 
