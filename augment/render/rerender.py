@@ -35,7 +35,7 @@ from urllib.parse import urldefrag, urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from shards.pairs import Reject
+from shards.pairs.folder import Reject
 
 from ..page import ROW_ATTR, Page, box_to_quad
 from .browser import Browser, BrowserGone, PageFailure, RawPage, Traffic, _frame_of, _playwright, find_browser
