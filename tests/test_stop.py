@@ -66,7 +66,10 @@ def _listing(out: Path) -> dict[str, tuple[int, int]]:
 def test_a_stopped_run_stops_its_workers_and_the_rerun_completes(sources, tmp_path, how, code, said):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "augment", "run", "--input", str(sources), "--out", str(out), "--factor", str(FACTOR),
-           "--jobs", "2", "--seed", "0", "--val-fraction", "0"]
+           "--jobs", "2", "--seed", "0", "--val-fraction", "0",
+           # 12 shards: after the first, the job cannot finish before the signal lands (with 1-2
+           # shards it did once, at load ~15: the run exited 0 before the Ctrl-C)
+           "--samples-per-shard", str(FACTOR)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
