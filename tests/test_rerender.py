@@ -32,9 +32,13 @@ QUIET = RunOptions(progress=False)
 
 @pytest.fixture(scope="module", autouse=True)
 def _browsers_closed():
-    """The in-process renderer's browser (jobs=1 runs in this process) is closed after this module."""
+    """The browsers are closed after this module: the in-process renderer's (jobs=1 runs here) and
+    those of joblib's reusable loky workers (jobs=2), whose exit closes their renderers."""
     yield
     close_renderers()
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
 
 
 def _why_skip() -> str | None:

@@ -41,7 +41,8 @@ MAX_RESOURCE_BYTES = 16_000_000  # one collected file; a larger one is left out 
 DATE = "Mon, 01 Jan 2024 00:00:00 GMT"  # environment.FIXED_TIME, the render's fixed clock
 # What a re-render needs of the files a page loaded: scripts never run there, so they are not kept.
 KEPT_TYPES = frozenset({"document", "stylesheet", "image", "font", "media", "texttrack"})
-_FRAME_ID = re.compile(rb"frame-[0-9A-Fa-f]{8,}@mhtml\.blink")
+# Chromium's random part ids: frames (`frame-<hex>`) and the stylesheets of its own error pages (`css-<uuid>`)
+_PART_ID = re.compile(rb"[a-z]+-[0-9A-Fa-f][0-9A-Fa-f-]{7,}@mhtml\.blink")
 _FILE_URL = re.compile(rb"file://[^\s\"'<>()]*")
 _WINDOW = re.compile(r"^(\d+)x(\d+); max-height=(\d+)$")
 _TEXTUAL = ("text/", "image/svg+xml", "application/xml", "application/xhtml+xml")
@@ -103,16 +104,18 @@ def canonical(mhtml: bytes, window: tuple[int, int, int], extra: list[tuple[str,
     if not url or not message.is_multipart():
         raise SnapshotError("the browser's snapshot is not a multipart MHTML archive with a page location")
     parts = _parts(message)
-    ids: dict[bytes, bytes] = {}
-    for _, _, cid, _ in parts:  # frame ids in document order: frame-0 is the page itself
-        if cid and cid.encode() not in ids:
-            ids[cid.encode()] = f"frame-{len(ids)}@mhtml.blink".encode()
+    ids: dict[bytes, bytes] = {}  # random part ids, numbered in the archive's order: frame-0 is the page itself
+    for loc, _, cid, _ in parts:
+        for found in _PART_ID.findall(f"{cid or ''} {loc}".encode()):
+            kind = found.split(b"-", 1)[0].decode()
+            ids.setdefault(found, f"{kind}-{sum(k.startswith(kind.encode()) for k in ids)}@mhtml.blink".encode())
+    renamed = lambda b: _PART_ID.sub(lambda m: ids.get(m.group(0), m.group(0)), b)  # noqa: E731
     have = {loc for loc, *_ in parts}
     rows = []
     for loc, ctype, cid, body in parts + [(u, t, None, b) for u, t, b in extra if u not in have]:
         if ctype.startswith(_TEXTUAL):
-            body = _FRAME_ID.sub(lambda m: ids.get(m.group(0), m.group(0)), body)
-        rows.append((loc, ctype, ids[cid.encode()].decode() if cid else None, body))
+            body = renamed(body)
+        rows.append((renamed(loc.encode()).decode(), ctype, renamed(cid.encode()).decode() if cid else None, body))
     return _write(url, " ".join((message.get("Subject") or "").split()), window, rows)
 
 
