@@ -5,9 +5,11 @@ The real pages are the corpus `make corpus` builds (`--real-pairs`, default /tmp
 benchmark never downloads). They are augmented like the main arm's synthetic sources (the
 ``web`` preset at 256-512 px, JPEG), ``--real-factor`` variants each, with whole *sites*
 held out (``split_by = "group"`` over the corpus's ``groups.json``, ``VAL_FRACTION`` of them),
-so that no page of a scored site, nor its theme, was trained on. Three models are scored on
+so that no page of a scored site was trained on (the docs and blog sites built from PyPI
+themes share one sample text: for them the theme is what is new). Three models are scored on
 those held-out sites' untouched pages, by `train evaluate`'s code (95% bootstrap intervals
-over pages, the layout prior of each model's own training data beside it):
+over pages, each page its own source; the layout prior of each model's own training data
+beside it):
 
 - **synthetic**: the main arm's checkpoint (synthetic pages only);
 - **real**: a run on the real shards alone;
@@ -109,7 +111,9 @@ def _cell(s: dict[str, Any]) -> str:
 def report_real(r: dict[str, Any]) -> str:
     """The sim-to-real table: per kind, each arm's scores and the prior's."""
     rows = []
-    for kind in r["arms"]["synthetic"]["scores"]:
+    for kind, scores in r["arms"]["synthetic"]["scores"].items():
+        if not scores["model"]["sources"]:  # a kind with no page among the held-out sites
+            continue
         for name in ARMS:
             s = r["arms"][name]["scores"][kind]
             rows.append([kind, name, s["model"]["sources"], *(_cell(s["model"][m]) for m in SHOWN)])
