@@ -268,7 +268,8 @@ def test_browser_is_restarted_after_a_crash_and_the_page_retried(tmp_path):
     (pages / "a.html").write_text("<html><body><h1>first</h1></body></html>")
     # busy for a fixed amount of work (1-3 s), not until a time: the page's clock is fake and paused
     (pages / "b-slow.html").write_text("<html><body><h1>slow</h1><script>let x = 0; "
-                                       "for (let i = 0; i < 2e9; i++) { x = (x + i) % 1000003; }</script></body></html>")
+                                       "for (let i = 0; i < 2e9; i++) { x = (x + i) % 1000003; }"
+                                       "</script></body></html>")
     (pages / "c.html").write_text("<html><body><h1>last</h1></body></html>")
     out = tmp_path / "out"
     killed = []
