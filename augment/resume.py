@@ -38,7 +38,8 @@ def input_fingerprint(pairs: list[SourcePair], max_pixels: int = AugmentConfig.m
     files = [(f, limit) for p in sorted(pairs, key=lambda p: p.source_id)
              for f, limit in [(p.image, max_file_bytes(max_pixels)), (p.html, MAX_HTML_BYTES),
                               (p.boxes, MAX_BOXES_BYTES)]
-             + [(snap, MAX_SNAPSHOT_BYTES) for snap in [snapshot_path(p.html)] if snapshots and snap.is_file()]]
+             + [(snap, MAX_SNAPSHOT_BYTES) for snap in ([snapshot_path(p.html)] if snapshots and p.html else [])
+                if snap.is_file()]]
     for f, limit in files + [(groups_file, MAX_GROUPS_BYTES)]:
         if f is None:
             continue
