@@ -19,18 +19,17 @@ import pytest
 from augment.config import load_config
 from augment.job import run_job
 from augment.run_options import RunOptions
-from augment.render import REJECTS_NAME, BrowserError, RenderOptions, find_browser, render_pages
+from augment.render import REJECTS_NAME, BrowserError, RenderOptions, render_pages
+from augment.render.rerender import check_browser
 from shards import load_manifest
 from shards.tokens.htmlparse import parse_html
 
 
 def _why_skip() -> str | None:
+    """Why the render tests cannot run here (no Playwright, no Chromium), or None; the other
+    browser test files use it too."""
     try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "Playwright is not installed: pip install -e '.[render]'"
-    try:
-        find_browser()
+        check_browser()
     except BrowserError as e:
         return str(e)
     return None

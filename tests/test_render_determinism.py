@@ -13,21 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from augment.render import BrowserError, RenderOptions, find_browser, render_pages
+from augment.render import RenderOptions, render_pages
 from augment.render.environment import SETTLE_MS, SETTLE_ROUNDS
 from shards.pairs.groups import read_groups
-
-
-def _why_skip() -> str | None:
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "Playwright is not installed: pip install -e '.[render]'"
-    try:
-        find_browser()
-    except BrowserError as e:
-        return str(e)
-    return None
+from test_render import _why_skip
 
 
 pytestmark = pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to render with: {_why_skip()}")

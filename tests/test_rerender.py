@@ -19,13 +19,14 @@ from augment.job import run_job
 from augment.ops import apply_op
 from augment.ops.dropout import ring_colour
 from augment.page import quad_xyxy
-from augment.render import BrowserError, RenderOptions, render_pages
-from augment.render.rerender import RerenderError, check_browser, close_renderers, rerender_page
+from augment.render import RenderOptions, render_pages
+from augment.render.rerender import RerenderError, close_renderers, rerender_page
 from augment.render.snapshot import SnapshotError, canonical, read_snapshot, snapshot_path
 from augment.run_options import RunOptions
 from augment.sources import discover, load_pair
 from augment.synth import write_synth
 from shards import load_manifest
+from test_render import _why_skip
 
 QUIET = RunOptions(progress=False)
 
@@ -39,14 +40,6 @@ def _browsers_closed():
     from joblib.externals.loky import get_reusable_executor
 
     get_reusable_executor().shutdown(wait=True)
-
-
-def _why_skip() -> str | None:
-    try:
-        check_browser()
-    except BrowserError as e:
-        return str(e)
-    return None
 
 
 browser = pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to render with: {_why_skip()}")
