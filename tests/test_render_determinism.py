@@ -2,12 +2,13 @@
 
 A hand-made page races the capture the ways real ones did in the corpus (a banner shown by a
 timer after a fetch, a progress bar, an animation-frame loop, ids from crypto.randomUUID,
-performance.now written into the DOM, a timer that throws), and pages of the committed real-page slice
-(tests/data/real) are rendered twice. Skipped, with the reason, where Playwright or the system
-Chromium is missing.
+performance.now written into the DOM, a timer that throws, an icon the browser asks for when it
+likes), and pages of the committed real-page slice (tests/data/real) are rendered twice.
+Skipped, with the reason, where Playwright or the system Chromium is missing.
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,8 @@ pytestmark = pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to 
 
 REAL = Path(__file__).parent / "data" / "real"
 OPTS = RenderOptions(progress=False, timeout=30, jobs=1)
-RACING = """<!DOCTYPE html><html><head><style>body { margin: 0; font: 16px sans-serif }</style></head><body>
+RACING = """<!DOCTYPE html><html><head><link rel="icon" href="https://example.com/icon.png">
+<style>body { margin: 0; font: 16px sans-serif }</style></head><body>
 <div id="banner" style="height: 0px; overflow: hidden; background: #cde">announcement</div>
 <div id="bar" style="height: 12px; width: 0; background: #3a6"></div>
 <canvas id="spin" width="120" height="120"></canvas>
@@ -66,6 +68,8 @@ def test_a_page_whose_scripts_race_the_capture_renders_the_same_twice(tmp_path):
     assert '<div id="banner" style="height: auto;' in html and "width: 60%" in html
     assert "shown at 1500" in html and " 0 2024-01-01T00:00:00.000Z" in html  # performance.now, Date at load
     assert f"tick {SETTLE_ROUNDS * SETTLE_MS // 70}<" in html  # the virtual time settled, at 70 ms a tick
+    render = json.loads(next((tmp_path / "a").glob("*.boxes.json")).read_text(encoding="utf-8"))["render"]
+    assert render["blocked"] == []  # the icon (a refused URL) is never drawn, so not recorded
 
 
 @pytest.mark.slow  # ~30-60 s on 2 loaded cores: 12 real pages rendered twice
