@@ -44,7 +44,11 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     if args.count < 1:
         raise ConfigError(f"--count {args.count}: must be at least 1")
-    paths = write_synth(args.out, args.count, args.seed, progress=progress_enabled(not args.no_progress))
+    if not 0.0 <= args.shared_looks <= 1.0:
+        raise ConfigError(f"--shared-looks {args.shared_looks}: must be in 0..1 (0 = every section type painted "
+                          "alike in every group)")
+    paths = write_synth(args.out, args.count, args.seed, progress=progress_enabled(not args.no_progress),
+                        shared_looks=args.shared_looks)
     print(f"wrote {len(paths)} source pairs to {args.out}")
     return 0
 
@@ -198,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="folder for <id>.png/.html/.boxes.json")
     s.add_argument("--count", type=int, default=200, help="pages to write")
     s.add_argument("--seed", type=int, default=0, help="page i depends on (seed, i) only")
+    s.add_argument("--shared-looks", type=float, default=0.0,
+                   help="share (0..1) of a group's section types painted in another type's look, one cycle per "
+                        "group, so that only the group's other pages tell which look is which type (few-shot); "
+                        "0 paints every type alike everywhere")
     s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
     rd = add_command(sub, "render", cmd_render, "render HTML files or URLs into source pairs with headless Chromium",
                      "Render HTML files or URLs into source pairs (<id>.png, <id>.html, <id>.boxes.json) with "

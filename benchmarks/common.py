@@ -19,6 +19,9 @@ from typing import Any, Callable, Iterator, Sequence
 from shards.storage import atomic
 from shards.storage.versions import package_versions
 
+# The few-shot benchmarks' generator setting (`augment synth --shared-looks`): every middle section
+# type of a group painted in another's look, so that only the group's pages tell which is which
+FEW_SHOT_LOOKS = 1.0
 RECORD_DIR = Path(__file__).with_name("results")  # the recorded results (tracked; `python -m benchmarks --record`)
 RESULTS_DIR = RECORD_DIR / "latest"  # where runs write (ignored by git): running never dirties the checkout
 DEFAULT_WORK = Path(os.environ.get("S2S_BENCH_WORK", "/tmp/s2s-bench"))
@@ -104,18 +107,19 @@ def ratio(ours: float, base: float) -> float | None:
     return round(ours / base, 3) if base else None
 
 
-def cached_sources(work: Path, count: int, seed: int = 0) -> Path:
+def cached_sources(work: Path, count: int, seed: int = 0, shared_looks: float = 0.0) -> Path:
     """A folder of `count` synthetic source pairs, generated once and reused across runs.
 
-    Page i depends only on (seed, i), so a pool only grows: a run needing more pages
-    writes the missing ones, a run needing fewer takes a subset (see `subset`).
+    Page i depends only on (seed, i) (and `shared_looks`, `augment synth --shared-looks`), so a
+    pool only grows: a run needing more pages writes the missing ones, a run needing fewer takes
+    a subset (see `subset`).
     """
     from augment.synth import write_synth
 
-    pool = work / f"sources-seed{seed}"
+    pool = work / (f"sources-seed{seed}" + (f"-looks{shared_looks:g}" if shared_looks else ""))
     have = sum(1 for i in range(count) if (pool / f"page-{i:05d}.png").exists())
     if have < count:
-        write_synth(pool, count, seed, progress=False)
+        write_synth(pool, count, seed, progress=False, shared_looks=shared_looks)
     return pool
 
 

@@ -24,9 +24,9 @@ evaluation cadence and one loader worker set here):
   scratch (``model.encoder = "conv"``), same data and steps, each scored on the
   held-out sources and on the project's real pages (``tests/data/real``: rendered third-party
   pages no run trains on);
-- with ``--few-shot`` (or ``--full``): sources grouped by look (the synthetic generator's
-  groups.json), whole groups held out (``--split-by group``), a few-shot model (up to 4
-  context pages) scored on the held-out groups with k = 0, 1 and 4 context pages;
+- with ``--few-shot``, alone (recorded as ``model_quality_few_shot``) or in ``--full``: the
+  few-shot table (`benchmarks.few_shot`): whole look groups held out, a few-shot model per
+  generator setting scored on them with k = 0, 1 and 4 context pages;
 - with ``--real``: sim-to-real (`benchmarks.sim_to_real`): held-out real *sites* of the
   corpus ``make corpus`` builds (``--real-pairs``), scored per kind of page for the main arm
   (synthetic only), a run on real pages only and a run on both mixed, with pixel BCubed F1.
@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from . import common
+from .few_shot import few_shot_table, report_few_shot
 from .sim_to_real import DEFAULT_PAIRS, kinds_of, measure_real, report_real
 
 NAME = "model_quality"
@@ -61,15 +62,19 @@ SHOWN = ("count", "miou", "type", "children", "token", "raw_token", "precision",
 WHO = ("model", "finding", "reading", "prior")
 
 
-def build(work: Path, sources: int, factor: int, seed: int, preset: str, split_by: str = "source") -> Path:
-    """Shards of the synthetic sources under `preset` (cached in `work`)."""
+def build(work: Path, sources: int, factor: int, seed: int, preset: str, split_by: str = "source",
+          shared_looks: float = 0.0) -> Path:
+    """Shards of the synthetic sources under `preset` (cached in `work`); `shared_looks`: the
+    generator's setting (`augment synth --shared-looks`)."""
     from augment.config import load_config
     from augment.job import run_job
     from augment.run_options import RunOptions
 
-    out = work / f"quality-{preset}-{split_by}-{sources}x{factor}-seed{seed}"
+    looks = f"-looks{shared_looks:g}" if shared_looks else ""
+    out = work / f"quality-{preset}-{split_by}-{sources}x{factor}-seed{seed}{looks}"
     if not (out / "manifest.json").exists():
-        src = common.subset(common.cached_sources(work, sources, seed), sources, work / f"src-{sources}-seed{seed}")
+        src = common.subset(common.cached_sources(work, sources, seed, shared_looks), sources,
+                            work / f"src-{sources}-seed{seed}{looks}")
         sets = [{"image_format": "jpg"}]
         if preset == "web":
             sets.append({"ops": {"spatial": {"width": WIDTH}}})
@@ -127,6 +132,11 @@ def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Pa
             real_factor: int = FULL["real_factor"]) -> dict[str, Any]:
     from train.evaluation.evaluate import evaluate_checkpoint
 
+    if few_shot and not ablations:  # the few-shot table alone (recorded as model_quality_few_shot)
+        t0 = time.perf_counter()
+        table = few_shot_table(work, sources, factor, steps, seed, build, train_arm)
+        return {"settings": dict(sources=sources, factor=min(10, factor), steps=steps, width=WIDTH),
+                "few_shot": table, "total_seconds": round(time.perf_counter() - t0, 1)}
     if real is not None:
         kinds_of(real)  # no corpus there: said before the main run, not after it
     runs = work / "quality-runs"
@@ -155,8 +165,8 @@ def measure(sources: int, factor: int, steps: int, ablation_steps: int, work: Pa
     if ablations:
         result["arms"] = ablation(work, sources, ablation_steps, seed)
         plot(result, Path(results) / "ablation.png")
-    if few_shot or ablations:
-        result["few_shot"] = few_shot_table(work, sources, factor, steps, seed)
+    if ablations:
+        result["few_shot"] = few_shot_table(work, sources, factor, steps, seed, build, train_arm)
     if real is not None:
         result["real"] = measure_real(work, real, web, runs / "main" / "last.pt", real_steps, real_factor, seed,
                                       WIDTH, train_arm)
@@ -181,23 +191,6 @@ def _met(arm: dict[str, Any], key: str, target: float) -> bool:
     value, prior_ci = arm["model"][key]["value"], arm["prior"][key]["ci"] or [0, 0]
     lo = (arm["model"][key]["ci"] or [value, value])[0]
     return value is not None and value >= target and lo > prior_ci[1]
-
-
-def few_shot_table(work: Path, sources: int, factor: int, steps: int, seed: int) -> dict[str, Any]:
-    """k = 0, 1, 4 context pages on held-out groups, one few-shot model."""
-    from train.evaluation.evaluate import evaluate_checkpoint
-
-    shards = build(work, sources, min(10, factor), seed, "web", split_by="group")
-    run = work / "quality-runs" / "few-shot"
-    arm = train_arm(shards, run, steps, seed, few_shot_max=4, few_shot_k=4)
-    rows = {}
-    for k in (0, 1, 4):
-        ev = evaluate_checkpoint(run / "last.pt", shards, "val", variants=0, context_k=k)
-        rows[f"k={k}"] = {"model": _scores(ev), "prior": _scores(ev, "prior")}
-    gain = {m: None if rows["k=4"]["model"][m]["value"] is None else
-            round(rows["k=4"]["model"][m]["value"] - rows["k=0"]["model"][m]["value"], 4) for m in SHOWN}
-    return {"seconds": arm["seconds"], "seconds_per_step": round(arm["seconds"] / steps, 3), "rows": rows,
-            "gain_k4_over_k0": gain}
 
 
 def plot(result: dict[str, Any], path: Path) -> Path:
@@ -240,6 +233,8 @@ def _cell(s: dict[str, Any]) -> str:
 
 
 def report(r: dict[str, Any]) -> str:
+    if "main" not in r:
+        return report_few_shot(r["few_shot"])
     main = r["main"]
     rows = [[k, _cell(main["model"][k]), _cell(main["prior"][k]), _cell(main["finding"][k]), _cell(main["reading"][k]),
              _cell(main["variants"][k]), r["targets"][k]["target"] if k in r["targets"] else "-",
@@ -266,14 +261,7 @@ def report(r: dict[str, Any]) -> str:
                     for name, a in r["arms"].items()]
         text += "\n\n" + common.table(["ablation arm", "steps", "token", "type", "mIoU", "count", "train s"], arm_rows)
     if "few_shot" in r:
-        fs = r["few_shot"]["rows"]
-        text += "\n\n" + common.table(["context pages", "token", "type", "mIoU", "count"],
-                                       [[k, _cell(v["model"]["token"]), _cell(v["model"]["type"]),
-                                         _cell(v["model"]["miou"]), _cell(v["model"]["count"])] for k, v in fs.items()])
-        text += f"\n\ngain of k=4 over k=0: {r['few_shot']['gain_k4_over_k0']}"
-        text += (f"\ntraining s/step (its one evaluation included): with context (up to 4 pages) "
-                 f"{r['few_shot']['seconds_per_step']}, the main run without "
-                 f"{round(main['seconds'] / main['steps'], 3)}")
+        text += "\n\n" + report_few_shot(r["few_shot"])
     if "real" in r:
         text += "\n\n" + report_real(r["real"])
     return text
@@ -286,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ablation-steps", type=int,
                    help=f"steps of each ablation arm (default {FULL['ablation_steps']}, "
                         f"quick {QUICK['ablation_steps']})")
-    p.add_argument("--few-shot", action="store_true", help="add the k = 0, 1, 4 context-pages table on held-out groups")
+    p.add_argument("--few-shot", action="store_true",
+                   help="instead: the k = 0, 1, 4 context-pages table on held-out groups (benchmarks.few_shot)")
     p.add_argument("--backbones", action="store_true",
                    help="add the pretrained-against-random backbone arms, scored on held-out sources and real pages")
     p.add_argument("--real", action="store_true",
@@ -303,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="add the backbone arms, the augmentation ablation (factors 1, 10, 20; seed preset) and the "
                         "few-shot table (~2 CPU hours)")
     args = p.parse_args(argv)
-    return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot, ablations=args.full,
+    name = NAME + ("_few_shot" if args.few_shot and not args.full else "")  # the few-shot table alone
+    return common.run_sized(name, args, QUICK, FULL, measure, report, few_shot=args.few_shot, ablations=args.full,
                             backbone_arms=args.backbones, results=args.results,
                             real=args.real_pairs if args.real else None)
 

@@ -135,3 +135,16 @@ def test_help(module, capsys):
     with pytest.raises(SystemExit) as e:
         module.main(["--help"])
     assert e.value.code == 0 and "--quick" in capsys.readouterr().out
+
+
+def test_label_ceiling_few_shot_shows_the_gap_only_where_looks_are_shared(dirs, capsys):
+    work, results = dirs
+    assert label_ceiling.main(["--few-shot", "--pages", "120", "--work", str(work), "--results", str(results)]) == 0
+    assert "shared looks" in capsys.readouterr().out
+    rows = json.loads((results / "label_ceiling.json").read_text())["few_shot"]
+    plain, shared = rows
+    assert plain["shared_looks"] == 0.0 and shared["shared_looks"] == label_ceiling.common.FEW_SHOT_LOOKS
+    assert plain["type_k0"] >= 0.99 and plain["type_k4"] >= 0.99  # the page alone says it all
+    # shared looks: the page alone cannot tell which look is which type; the group's pages can
+    assert shared["type_k0"] < 0.7 and shared["type_k4"] > shared["type_k1"] > shared["type_k0"] + 0.05
+    assert shared["found_k4"] > shared["found_k1"] > shared["found_k0"] == 0.0

@@ -71,7 +71,7 @@ def test_k_0_is_the_model_without_context_for_the_same_weights():
     plain_cfg = TrainConfig()
     plain = tiny_model(plain_cfg).eval()
     missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
-    assert not missing and all(".context." in k or k.startswith("context.") for k in unexpected)
+    assert not missing and all(".context." in k or ".copy." in k or k.startswith("context.") for k in unexpected)
     batch = _with_context(model, 2, 0)
     assert "context" not in batch
     boxes, t = torch.rand(2, 8, 4), torch.tensor([10, 60])
@@ -108,3 +108,38 @@ def test_the_objective_trains_the_context_layers():
     obj(_with_context(model, 2, 2), torch.Generator().manual_seed(0))["loss"].backward()
     assert model.context.look[0].weight.grad is not None
     assert model.encoder.stem[0].weight.grad is not None  # the targets train the encoder
+
+
+def test_the_label_copy_names_a_section_by_the_context_section_it_resembles():
+    from train.model.context import LabelCopy
+
+    copy = LabelCopy(8, num_types=5)
+    torch.manual_seed(0)
+    shots = torch.randn(1, 3, 8)
+    types = torch.tensor([[1, 3, 4]])
+    pad = torch.tensor([[False, False, True]])
+    h = torch.cat([shots[:, 1], shots[:, 2]])  # like the 2nd shot; like the 3rd, which is padding
+    with torch.no_grad():
+        copy.scale.fill_(torch.tensor(50.0).log())
+        out = copy(h, shots.expand(2, -1, -1), types.expand(2, -1), pad.expand(2, -1))
+    assert out[0].argmax() == 3  # the type of the shot it resembles
+    assert out[1].argmax() in (1, 3) and out[1, 4] == out[1].min()  # padding is never copied
+    none = copy(h, shots.expand(2, -1, -1), types.expand(2, -1), torch.ones(2, 3, dtype=torch.bool))
+    assert torch.equal(none, torch.zeros_like(none))  # no context: nothing added
+
+
+def test_context_changes_the_type_logits_and_the_gates_get_no_weight_decay():
+    model = _few_shot_model()
+    batch = _with_context(model, 2, 3)
+    feats = model.encode(batch["image"], batch["extent"])
+    boxes, idx = torch.rand(4, 4) * 0.5 + 0.25, torch.tensor([0, 0, 1, 1])
+    with torch.no_grad():
+        with_ctx = model.read(feats, boxes, idx, None, model.batch_context(batch))
+        without = model.read(feats, boxes, idx)
+    assert not torch.allclose(with_ctx.type, without.type)
+    cfg = TrainConfig(few_shot_max=3, loss=LossConfig())
+    cfg.model = dict(TINY_MODEL)
+    groups = Objective(cfg, model).param_groups()
+    gates = {id(p) for n, p in model.named_parameters() if n.endswith((".gate", "copy.weight", "copy.scale"))}
+    assert len(groups) == 2 and {id(p) for p in groups[1]["params"]} == gates and groups[1]["weight_decay"] == 0.0
+    assert len(gates) == 1 + 2 + model.cfg.denoiser_layers  # reader gate, the copy pair, one gate per block

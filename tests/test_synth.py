@@ -193,3 +193,38 @@ def test_the_generator_reads_the_type_tables_of_shards_tokens():
 
     src = Path(page.__file__).read_text()
     assert "TYPE_CLASSES" in src and '"jumbotron"' not in src and '"call-to-action"' not in src
+
+
+def test_shared_looks_paint_a_groups_types_in_each_others_looks_and_keep_the_labels():
+    from augment.synth.page import MIDDLE, group_looks
+
+    assert group_looks("bs-blue-tint", 0.0, 0) == {}  # today's generator: every type in its own look
+    one = group_looks("bs-blue-tint", 1.0, 0)
+    assert sorted(one) == sorted(MIDDLE) and sorted(one.values()) == sorted(MIDDLE)  # one to one
+    assert all(kind != look for kind, look in one.items())
+    assert one != group_looks("tw-red-grey", 1.0, 0) and one != group_looks("bs-blue-tint", 1.0, 1)
+    assert len(group_looks("bs-blue-tint", 0.5, 0)) == 7
+    with pytest.raises(ValueError, match="shared_looks"):
+        group_looks("bs-blue-tint", 1.5, 0)
+    by_group: dict[str, dict] = {}
+    for i in range(30):
+        layout = synth_layout(f"page-{i:05d}", np.random.default_rng([3, i]), 1.0, 3)
+        assert by_group.setdefault(layout.look.family, layout.look.painted_as) == layout.look.painted_as
+        html = layout_html(layout)
+        boxes = {e["xpath"]: e["box"] for e in collect_boxes(layout.root)}
+        painted = section_signatures(layout)
+        for s in derive_sections(html, boxes, layout.size):  # the markup still names the true type
+            assert painted[s.xpath][0] == s.type
+    # and a section's pixels follow the look: the same signature as its builder's own type's
+    plain = synth_layout("page-00000", np.random.default_rng([3, 0]), 0.0, 3)
+    assert plain.look.painted_as == {}
+
+
+def test_shared_looks_zero_writes_todays_bytes_and_the_cli_refuses_a_bad_share(tmp_path):
+    from augment.cli import main
+
+    write_synth(tmp_path / "a", 3, seed=5, progress=False)
+    write_synth(tmp_path / "b", 3, seed=5, progress=False, shared_looks=0.0)
+    assert all((tmp_path / "a" / p.name).read_bytes() == p.read_bytes() for p in (tmp_path / "b").iterdir())
+    assert main(["synth", "--out", str(tmp_path / "c"), "--count", "2", "--shared-looks", "1.5"]) != 0
+    assert not (tmp_path / "c").exists()

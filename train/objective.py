@@ -144,10 +144,18 @@ class Objective(nn.Module):
             taken = {id(p) for grp in groups for p in grp["params"]}
             rest = [p for p in self.parameters() if id(p) not in taken]
             return [{"params": rest, "lr": cfg.lr}, *groups]
-        return [{"params": list(self.parameters()), "lr": cfg.lr}]
+        # few-shot gates (tanh gates, the label copy's weight and temperature): no weight decay, which
+        # pulled zero-started gates back to 0 (0.0003 / -0.001 after 600 steps), and GATE_LR x the rate
+        gates = [p for n, p in self.named_parameters() if n.endswith((".gate", "copy.weight", "copy.scale"))]
+        if not gates:
+            return [{"params": list(self.parameters()), "lr": cfg.lr}]
+        taken = {id(p) for p in gates}
+        return [{"params": [p for p in self.parameters() if id(p) not in taken], "lr": cfg.lr},
+                {"params": gates, "lr": cfg.lr * GATE_LR, "weight_decay": 0.0}]
 
 
 T_BUCKETS = 4
+GATE_LR = 10.0  # learning rate of the few-shot gates, in multiples of the run's
 
 
 def by_timestep(name: str, per_sample: torch.Tensor, t: torch.Tensor, T: int) -> dict[str, torch.Tensor]:

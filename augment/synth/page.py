@@ -22,10 +22,20 @@ the sections drawn (which sections a page has is drawn independently of its look
 family shares no section-order tendency). `write_synth` writes each page's family to
 `groups.json` (`augment.groups`); the family is read from draws the page makes anyway, so
 the pages' bytes do not depend on it.
+
+**Looks that mean different things** (`shared_looks`, `augment synth --shared-looks`). At 0,
+the default, every section type is painted by its own builder in every group. At S > 0 a
+group (family) draws, from its name and the seed alone, round(S x 14) of the middle types and
+paints them in a cycle of each other's looks: in one group `pricing` is painted with the
+features builder and `features` with the gallery's, in another `pricing` looks like a team
+grid. The markup still names the true type (the label); only pixels move. A page alone then
+no longer says which type a look is; the group's other pages do (few-shot,
+`benchmarks.label_ceiling --few-shot`). Within a group the mapping is one to one.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -78,6 +88,7 @@ class Look:
     dark: Color
     lights: tuple[Color, Color]
     family: str
+    painted_as: dict[str, str] = field(default_factory=dict)  # type -> the builder painting it (shared looks)
 
 
 def new_look(rng: np.random.Generator) -> Look:
@@ -90,6 +101,19 @@ def new_look(rng: np.random.Generator) -> Look:
     btn_cls = KIT["bs"]["btn"] if kit == "bs" else TW_BUTTONS[int(rng.integers(len(TW_BUTTONS)))]
     return Look(kit, btn_cls, bool(rng.random() < 0.7), primary, DARKS[int(rng.integers(len(DARKS)))],
                 (WHITE, second), f"{kit}-{PRIMARY_NAMES[p]}-{LIGHT_NAMES[light]}")
+
+
+def group_looks(family: str, shared: float, seed: int) -> dict[str, str]:
+    """type -> the middle type whose builder paints it in group `family` (see the module docstring);
+    empty at `shared` 0. Drawn from (seed, family) alone, so every page of a group agrees."""
+    if not 0.0 <= shared <= 1.0:
+        raise ValueError(f"shared_looks {shared}: must be in 0..1 (0 = every type painted alike everywhere)")
+    n = int(round(shared * len(MIDDLE)))
+    if n < 2:
+        return {}
+    rng = np.random.default_rng([seed, 0x100, zlib.crc32(family.encode("utf-8"))])
+    cycle = [MIDDLE[int(i)] for i in rng.permutation(len(MIDDLE))[:n]]
+    return {kind: cycle[(i + 1) % n] for i, kind in enumerate(cycle)}
 
 
 def section_ctx(rng: np.random.Generator, look: Look, kind: str, index: int) -> Ctx:
@@ -119,7 +143,7 @@ def type_markup(c: Ctx, kind: str) -> tuple[list[str], dict[str, str]]:
 def build_section(rng: np.random.Generator, look: Look, kind: str, index: int) -> Factory:
     c = section_ctx(rng, look, kind, index)
     sem, attrs = type_markup(c, kind)
-    items = BUILDERS[kind](c)
+    items = BUILDERS[look.painted_as.get(kind, kind)](c)
     if c.chance(0.1):
         items.append(block("div", 0, cls=("clearfix",)))  # real pages carry zero-height boxes
     pad_y = int(c.rng.integers(12, 21)) if kind == "navbar" else int(c.rng.integers(5, 13)) * 8
@@ -198,9 +222,11 @@ class SynthLayout:
         return WIDTH, self.root.box[3]
 
 
-def synth_layout(source_id: str, rng: np.random.Generator) -> SynthLayout:
-    """The layout tree of one synthetic page (what `synth_page` paints and writes)."""
+def synth_layout(source_id: str, rng: np.random.Generator, shared_looks: float = 0.0, seed: int = 0) -> SynthLayout:
+    """The layout tree of one synthetic page (what `synth_page` paints and writes); `shared_looks`
+    and `seed` draw its group's looks (module docstring; 0 = today's pages, seed unused)."""
     look = new_look(rng)
+    look.painted_as = group_looks(look.family, shared_looks, seed)
     kinds = choose_kinds(rng)
     secs = [build_section(rng, look, k, i) for i, k in enumerate(kinds)]
     nodes = fit_height(rng, look, kinds, secs)
@@ -230,20 +256,23 @@ def _paint(layout: SynthLayout) -> tuple[np.ndarray, str, dict]:
     return rasterize(layout.root, width, height), layout_html(layout), boxes
 
 
-def write_synth(out: str | Path, count: int, seed: int, progress: bool = True) -> list[Path]:
+def write_synth(out: str | Path, count: int, seed: int, progress: bool = True,
+                shared_looks: float = 0.0) -> list[Path]:
     """Write `count` source pairs (page-00000.png/.html/.boxes.json, ...) into `out`, and
-    each page's family into `out/groups.json` (merged over one already there).
+    each page's family into `out/groups.json` (merged over one already there). `shared_looks`:
+    how many of a group's types are painted in another type's look (module docstring).
 
     Page i depends only on (seed, i), so any subset can be regenerated identically. Each
     file is written atomically; the PNG goes last so a complete pair is never half there,
     and groups.json after every page. Returns the PNG paths, one per page, in order.
     """
+    group_looks("", shared_looks, seed)  # a bad value is said before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written, families = [], {}
     for i in tqdm(range(count), desc="synth", disable=not progress):
         sid = f"page-{i:05d}"
-        layout = synth_layout(sid, np.random.default_rng([seed, i]))
+        layout = synth_layout(sid, np.random.default_rng([seed, i]), shared_looks, seed)
         img, html, boxes = _paint(layout)
         families[sid] = layout.look.family
         ok, png = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), PNG_PARAMS)

@@ -16,7 +16,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .denoiser import Denoised, Denoiser, RoutedDenoiser
-from .context import Context, ContextEncoder
+from .context import Context, ContextEncoder, pad_sets
 from .dense import DenseHead, DenseOut
 from .backbones import build_encoder
 from .encoders import AxisTokens, Features, pixel_row_profile
@@ -76,7 +76,14 @@ class SectionModel(nn.Module):
             return None
         with torch.no_grad():
             feats = self.encode(images, extent)
-        return self.context(feats, targets, owner, batch_size)
+        context = self.context(feats, targets, owner, batch_size)
+        # the context's sections as the reader embeds them, for its label copy (train.model.context)
+        page, slot = targets["mask"].nonzero(as_tuple=True)
+        shots = self.reader.embed(feats, targets["boxes"][page, slot].to(feats.fine.dtype), page)
+        context.shots, pad = pad_sets(shots, owner[page], batch_size)
+        context.shot_types = pad_sets(targets["types"][page, slot], owner[page], batch_size)[0]
+        context.shot_pad = pad
+        return context
 
     def batch_context(self, batch: dict) -> Context | None:
         """The few-shot context tokens of a collated batch (train.data.inputs.collate), or None."""
@@ -120,7 +127,7 @@ def _without(context: Context | None, drop: torch.Tensor | None) -> Context | No
     """The context, with the samples whose condition is dropped left without it."""
     if context is None or drop is None:
         return context
-    return Context(context.tokens, context.pad, context.present & ~drop)
+    return context.without(drop)
 
 
 def unwrap(model: nn.Module) -> nn.Module:

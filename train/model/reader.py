@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from .context import Context, ContextAttention
+from .context import Context, ContextAttention, LabelCopy
 from .pooling import pool_boxes
 from .encoders import ConvBN, Features
 
@@ -49,6 +49,7 @@ class Reader(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(128 * rows * cols + 32, d), nn.GELU(), nn.Dropout(cfg.dropout))
         # few-shot: a section attends to the labelled sections of its group's context pages
         self.context = ContextAttention(d, cfg.num_heads, cfg.dropout) if cfg.few_shot else None
+        self.copy = LabelCopy(d, cfg.num_types) if cfg.few_shot else None  # types of the sections it resembles
         self.type_head = nn.Linear(d, cfg.num_types)
         self.children_head = nn.Linear(d, cfg.max_children * (cfg.num_roles + 1))
         self.raw_head = nn.Linear(d, cfg.num_raw)
@@ -56,18 +57,27 @@ class Reader(nn.Module):
         self.null_children = nn.Parameter(torch.zeros(cfg.max_children, cfg.num_roles + 1))
         self.null_raw = nn.Parameter(torch.zeros(cfg.num_raw))
 
+    def embed(self, feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor) -> torch.Tensor:
+        """[K, D]: the sections at ``boxes`` as read from the page alone (before any context)."""
+        pooled = pool_boxes(feats, boxes, batch_idx, self.size)
+        geom = torch.cat([boxes.detach().float(), feats.page_shape(batch_idx)[:, 1:]], 1).to(pooled.dtype)
+        return self.mlp(torch.cat([self.conv(pooled), self.geom(geom)], 1))
+
     def forward(self, feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor,
                 drop: torch.Tensor | None = None, context: Context | None = None) -> Read:
         """Logits for the sections at ``boxes`` [K,4] (normalised cxcywh) of samples
         ``batch_idx`` [K]; ``drop`` [B] bool: those samples get the null logits; ``context``:
         few-shot context tokens of the B samples."""
         K = len(boxes)
-        pooled = pool_boxes(feats, boxes, batch_idx, self.size)
-        geom = torch.cat([boxes.detach().float(), feats.page_shape(batch_idx)[:, 1:]], 1).to(pooled.dtype)
-        h = self.mlp(torch.cat([self.conv(pooled), self.geom(geom)], 1))
+        h = seen = self.embed(feats, boxes, batch_idx)
         if self.context is not None and context is not None and K:
             h = self.context(h, context.select(batch_idx))
-        out = Read(self.type_head(h), self.children_head(h).view(K, self.max_children, self.num_roles + 1),
+        type_logits = self.type_head(h)
+        if self.copy is not None and context is not None and context.shots is not None and K:
+            mine = context.select(batch_idx)
+            type_logits = type_logits + self.copy(seen, mine.shots, mine.shot_types,
+                                                  mine.shot_pad | ~mine.present.unsqueeze(1))
+        out = Read(type_logits, self.children_head(h).view(K, self.max_children, self.num_roles + 1),
                    self.raw_head(h))
         if drop is None:
             return out
