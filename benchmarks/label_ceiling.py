@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"instead: type and token ceilings of a page alone and with k = {FEW_SHOT_KS[1:]} labelled "
                         f"pages of its group, at shared looks 0 and {common.FEW_SHOT_LOOKS}")
     args = p.parse_args(argv)
-    return common.run_sized(NAME, args, QUICK, FULL, measure, report, few_shot=args.few_shot)
+    name = NAME + ("_few_shot" if args.few_shot else "")  # recorded apart from the ceiling's own table
+    return common.run_sized(name, args, QUICK, FULL, measure, report, few_shot=args.few_shot)
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def test_label_ceiling_few_shot_shows_the_gap_only_where_looks_are_shared(dirs, 
     work, results = dirs
     assert label_ceiling.main(["--few-shot", "--pages", "120", "--work", str(work), "--results", str(results)]) == 0
     assert "shared looks" in capsys.readouterr().out
-    rows = json.loads((results / "label_ceiling.json").read_text())["few_shot"]
+    rows = json.loads((results / "label_ceiling_few_shot.json").read_text())["few_shot"]
     plain, shared = rows
     assert plain["shared_looks"] == 0.0 and shared["shared_looks"] == label_ceiling.common.FEW_SHOT_LOOKS
     assert plain["type_k0"] >= 0.99 and plain["type_k4"] >= 0.99  # the page alone says it all

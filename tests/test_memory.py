@@ -139,3 +139,20 @@ def test_a_tight_budget_splits_the_batch_and_says_so(shards, tmp_path, caplog):
     assert torch.isfinite(torch.tensor(sums["loss"]))
     with pytest.raises(TrainConfigError, match="raise --max-memory"):
         _trainer(shards, tmp_path / "none", max_memory=int(cost.fixed + 0.5 * cost.per_sample))
+
+
+def test_checkpointing_plans_with_its_own_measured_cost_and_phase_4_fits_this_machine():
+    from train.model import PRESETS
+
+    params = 60_000_000  # of the order of the large preset's
+    width = PRESETS["large"]["canvas_width"]
+    plain = memory.sample_cost("large", width, 4, params, ema=True)
+    kept = memory.sample_cost("large", width, 4, params, ema=True, checkpointing=True)
+    assert kept.fixed == plain.fixed and kept.per_sample == memory.PER_SAMPLE_CHECKPOINTED["large"] < 4 * G
+    assert plain.per_sample == memory.PER_SAMPLE["large"]
+    budget = int(23.5 * G * 0.5)  # the default max_memory (50%) of a 24 GiB machine
+    with pytest.raises(ValueError, match="max-memory"):
+        memory.micro_batch_size(budget, plain.per_sample, 64, plain.fixed)
+    assert memory.micro_batch_size(budget, kept.per_sample, 64, kept.fixed) >= 3
+    # presets that were not probed with checkpointing keep the plain figure (an upper bound)
+    assert memory.sample_cost("micro", 128, 4, 10, checkpointing=True) == memory.sample_cost("micro", 128, 4, 10)

@@ -97,6 +97,28 @@ def test_failed_write_leaves_nothing_that_looks_complete(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_early_writeback_changes_no_byte_and_its_failure_names_the_shard(tmp_path, monkeypatch):
+    import errno
+
+    from shards.storage import writer
+
+    plain = write_shard(tmp_path / "a" / "train-000000.tar", _samples(), "h", "train")
+    synced = []
+    monkeypatch.setattr(writer._HashingFile, "SYNC_EVERY", 1024)
+    monkeypatch.setattr(writer.os, "fdatasync", lambda fd: synced.append(fd))
+    early = write_shard(tmp_path / "b" / "train-000000.tar", _samples(), "h", "train")
+    assert len(synced) >= 2 and early["sha256"] == plain["sha256"]
+    assert (tmp_path / "a" / "train-000000.tar").read_bytes() == (tmp_path / "b" / "train-000000.tar").read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer.os, "fdatasync", full)
+    with pytest.raises(OSError, match="train-000000.tar"):
+        write_shard(tmp_path / "c" / "train-000000.tar", _samples(), "h", "train")
+    assert not (tmp_path / "c" / "train-000000.tar").exists()
+
+
 def test_killed_write_leaves_only_a_temp_file(tmp_path):
     """A process killed mid-shard leaves no shard and no sidecar under the final names."""
     code = f"""

@@ -47,6 +47,10 @@ class Cost(NamedTuple):
 # peak RSS less RUNTIME less the model's states (medium: 3,993 MiB peak, large 13,854). Most of it is the
 # encoder's attention over the page's tokens (large: 4,096 tokens, 6 layers). Rounded up to 16 MiB.
 PER_SAMPLE: dict[str, int] = {"micro": 48 * MiB, "small": 720 * MiB, "medium": 2_544 * MiB, "large": 11_776 * MiB}
+# The same with `model.checkpointing` (train.model.recompute; on in phases 3-4), probed 2026-12-05 the
+# same way with two steps (`--probe-checkpointing on --probe-steps 2`): medium 2,302 MiB peak, large
+# 4,528 (without: 3,987 and 13,532 in the same runs). Presets not probed so keep the figures above.
+PER_SAMPLE_CHECKPOINTED: dict[str, int] = {"medium": 848 * MiB, "large": 2_432 * MiB}
 # The intercept of the micro and small fits less their model's states (PARAM_BYTES per parameter),
 # the larger (small: 1,247 - 93 MiB), rounded up to 64 MiB: the imported libraries, allocator caches.
 RUNTIME = 1_216 * MiB
@@ -69,10 +73,11 @@ def budget_bytes(value: Any, device: torch.device) -> int:
 
 
 def sample_cost(preset: str, canvas_width: int, max_aspect: int, params: int, ema: bool = False,
-                context_pages: int = 0) -> Cost:
+                context_pages: int = 0, checkpointing: bool = False) -> Cost:
     """A model's cost: the runtime and its ``params`` parameters' states, plus the preset's
-    measured bytes per sample (:data:`PER_SAMPLE`) scaled to its canvas and to few-shot context
-    pages (each encoded like the page: an upper bound)."""
+    measured bytes per sample (:data:`PER_SAMPLE`, or :data:`PER_SAMPLE_CHECKPOINTED` with
+    activation checkpointing) scaled to its canvas and to few-shot context pages (each encoded
+    like the page: an upper bound)."""
     from .model import PRESETS
 
     area = (canvas_width ** 2 * max_aspect) / (PRESETS[preset]["canvas_width"] ** 2 * 4)
@@ -81,7 +86,8 @@ def sample_cost(preset: str, canvas_width: int, max_aspect: int, params: int, em
     # micro-batch rather than an OOM)
     area = area if area <= 1 else area ** 2
     fixed = RUNTIME + params * (PARAM_BYTES + (EMA_BYTES if ema else 0))
-    return Cost(fixed, math.ceil(PER_SAMPLE[preset] * area * (1 + context_pages)))
+    per_sample = (PER_SAMPLE_CHECKPOINTED.get(preset, PER_SAMPLE[preset]) if checkpointing else PER_SAMPLE[preset])
+    return Cost(fixed, math.ceil(per_sample * area * (1 + context_pages)))
 
 
 def gib(n: float) -> str:
@@ -129,7 +135,8 @@ def plan(cfg: Any, model: torch.nn.Module, device: torch.device) -> int:
     logs a split."""
     model_cfg = model.cfg
     cost = sample_cost(cfg.preset, model_cfg.canvas_width, model_cfg.max_aspect,
-                       sum(p.numel() for p in model.parameters()), bool(cfg.ema_decay), cfg.few_shot_max)
+                       sum(p.numel() for p in model.parameters()), bool(cfg.ema_decay), cfg.few_shot_max,
+                       bool(getattr(model_cfg, "checkpointing", False)))
     budget = budget_bytes(cfg.max_memory, device)
     try:
         size = micro_batch_size(budget, cost.per_sample, cfg.batch_size, cost.fixed)

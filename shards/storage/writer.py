@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tarfile
 from collections import Counter, deque
@@ -65,6 +66,10 @@ class _HashingFile:
 
     JOIN = 64 << 10  # pieces below this are gathered before hashing
     BACKLOG = 64 << 20
+    # Early writeback: every SYNC_EVERY bytes a thread of its own asks the kernel to write what
+    # has reached the file so far (fdatasync; one at a time), so the shard's closing fsync
+    # (atomic_open) finds little left to write, instead of all of it at the end.
+    SYNC_EVERY = 8 << 20
 
     def __init__(self, fh: Any):
         self.fh, self.sha, self.size = fh, hashlib.sha256(), 0
@@ -72,6 +77,9 @@ class _HashingFile:
         self._small = bytearray()
         self._queued: deque[tuple[Future, int]] = deque()
         self._backlog = 0
+        self._syncer: ThreadPoolExecutor | None = None
+        self._sync: Future | None = None
+        self._unsynced = 0
 
     def write(self, data: bytes) -> int:
         if self.fh is None:  # aborted: tarfile's finalizer may still flush; drop it
@@ -85,7 +93,19 @@ class _HashingFile:
             self._hash_small()
             self._submit(data if isinstance(data, bytes) else bytes(data))  # bytes: nobody can change it meanwhile
         self.size += n
-        return self.fh.write(data)
+        written = self.fh.write(data)
+        self._unsynced += n
+        if self._unsynced >= self.SYNC_EVERY and (self._sync is None or self._sync.done()):
+            self._writeback()
+        return written
+
+    def _writeback(self) -> None:
+        if self._sync is not None:
+            self._sync.result()  # an error of the last writeback (ENOSPC, EIO) surfaces here
+        self.fh.flush()
+        if self._syncer is None:
+            self._syncer = ThreadPoolExecutor(1, thread_name_prefix="shard-writeback")
+        self._sync, self._unsynced = self._syncer.submit(os.fdatasync, self.fh.fileno()), 0
 
     def _hash_small(self) -> None:
         if self._small:
@@ -108,7 +128,12 @@ class _HashingFile:
         return self.sha.hexdigest()
 
     def close(self) -> None:
-        """Wait for the hash to catch up (or drop it when aborted) and end its thread."""
+        """Wait for the hash and the writeback to catch up (or drop them when aborted) and end their threads."""
+        if self._syncer is not None:
+            self._syncer.shutdown(wait=True)
+            self._syncer = None
+            if self._sync is not None and self.fh is not None:
+                self._sync.result()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=self.fh is None)
             self._pool = None
@@ -118,8 +143,11 @@ class _HashingFile:
             self._queued.clear()
 
     def flush(self) -> None:
+        """Flush to the file and wait for a writeback in flight (the file may be closed next)."""
         if self.fh is not None:
             self.fh.flush()
+        if self._sync is not None:
+            self._sync.result()
 
 
 def encode_members(sample: Sample) -> dict[str, Any]:
