@@ -106,14 +106,14 @@ def report_few_shot(table: dict[str, Any]) -> str:
         if key == "targets":
             continue
         pages = next(iter(t["rows"].values()))["pages"]
-        text += f"shared looks {key} ({pages} held-out pages; {t['seconds_per_step']} s/step):\n"
+        text += f"shared looks {key} ({pages} held-out pages; {t['seconds_per_step']} s/step):\n\n"
         text += common.table(["context pages", *SHOWN],
                              [[k, *(_cell(v["model"][m]) for m in SHOWN)] for k, v in t["rows"].items()]
                              + [["layout prior", *(_cell(t["rows"]["k=0"]["prior"][m]) for m in SHOWN)]])
-        text += "\ngain of k=4 over k=0: " + ", ".join(
+        text += "\n\ngain of k=4 over k=0: " + ", ".join(
             f"{m} {g['gain']:+.3f}{' (intervals apart)' if g['intervals_apart'] else ''}"
             for m, g in t["gain_k4_over_k0"].items())
-        text += "\ngates: " + ", ".join(f"{n} {v}" for n, v in t["gates"].items()) + "\n\n"
+        text += "; gates: " + ", ".join(f"{n} {v}" for n, v in t["gates"].items()) + "\n\n"
     for name, tg in table["targets"].items():
-        text += f"target {name}: {tg['value']} ({tg['target']}): {'met' if tg['met'] else 'NOT met'}\n"
+        text += f"target {name}: {tg['value']} ({tg['target']}): {'met' if tg['met'] else 'NOT met'}\n\n"
     return text.rstrip()
