@@ -63,10 +63,10 @@ def test_every_default_price_says_where_it_comes_from():
 
 def test_the_recorded_rates_price_the_cpu_and_give_no_gpu_figures():
     data, rows = cost.from_record()  # benchmarks/results/*.json, tracked: fixed inputs
-    assert data["augment_per_s"] == pytest.approx(2 * 17.539) and data["bytes_per_sample"] == 757_888
+    assert data["augment_per_s"] == pytest.approx(2 * 13.175) and data["bytes_per_sample"] == 764_800
     assert [r["phase"] for r in rows] == [1, 2, 3, 4] and rows[3]["step_per_s"] == 0.04
     out = cost.costs(data, rows, cpu=CPU, gpu=GPU)
     assert out[3]["train_cpu_h"] == 888.9  # 128,000 pages at 0.04/s
-    assert out[3]["augment_h"] == 7.92  # 1,000,000 variants at 35.08/s
-    assert out[3]["run_usd_cpu"] == 179.36  # (7.92 + 888.9) h x $0.2
+    assert out[3]["augment_h"] == 10.54  # 1,000,000 variants at 26.35/s
+    assert out[3]["run_usd_cpu"] == 179.89  # (10.54 + 888.9) h x $0.2
     assert out[3]["train_gpu_h"] is None and out[3]["run_usd_gpu"] is None and "not measured" in out[3]["gpu_figures"]
