@@ -70,11 +70,11 @@ class Reader(nn.Module):
         few-shot context tokens of the B samples."""
         K = len(boxes)
         h = seen = self.embed(feats, boxes, batch_idx)
-        if self.context is not None and context is not None and K:
-            h = self.context(h, context.select(batch_idx))
+        mine = context.select(batch_idx) if context is not None and K else None  # each section's context
+        if self.context is not None and mine is not None:
+            h = self.context(h, mine)
         type_logits = self.type_head(h)
-        if self.copy is not None and context is not None and context.shots is not None and K:
-            mine = context.select(batch_idx)
+        if self.copy is not None and mine is not None and mine.shots is not None:
             type_logits = type_logits + self.copy(seen, mine.shots, mine.shot_types,
                                                   mine.shot_pad | ~mine.present.unsqueeze(1))
         out = Read(type_logits, self.children_head(h).view(K, self.max_children, self.num_roles + 1),
