@@ -81,10 +81,7 @@ def page_sections(i: int, seed: int, with_pixels: bool = False, shared_looks: fl
 
 def oracle(fit: list[dict], score: list[dict], factor: str) -> tuple[float, float]:
     """(share of `score` rows whose `factor` the signature oracle names, share unseen)."""
-    table: dict[tuple, Counter] = defaultdict(Counter)
-    for r in fit:
-        table[r["signature"]][r[factor]] += 1
-    best = {sig: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for sig, c in table.items()}
+    best = _best_of(_table(fit, factor, "signature"))
     hits = sum(best.get(r["signature"]) == r[factor] for r in score)
     unseen = sum(r["signature"] not in best for r in score)
     return hits / max(1, len(score)), unseen / max(1, len(score))
@@ -102,13 +99,11 @@ def coverage(counts: Counter, share: float) -> int:
 
 def confusions(fit: list[dict], score: list[dict], factor: str, top: int = 8) -> list[list]:
     """The most frequent (true, oracle) disagreements: where the pixels do not decide."""
-    table: dict[tuple, Counter] = defaultdict(Counter)
-    for r in fit:
-        table[r["signature"]][r[factor]] += 1
+    best = _best_of(_table(fit, factor, "signature"))
     miss: Counter = Counter()
     for r in score:
-        if r["signature"] in table:
-            guess = min(table[r["signature"]].items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        if r["signature"] in best:
+            guess = best[r["signature"]]
             if guess != r[factor]:
                 miss[(r[factor], guess)] += 1
     return [[t, g, n] for (t, g), n in miss.most_common(top)]

@@ -80,9 +80,8 @@ class SectionModel(nn.Module):
         # the context's sections as the reader embeds them, for its label copy (train.model.context)
         page, slot = targets["mask"].nonzero(as_tuple=True)
         shots = self.reader.embed(feats, targets["boxes"][page, slot].to(feats.fine.dtype), page)
-        context.shots, pad = pad_sets(shots, owner[page], batch_size)
+        context.shots, context.shot_pad = pad_sets(shots, owner[page], batch_size)
         context.shot_types = pad_sets(targets["types"][page, slot], owner[page], batch_size)[0]
-        context.shot_pad = pad
         return context
 
     def batch_context(self, batch: dict) -> Context | None:
