@@ -108,11 +108,13 @@ bench-record: $(INSTALLED)
 # the whole suite runs there, and only if it passes do its versions become constraints.txt (its
 # comment lines kept). Then review `git diff constraints.txt` and commit it. The venv is left
 # in LOCK_VENV (~6 GB with the CUDA torch; rm -rf it when done).
+# The corpus extra resolves with the rest: its builders' exact pins must hold under the lock, or
+# `make corpus` cannot install (tests/test_versions.py checks every extra against the lock).
 lock:
 	rm -rf $(LOCK_VENV)
 	python3 -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[dev,dask,render,hf]'
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[dev,dask,render,hf,corpus]'
 	$(LOCK_VENV)/bin/python -m pytest -q
 	{ grep '^#' $(CONSTRAINTS); $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
 	mv $(CONSTRAINTS).new $(CONSTRAINTS)

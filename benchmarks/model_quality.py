@@ -53,7 +53,7 @@ from .sim_to_real import DEFAULT_PAIRS, kinds_of, measure_real, report_real
 
 NAME = "model_quality"
 QUICK = dict(sources=60, factor=5, steps=40, ablation_steps=10, real_steps=20, real_factor=1)
-FULL = dict(sources=500, factor=10, steps=600, ablation_steps=150, real_steps=200, real_factor=4)
+FULL = dict(sources=500, factor=10, steps=600, ablation_steps=150, real_steps=150, real_factor=2)
 ABLATION_FACTOR = 20  # the ablation's largest factor (--full)
 STARTS = ("dense", "proposals", "noise")  # sampling.init, the arms of one trained model
 TARGETS = {"count": 0.90, "miou": 0.85, "type": 0.90, "token": 0.60}

@@ -79,3 +79,38 @@ def test_mix_must_name_one_share_per_set_and_phase_counts_every_source(shards, r
                                       "--run", str(tmp_path / "r")])
     cfg, reason = resolve_config(args)  # the phase from the sets' total sources
     assert reason.startswith(f"{total} source pairs") and cfg.mix == [0.7, 0.3]
+
+
+def test_a_run_on_the_mix_can_start_from_a_synthetic_run(shards, real_shards, tmp_path):
+    """`--init-from`: the synthetic run's weights carry over by name, the raw-token head's rows by
+    token (the mix's raw vocabulary is larger and ordered otherwise); step and optimizer start afresh."""
+    import torch
+
+    from train import checkpoint as ckpt
+
+    fit(shards, tmp_path / "syn", tiny(1, eval_every=100), progress=False)
+    old = ckpt.load(tmp_path / "syn" / ckpt.LAST)
+    tuned = Trainer([shards, real_shards], tmp_path / "tuned", tiny(1, mix=[0.3, 0.7], eval_every=100,
+                                                                      init_from=str(tmp_path / "syn" / ckpt.LAST)),
+                    progress=False)
+    model, warm = tuned.obj.model.state_dict(), tuned.warm
+    assert tuned.step == 0 and warm["from_step"] == 4 and warm["fresh"] == []
+    for name, value in old["objective"].items():
+        if name.startswith("model.") and name[6:] not in ckpt.RAW_ROWS:
+            assert torch.equal(model[name[6:]], value), name
+    old_raw, new_raw = old["factors"]["raw"], tuned.factors.raw
+    assert len(new_raw) > len(old_raw) and warm["raw_tokens_taken"] == len(old_raw)
+    token = old_raw[-1]  # its row moved with it
+    assert torch.equal(model["reader.raw_head.weight"][new_raw.index(token)],
+                       old["objective"]["model.reader.raw_head.weight"][old_raw.index(token)])
+    assert tuned.fit()["step"] == 4
+    assert [r for r in read_log(tmp_path / "tuned") if r["kind"] == "init"][0]["taken"] == warm["taken"]
+
+
+def test_init_from_a_checkpoint_of_another_model_is_refused_by_name(shards, tmp_path):
+    fit(shards, tmp_path / "syn", tiny(1, eval_every=100), progress=False)
+    other = tiny(1, model={"d_model": 48, "stem_channels": 8}, init_from=str(tmp_path / "syn" / "last.pt"))
+    with pytest.raises(RuntimeError, match=r"syn/last.pt: --init-from holds under half the weights"):
+        Trainer(shards, tmp_path / "b", other, progress=False)
+    with pytest.raises(RuntimeError, match="nope.pt: no checkpoint"):
+        Trainer(shards, tmp_path / "c", tiny(1, init_from=str(tmp_path / "nope.pt")), progress=False)

@@ -82,3 +82,28 @@ def test_drift_reads_only_what_differs():
     assert versions.drift({"scipy": ["1.0"]}, now) == [("scipy", ["1.0"], "None")]  # not installed here
     assert versions.drift("edited by hand", now) == [] and versions.drift(None, now) == []
     assert versions.gather([{"numpy": "2.4.6"}, None, {"numpy": "2.3.0"}]) == {"numpy": ["2.3.0", "2.4.6"]}
+
+
+def test_every_extra_installs_under_the_lock():
+    """`make corpus`, `make test` and CI install extras with `pip -c constraints.txt`: a version an
+    extra pins that the lock excludes makes that install impossible (the lock once held pygments
+    2.21 while the corpus builders pin 2.18, and `make corpus` could not install)."""
+    import re
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    root = Path(__file__).resolve().parent.parent
+    lock = {}
+    for line in (root / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+        if m:
+            lock[canonicalize_name(m.group(1))] = m.group(2).split("+")[0]
+    extras = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    refused = [f"[{extra}] {req}: the lock has {lock[canonicalize_name(Requirement(req).name)]}"
+               for extra, reqs in extras.items() for req in reqs
+               if canonicalize_name(Requirement(req).name) in lock
+               and not Requirement(req).specifier.contains(lock[canonicalize_name(Requirement(req).name)],
+                                                           prereleases=True)]
+    assert not refused, "; ".join(refused)

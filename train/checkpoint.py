@@ -86,3 +86,48 @@ def restore_rng(state: dict[str, Any], generator: torch.Generator) -> None:
     generator.set_state(state["generator"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# parameters with one row per raw token: a warm start takes their rows by token, not by index
+RAW_ROWS = ("reader.raw_head.weight", "reader.raw_head.bias", "reader.null_raw")
+
+
+def warm_start(model: torch.nn.Module, path: str | Path, raw: tuple[str, ...]) -> dict[str, Any]:
+    """Start a new run from another run's trained weights (`train fit --init-from`): a model
+    trained on synthetic pages, then fine-tuned on real ones.
+
+    Weights are taken by name where the shapes agree (the EMA weights where the run kept them,
+    as `train predict` uses). Rows of the raw-token head are taken by token (`RAW_ROWS`: the
+    two runs' raw vocabularies come from different manifests); section types and roles are
+    the closed sets of shards.tokens, the same in both. Everything else keeps its fresh
+    initialisation, and the returned report names it. Only weights come over: the optimizer,
+    the schedule and the step start afresh. Refused, naming the file, when under half of
+    `model`'s weights would come over (another preset or backbone)."""
+    state = load(path)
+    if state.get("ema"):
+        weights = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
+    else:
+        weights = {k[len("model."):]: v for k, v in state["objective"].items() if k.startswith("model.")}
+    own = model.state_dict()
+    old_raw = {t: i for i, t in enumerate(state["factors"].get("raw", ()))}
+    taken, fresh, raw_rows = {}, [], 0
+    for name, value in own.items():
+        src = weights.get(name)
+        if name in RAW_ROWS and src is not None and src.shape[1:] == value.shape[1:]:
+            rows = [(i, old_raw[t]) for i, t in enumerate(raw) if t in old_raw and old_raw[t] < src.shape[0]]
+            out = value.clone()
+            for i, j in rows:
+                out[i] = src[j]
+            taken[name], raw_rows = out, len(rows)
+        elif src is not None and src.shape == value.shape and src.dtype == value.dtype:
+            taken[name] = src
+        else:
+            fresh.append(name)
+    if sum(own[k].numel() for k in taken) < 0.5 * sum(v.numel() for v in own.values()):
+        raise CheckpointError(f"{path}: --init-from holds under half the weights of the model this run builds (preset "
+                              f"{state['model_config'].get('canvas_width')}-px canvas, encoder "
+                              f"{state['model_config'].get('encoder', 'conv')!r}); use the preset and [model] "
+                              "settings that checkpoint was trained with (its RUN/config.json)")
+    model.load_state_dict(taken, strict=False)
+    return {"from": str(path), "from_step": state["step"], "taken": len(taken), "fresh": fresh,
+            "raw_tokens_taken": raw_rows, "raw_tokens": len(raw)}

@@ -44,7 +44,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[TrainConfig, str]:
     table = read_table(args.config) if args.config else None
     flags = {"max_steps": args.max_steps, "seed": args.seed, "num_workers": args.workers,
              "batch_size": args.batch_size, "eval_every": args.eval_every, "max_memory": args.max_memory,
-             "mix": _mix(args.mix) if args.mix else None}
+             "mix": _mix(args.mix) if args.mix else None, "init_from": args.init_from}
     sets = [parse_assignment(a) for a in args.set or []]
     return resolve(phase_defaults(phase), table, flags, str(args.config), sets), reason
 
@@ -242,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "micro-batches with the same effective batch")
     f.add_argument("--fold", help="K-fold: validate on fold i of the train split, or 'all' folds in turn "
                                   "(default: validate on the val split)")
+    f.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="start from another run's trained weights (e.g. one trained on synthetic pages, to "
+                        "fine-tune on real ones); optimizer and step start afresh (default: none, a fresh model)")
     f.add_argument("--resume", action="store_true", help="continue from RUN/last.pt on the same curve")
     f.add_argument("--overwrite", action="store_true", help="start afresh in a run directory that holds a run")
     f.add_argument("--print-config", action="store_true", help="print the resolved config and exit")

@@ -182,6 +182,9 @@ class TrainConfig:
     few_shot_k: int = 0  # FSDM: context pages per held-out page in evaluations (0 = none)
     amp: bool = False
     ema_decay: float = 0.0
+    # a checkpoint whose trained weights this run starts from (train.checkpoint.warm_start; "": none),
+    # e.g. a model trained on synthetic pages fine-tuned on real ones; --resume ignores it
+    init_from: str = ""
 
     def checks(self) -> list[tuple[bool, str, str]]:
         """Rows of (ok, setting, rule): every setting's type and range."""
@@ -229,6 +232,7 @@ class TrainConfig:
              "an integer in 0..few_shot_max"),
             (isinstance(self.amp, bool), "amp", "true or false"),
             (_is_num(self.ema_decay) and 0 <= self.ema_decay < 1, "ema_decay", "in [0, 1)"),
+            (isinstance(self.init_from, str), "init_from", "a checkpoint path, or empty for none"),
         ]
         return rows + self.sampling.checks() + self.loss.checks()
 

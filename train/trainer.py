@@ -85,6 +85,9 @@ class Trainer:
         torch.manual_seed(cfg.seed * 1000 + self.info.rank)  # dropout draws from the global stream
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + self.info.rank + 1)
         self.obj = Objective(cfg, build_model(cfg, self.factors))
+        # fine-tuning: another run's weights, before the optimizer and EMA copy them; a resumed run's own win
+        self.warm = ckpt.warm_start(self.obj.model, cfg.init_from, self.factors.raw) if cfg.init_from and not state \
+            else None
         self.spec = InputSpec.of(self.obj.model.cfg, self.factors)
         self.micro_size = memory.plan(cfg, self.obj.model, self.info.device)  # samples per forward
         if state and state["tdc"]:
@@ -262,6 +265,8 @@ class Trainer:
         if info.main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic.write_json(self.run_dir / "config.json", cfg.to_dict())
+            if self.warm and self.step == 0:
+                self.log.write("init", 0, self.warm)  # what came from --init-from, and what did not
         bar = tqdm(total=cfg.max_steps, initial=self.step, desc="train", unit="step",
                    disable=not (info.main and progress_enabled(self.progress)))
         seen, t0, stop, last_eval = 0, time.perf_counter(), False, None
