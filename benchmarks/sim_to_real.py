@@ -1,7 +1,7 @@
 """Sim-to-real: the phase-1 model on real sites it never saw, trained on synthetic pages only,
 on real pages only, and on both mixed (`python -m benchmarks.model_quality --real`).
 
-The real pages are the corpus `make corpus` builds (`--real-pairs`, default /tmp/corpus1; the
+The real pages are the corpus `make corpus` builds (`--real-pairs`, default `corpus_out/`; the
 benchmark never downloads). They are augmented like the main arm's synthetic sources (the
 ``web`` preset at 256-512 px, JPEG), ``--real-factor`` variants each, with whole *sites*
 held out (``split_by = "group"`` over the corpus's ``groups.json``, ``VAL_FRACTION`` of them),
@@ -40,7 +40,7 @@ FIT_EVAL = {"eval_variants": 0, "eval_sources": 8}
 TARGETS = {"count": 0.5, "type": 0.6, "miou": 0.65, "bcubed_f1": 0.6}
 SHOWN = ("count", "miou", "type", "token", "bcubed_f1")
 ARMS = ("synthetic", "real", "mixed")
-DEFAULT_PAIRS = Path("/tmp/corpus1")
+DEFAULT_PAIRS = Path(__file__).resolve().parent.parent / "corpus_out"  # where `make corpus` writes (CORPUS)
 
 
 def kinds_of(pairs: Path) -> dict[str, str]:

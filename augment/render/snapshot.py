@@ -105,8 +105,13 @@ def canonical(mhtml: bytes, window: tuple[int, int, int], extra: list[tuple[str,
         raise SnapshotError("the browser's snapshot is not a multipart MHTML archive with a page location")
     parts = _parts(message)
     ids: dict[bytes, bytes] = {}  # random part ids, numbered in the archive's order: frame-0 is the page itself
-    for loc, _, cid, _ in parts:
-        for found in _PART_ID.findall(f"{cid or ''} {loc}".encode()):
+    # then the ids only a document names: a frame the archive holds no part for (an iframe whose
+    # page was refused) still gets a random id in its parent's src (soft-ui's index: 1 page of 565
+    # differed between two corpus builds by that id alone), numbered in order of appearance
+    named = [f"{cid or ''} {loc}".encode() for loc, _, cid, _ in parts]
+    named += [body for _, ctype, _, body in parts if ctype.startswith(_TEXTUAL)]
+    for text in named:
+        for found in _PART_ID.findall(text):
             kind = found.split(b"-", 1)[0].decode()
             ids.setdefault(found, f"{kind}-{sum(k.startswith(kind.encode()) for k in ids)}@mhtml.blink".encode())
     renamed = lambda b: _PART_ID.sub(lambda m: ids.get(m.group(0), m.group(0)), b)  # noqa: E731
