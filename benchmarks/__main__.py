@@ -20,11 +20,11 @@ from . import (augment_throughput, common, cost, label_ceiling, model_quality, r
 BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion,
                                   cost)}
 # the README blocks and the module whose report() writes each; model_quality (~20 CPU minutes) runs on its own:
-# python -m benchmarks.model_quality [--few-shot] [--full]; so does rerender (Chromium, ~0.2 pages/s per core):
+# python -m benchmarks.model_quality [--few-shot] [--real] [--full]; so does rerender (Chromium, ~0.2 pages/s per core):
 # python -m benchmarks.rerender [--html DIR ...]. The cost table is in README.md (from results/cost.json)
 RECORDED = {**BENCHMARKS, "train_input_phase4": train_input, "train_input_memory": train_input,
             "model_quality": model_quality, "rerender": rerender, "model_quality_few_shot": model_quality,
-            "label_ceiling_few_shot": label_ceiling}
+            "model_quality_real": model_quality, "label_ceiling_few_shot": label_ceiling}
 
 
 def main(argv: list[str] | None = None) -> int:

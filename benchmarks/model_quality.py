@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="add the backbone arms, the augmentation ablation (factors 1, 10, 20; seed preset) and the "
                         "few-shot table (~2 CPU hours)")
     args = p.parse_args(argv)
-    name = NAME + ("_few_shot" if args.few_shot and not args.full else "")  # the few-shot table alone
+    name = NAME + ("_few_shot" if args.few_shot and not args.full else  # the few-shot table alone
+                   "_real" if args.real and not (args.full or args.backbones) else "")  # main arm + sim-to-real
     return common.run_sized(name, args, QUICK, FULL, measure, report, few_shot=args.few_shot, ablations=args.full,
                             backbone_arms=args.backbones, results=args.results,
                             real=args.real_pairs if args.real else None)
