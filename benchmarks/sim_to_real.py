@@ -15,9 +15,7 @@ beside it):
 - **real**: a run on the real shards alone, from the phase-1 start (ImageNet backbone);
 - **mixed**: the synthetic checkpoint fine-tuned on both (`train fit --shards SYN --shards REAL
   --mix MIX --init-from SYN_RUN/last.pt`), what a user with a synthetic model and a few real
-  pages does. Measured on the corpus of 12-05 (300 steps each): from that start and at 0.3/0.7,
-  count 0.21, mIoU 0.30, type 0.24; a run from scratch at 0.5/0.5 (200 steps) ended at count
-  0.04 (the synthetic pages, all full-width bands, pulled it) and type 0.22.
+  pages does (why this start and not a run from scratch: README, Status).
 
 Both new runs take ``--real-steps`` steps with the phase-1 defaults, like the main arm. Each
 score is given for all held-out pages and per kind of page (the corpus's ``corpus.json``),

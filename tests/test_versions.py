@@ -101,9 +101,8 @@ def test_every_extra_installs_under_the_lock():
         if m:
             lock[canonicalize_name(m.group(1))] = m.group(2).split("+")[0]
     extras = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
-    refused = [f"[{extra}] {req}: the lock has {lock[canonicalize_name(Requirement(req).name)]}"
-               for extra, reqs in extras.items() for req in reqs
-               if canonicalize_name(Requirement(req).name) in lock
-               and not Requirement(req).specifier.contains(lock[canonicalize_name(Requirement(req).name)],
-                                                           prereleases=True)]
+    pins = [(extra, Requirement(req)) for extra, reqs in extras.items() for req in reqs]
+    refused = [f"[{extra}] {req}: the lock has {lock[canonicalize_name(req.name)]}" for extra, req in pins
+               if canonicalize_name(req.name) in lock
+               and not req.specifier.contains(lock[canonicalize_name(req.name)], prereleases=True)]
     assert not refused, "; ".join(refused)

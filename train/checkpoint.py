@@ -74,6 +74,14 @@ def load(path: str | Path, map_location: str | torch.device = "cpu", strict: boo
     return state
 
 
+def model_weights(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The model's weights in a loaded checkpoint, keyed as `SectionModel.state_dict()`: the EMA
+    weights where the run kept them (its evaluations used those), else the trained ones."""
+    if state.get("ema"):
+        return {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
+    return {k[len("model."):]: v for k, v in state["objective"].items() if k.startswith("model.")}
+
+
 def rng_state(generator: torch.Generator) -> dict[str, torch.Tensor]:
     state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
     if torch.cuda.is_available():
@@ -104,21 +112,17 @@ def warm_start(model: torch.nn.Module, path: str | Path, raw: tuple[str, ...]) -
     the schedule and the step start afresh. Refused, naming the file, when under half of
     `model`'s weights would come over (another preset or backbone)."""
     state = load(path)
-    if state.get("ema"):
-        weights = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
-    else:
-        weights = {k[len("model."):]: v for k, v in state["objective"].items() if k.startswith("model.")}
+    weights = model_weights(state)
     own = model.state_dict()
     old_raw = {t: i for i, t in enumerate(state["factors"].get("raw", ()))}
     taken, fresh, raw_rows = {}, [], 0
     for name, value in own.items():
         src = weights.get(name)
         if name in RAW_ROWS and src is not None and src.shape[1:] == value.shape[1:]:
-            rows = [(i, old_raw[t]) for i, t in enumerate(raw) if t in old_raw and old_raw[t] < src.shape[0]]
+            pairs = [(i, old_raw[t]) for i, t in enumerate(raw) if old_raw.get(t, src.shape[0]) < src.shape[0]]
             out = value.clone()
-            for i, j in rows:
-                out[i] = src[j]
-            taken[name], raw_rows = out, len(rows)
+            out[[i for i, _ in pairs]] = src[[j for _, j in pairs]]
+            taken[name], raw_rows = out, len(pairs)
         elif src is not None and src.shape == value.shape and src.dtype == value.dtype:
             taken[name] = src
         else:

@@ -217,10 +217,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
 
         obj = Objective(cfg, model)
         obj.start_tdc()
-    weights = {k[len("model."):]: v for k, v in state["objective"].items() if k.startswith("model.")}
-    if state.get("ema"):  # evaluation used the EMA weights: so does prediction
-        weights = {k[len("module."):]: v for k, v in state["ema"].items() if k.startswith("module.")}
-    missing, unexpected = model.load_state_dict(weights, strict=False)
+    missing, unexpected = model.load_state_dict(ckpt.model_weights(state), strict=False)  # EMA where kept
     if missing or unexpected:
         raise ckpt.CheckpointError(f"{path}: the weights do not fit the model its config describes "
                                    f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
