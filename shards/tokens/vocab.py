@@ -16,6 +16,12 @@ SECTION_TYPES: tuple[str, ...] = (
     "footer", "other",
 )
 
+# Regions (issue 35): the page's furniture, the coarse level of the two. Every drawn part of
+# a page lies in exactly one region and regions never overlap; the sections are the parts of a
+# region (a region of one part is one section). ``banner``: a thin announcement or notice bar
+# that stands apart from the rest (above a navbar, or fixed at the bottom of the viewport).
+REGION_TYPES: tuple[str, ...] = ("navbar", "header", "sidebar", "main", "footer", "banner")
+
 # Child roles: what a section's visible building blocks are drawn as (see shards.tokens).
 ROLES: tuple[str, ...] = (
     "heading", "text", "btn", "link", "image", "form", "input", "list", "table",
