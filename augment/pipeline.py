@@ -20,7 +20,7 @@ import numpy as np
 
 from shards.schema import SCHEMA_VERSION, Sample, make_key
 from shards.storage.hashing import hash64
-from shards.tokens import derive_sections
+from shards.tokens import derive_labels
 
 from . import functional as F
 from .config import AugmentConfig
@@ -177,7 +177,7 @@ def build_sample(page: Page, variant: int, cfg: AugmentConfig, split: str, fold:
     `augment.groups`, by default its own source id)."""
     with _timed(timings, "records"):
         elements, boxes = element_records(page)
-        sections = derive_sections(page.root, boxes, page.size)
+        labels = derive_labels(page.root, boxes, page.size)
         html = page.html()
     meta = {
         "schema": SCHEMA_VERSION, "source": page.source_id, "group": page.source_id if group is None else group,
@@ -185,8 +185,9 @@ def build_sample(page: Page, variant: int, cfg: AugmentConfig, split: str, fold:
         "seed": sample_seed(cfg.seed, page.source_id, variant), "split": split, "fold": fold,
         "size": list(page.size), "homography": np.round(page.homography, 9).tolist(),
         "ops": page.ops, "elements": elements,
-        "sections": [s.record() for s in sections],
-        "difficulty": difficulty(page, len(sections)),
+        "regions": [r.record() for r in labels.regions],
+        "sections": [s.record() for s in labels.sections],
+        "difficulty": difficulty(page, len(labels.sections)),
     }
     with _timed(timings, "encode"):
         image = encode_image(page.image, cfg.image_format, cfg.quality)

@@ -1,10 +1,12 @@
-"""The sample schema (version 2): what one sample in a shard is, and how it is checked.
+"""The sample schema (version 3): what one sample in a shard is, and how it is checked.
 
 A sample is three tar members sharing one key `<source id>_v<NN>` (variant 00 is the
 untouched source): the screenshot (`png`, `jpg` or `webp`), the HTML (`html`) and the
 metadata (`json`). The metadata fields are listed in `META_FIELDS`; DESIGN.md explains
 each. Each entry of `sections` is ``{"type", "children", "token", "raw_token", "tag",
-"box", "xpath"}`` (`shards.tokens`); every list in the JSON holds one type of value, so
+"box", "xpath", "region"}`` and each of `regions` ``{"type", "box", "xpath"}``
+(`shards.tokens`: version 3 has the two levels of issue 35, the page's regions and the
+sections inside them, ``region`` the index of a section's region); every list in the JSON holds one type of value, so
 Arrow-based readers (HuggingFace `datasets`) can load it. Validation returns messages
 naming the key and the field, never raises, so that `verify` can report every problem of
 a shard at once.
@@ -15,8 +17,9 @@ default `META_DEFAULTS` names (its own `source`: every page its own group), so o
 version-2 shards stay readable and older readers ignore the new field. `sample_group(meta)`
 applies the default.
 
-Version 1 (tokens only, no type or children; mixed-type `changes` lists) is refused with
-`REBUILD`, which says how to write the shards again.
+Versions 1 (tokens only) and 2 (one level of sections, no regions) are refused with
+`REBUILD`, which says how to write the shards again: their sections were cut by another rule,
+so a model trained on them would learn other labels.
 """
 from __future__ import annotations
 
@@ -24,9 +27,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .tokens.vocab import MAX_CHILDREN, ROLES, SECTION_TYPES
+from .tokens.vocab import MAX_CHILDREN, REGION_TYPES, ROLES, SECTION_TYPES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 REBUILD = ("rebuild the shards with this version: python -m augment run --input SOURCES --out OUT "
            "--overwrite")
 IMAGE_EXTS = ("png", "jpg", "webp")
@@ -47,6 +50,7 @@ META_FIELDS: dict[str, type | tuple[type, ...]] = {
     "homography": list,
     "ops": list,
     "elements": list,
+    "regions": list,
     "sections": list,
     "difficulty": (int, float),
 }
@@ -55,7 +59,8 @@ META_FIELDS: dict[str, type | tuple[type, ...]] = {
 META_DEFAULTS = {"group": "source"}
 MAX_GROUP_CHARS = 200
 ELEMENT_FIELDS = ("id", "xpath", "source_xpath", "tag", "classes", "quad", "box", "parent")
-SECTION_FIELDS = ("type", "children", "token", "raw_token", "tag", "box", "xpath")
+SECTION_FIELDS = ("type", "children", "token", "raw_token", "tag", "box", "xpath", "region")
+REGION_FIELDS = ("type", "box", "xpath")
 # The manifest's vocabulary, per factor of a section label (role: one count per child).
 VOCAB_FACTORS = ("token", "type", "role", "raw_token", "tag")
 
@@ -157,7 +162,22 @@ def _check_elements(key: str, elements: list) -> list[str]:
     return errors
 
 
-def _check_section(key: str, i: int, s: Any) -> list[str]:
+def _check_region(key: str, i: int, r: Any) -> list[str]:
+    where = f"sample {key}: regions[{i}]"
+    if not isinstance(r, dict):
+        return [f"{where} must be an object"]
+    missing = [f for f in REGION_FIELDS if f not in r]
+    if missing:
+        return [f"{where} lacks fields {missing}"]
+    errors = [] if r["type"] in REGION_TYPES else [f"{where} 'type' is {r['type']!r}, not one of REGION_TYPES"]
+    if not isinstance(r["xpath"], str):
+        errors.append(f"{where} 'xpath' must be a string")
+    if r["box"] is None:
+        return errors + [f"{where} 'box' is null: only located regions are labels"]
+    return errors + _check_box(key, f"regions[{i}]", r["box"])
+
+
+def _check_section(key: str, i: int, s: Any, regions: int) -> list[str]:
     where = f"sample {key}: sections[{i}]"
     if not isinstance(s, dict):
         return [f"{where} must be an object"]
@@ -176,6 +196,9 @@ def _check_section(key: str, i: int, s: Any) -> list[str]:
     for name in ("raw_token", "tag", "xpath"):
         if not isinstance(s[name], str) or not s[name]:
             errors.append(f"{where} '{name}' must be a non-empty string")
+    region = s["region"]
+    if not (isinstance(region, int) and not isinstance(region, bool) and 0 <= region < regions):
+        errors.append(f"{where} 'region' must index one of the sample's {regions} regions, found {region!r:.40}")
     if s["box"] is None:
         errors.append(f"{where} 'box' is null: only located sections are labels")
     else:
@@ -183,10 +206,12 @@ def _check_section(key: str, i: int, s: Any) -> list[str]:
     return errors
 
 
-def _check_sections(key: str, sections: list) -> list[str]:
+def _check_sections(key: str, sections: list, regions: list) -> list[str]:
     errors: list[str] = []
+    for i, r in enumerate(regions):
+        errors += _check_region(key, i, r)
     for i, s in enumerate(sections):
-        errors += _check_section(key, i, s)
+        errors += _check_section(key, i, s, len(regions))
         if len(errors) > 20:
             break
     return errors
@@ -237,7 +262,7 @@ def validate_meta(key: str, meta: Any) -> list[str]:
         errors.append(str(e))
     errors += _check_matrix(key, meta["homography"])
     errors += _check_elements(key, meta["elements"])
-    errors += _check_sections(key, meta["sections"])
+    errors += _check_sections(key, meta["sections"], meta["regions"])
     return errors
 
 

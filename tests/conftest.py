@@ -30,9 +30,10 @@ def make_sample(source: str, variant: int, split: str = "train", w: int = 48, h:
         "elements": [{"id": 0, "xpath": "/html/body/section", "source_xpath": "/html/body/section",
                       "tag": "section", "classes": ["hero"], "quad": [[0, 0], [w, 0], [w, h], [0, h]],
                       "box": [0, 0, w, h], "parent": None}],
+        "regions": [{"type": "main", "box": [0, 0, w, h], "xpath": "/html/body/section"}],
         "sections": [{"type": "hero", "children": ["heading"], "token": "hero@heading",
                       "raw_token": "section.hero@h1", "tag": "section", "box": [0, 0, w, h],
-                      "xpath": "/html/body/section"}],
+                      "xpath": "/html/body/section", "region": 0}],
     }
     html = "<html><body><section class='hero'><h1>x</h1></section></body></html>"
     return Sample(make_key(source, variant), png.tobytes(), "png", html, meta)

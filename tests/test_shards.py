@@ -143,7 +143,7 @@ def test_manifest_totals_and_version_check(shard_dir):
     m = load_manifest(shard_dir)
     assert m["totals"] == {"shards": 3, "samples": 15, "bytes": sum(s["bytes"] for s in m["shards"])}
     assert m["splits"]["train"]["samples"] == 15 and m["splits"]["val"]["samples"] == 0
-    assert m["schema"] == 2 and m["vocab"] == {
+    assert m["schema"] == 3 and m["vocab"] == {
         "token": {"hero@heading": 15}, "type": {"hero": 15}, "role": {"heading": 15},
         "raw_token": {"section.hero@h1": 15}, "tag": {"section": 15}}
     m["version"] = 99
@@ -184,7 +184,19 @@ def test_version_1_shards_are_refused_with_how_to_rebuild(shard_dir):
         assert out.returncode != 0 and rebuild in out.stdout + out.stderr, cmd
     meta = json.loads(json.dumps(make_sample("p", 1).meta))
     meta["schema"] = 1
-    assert validate_meta("p_v01", meta) == [f"sample p_v01: schema version 1, this build reads version 2; "
+    assert validate_meta("p_v01", meta) == [f"sample p_v01: schema version 1, this build reads version 3; "
+                                            f"rebuild the shards with this version: {rebuild}"]
+
+
+def test_version_2_samples_of_one_level_are_refused_with_how_to_rebuild():
+    # schema 2 had one level of sections and no regions (issue 35): its labels were cut by another rule
+    meta = json.loads(json.dumps(make_sample("p", 1).meta))
+    meta["schema"] = 2
+    del meta["regions"]
+    for s in meta["sections"]:
+        del s["region"]
+    rebuild = "python -m augment run --input SOURCES --out OUT --overwrite"
+    assert validate_meta("p_v01", meta) == [f"sample p_v01: schema version 2, this build reads version 3; "
                                             f"rebuild the shards with this version: {rebuild}"]
 
 
@@ -269,15 +281,21 @@ def test_section_validation_checks_type_children_token_and_box():
         {**meta["sections"][0], "box": None},
         {**meta["sections"][0], "box": [0, 0, 4]},
         {"token": "hero"},
+        {**meta["sections"][0], "region": 1},
     ]
+    meta["regions"].append({"type": "hero", "box": [0, 0, 1, 1], "xpath": "/html/body"})
     assert validate_meta("p_v03", meta) == [
+        "sample p_v03: regions[1] 'type' is 'hero', not one of REGION_TYPES",
         "sample p_v03: sections[0] 'type' is 'banner', not one of SECTION_TYPES",
         "sample p_v03: sections[1] 'children' must be a list of at most 4 distinct ROLES, found ['heading', 'h1']",
         "sample p_v03: sections[2] 'token' 'hero@text' is not type@children",
         "sample p_v03: sections[3] 'box' is null: only located sections are labels",
         "sample p_v03: sections[4] 'box' must be [x, y, w, h] numbers or null, found [0, 0, 4]",
-        "sample p_v03: sections[5] lacks fields ['type', 'children', 'raw_token', 'tag', 'box', 'xpath']",
+        "sample p_v03: sections[5] lacks fields ['type', 'children', 'raw_token', 'tag', 'box', 'xpath', 'region']",
     ]
+    meta["regions"].pop()
+    assert validate_meta("p_v03", meta)[-1] == ("sample p_v03: sections[6] 'region' must index one of the "
+                                                "sample's 1 regions, found 1")
 
 
 def _identity(x):

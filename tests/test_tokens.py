@@ -158,8 +158,8 @@ def test_wrappers_are_transparent_and_main_without_sections_is_one():
     html = ("<html><body><div id=root><div class='app'><header><h1>x</h1></header>"
             "<div class='container'><section><p>y</p></section></div></div></div>"
             "<main><h2>z</h2><p>w</p></main></body></html>")
-    boxes = {"/html/body/div/div/header": [0, 0, 10, 10], "/html/body/div/div/div/section": [0, 10, 10, 10],
-             "/html/body/main": [0, 20, 10, 10]}
+    boxes = {"/html/body/div/div/header": [0, 0, 1280, 100], "/html/body/div/div/div/section": [0, 100, 1280, 100],
+             "/html/body/main": [0, 200, 1280, 100]}
     assert tokens(html, boxes) == ["header@heading", "other@text", "main@heading@text"]
 
 
@@ -175,13 +175,14 @@ def test_section_walk_is_the_one_walk():
 
 # Since issue 26 every drawn part outside a semantic section is a block (shards.tokens.fill), and a
 # block no markup types gets its type from its place and content: the blog's closing band is a
-# footer, the dashboard's top band a header and its table panel a table, the landing page's top
-# band (logo, links, button) a navbar and its heading-led text band part of the main column.
+# footer, the dashboard's table panel a table, the landing page's heading-led text band part of the
+# main column. Since issue 35 a region other than main is one section of its region's type: the top
+# bars (a header with links at the page top) are navbars, and the docs page's text is cut at its h2s.
 SHAPES = {
-    "docs": ["header@link@input", "sidebar@heading@link", "main@heading@text", "footer@text"],
-    "blog": ["header@heading@link", "sidebar@heading@link", "blog@heading@text@image@link", "blog@heading@text",
+    "docs": ["navbar@link@input", "sidebar@heading@link", "main@heading@text", "main@heading@text", "footer@text"],
+    "blog": ["navbar@heading@link", "sidebar@heading@link", "blog@heading@text@image@link", "blog@heading@text",
              "footer@text"],
-    "dashboard": ["sidebar@image@link", "header@heading@input@image", "stats@text@heading", "other@heading@image",
+    "dashboard": ["sidebar@image@link", "navbar@heading@input@image", "stats@text@heading", "other@heading@image",
                   "table@heading@table"],
     "landing": ["navbar@image@link@btn", "other@heading@text@btn", "main@heading@image@text", "other@text",
                 "signup@heading@form", "footer@text"],
@@ -260,7 +261,9 @@ def test_a_dashboard_is_tiled_top_bar_sidebar_title_each_row_and_footer():
 
     boxes = _dashboard_boxes()
     got = derive_sections(DASHBOARD, boxes, (1280, 1200))
-    assert [s.type for s in got] == ["navbar", "sidebar", "header", "cards", "cards", "table", "footer"]
+    # the page title band (a heading strip) is part of the row below it (issue 35); a tie in height
+    # is read left to right
+    assert [s.type for s in got] == ["sidebar", "navbar", "cards", "cards", "table", "footer"]
     root = parse(DASHBOARD)
     records = [s.record() for s in got]
     assert page_coverage(root, boxes, (1280, 1200), records).coverage == 1.0

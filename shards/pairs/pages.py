@@ -21,7 +21,7 @@ import numpy as np
 
 from ..schema import make_key
 from ..storage import images
-from ..tokens import derive_sections
+from ..tokens import derive_labels
 from ..tokens.htmlparse import HtmlError, parse_html
 from .files import element_boxes, guarded, read_members
 from .folder import Reject, SourcePair, discover, pair_file, pair_stem
@@ -62,11 +62,19 @@ def true_sections(root: lxml.html.HtmlElement, boxes: dict[str, Any] | None, siz
                   ) -> tuple[dict[str, list[float]], list[dict[str, Any]]]:
     """(located element boxes by xpath, rounded as a sample's are; the page's section records):
     what `augment run` derives for the untouched variant 00 of a pair."""
+    table, _, sections = true_labels(root, boxes, size)
+    return table, sections
+
+
+def true_labels(root: lxml.html.HtmlElement, boxes: dict[str, Any] | None, size: tuple[int, int]
+                ) -> tuple[dict[str, list[float]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """`true_sections` with the regions too: (boxes by xpath, region records, section records)."""
     _, xpaths, located = element_boxes(root, boxes, size, Counter())
     known = ~np.isnan(located[:, 0])
     rounded = np.round(located, BOX_DECIMALS)
     table = {xp: rounded[i].tolist() for i, xp in enumerate(xpaths) if known[i]}
-    return table, [s.record() for s in derive_sections(root, table, size)]
+    labels = derive_labels(root, table, size)
+    return table, [r.record() for r in labels.regions], [s.record() for s in labels.sections]
 
 
 def _read_pair(pair: SourcePair, group: str, max_pixels: int) -> PairPage:

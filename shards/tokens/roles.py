@@ -177,3 +177,14 @@ def salient_components(section: Element, limit: int = MAX_CHILDREN) -> list[str]
 def raw_token(section: Element) -> str:
     """Schema 1's token, e.g. ``section.hero@h1@p@a.btn``."""
     return "@".join([component(section), *salient_components(section)])
+
+
+def run_roles(members: list[Element], seen: Seen) -> list[str]:
+    """The roles of a run of elements, as if they were the children of one section."""
+    out: list[str] = []
+    for m in members:
+        role = role_of(m, seen)
+        for r in [role] if role is not None else child_roles(m, seen):
+            if r not in out and len(out) < MAX_CHILDREN:
+                out.append(r)
+    return out

@@ -67,7 +67,6 @@ groups of `SYNONYM_GROUPS`); nor does adding or removing a plain wrapper div.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import lxml.html
@@ -75,43 +74,22 @@ import lxml.html
 from .blocks import MAIN_MIN_SHARE, SIDEBAR_MAX_SHARE
 from .fill import fill_blocks, split_section, unnamed_type
 from .htmlparse import parse_html
-from .roles import Seen, child_roles, component, raw_token, role_of, salient_components
-from .vocab import (CLASS_SYNONYMS, MAX_CHILDREN, NON_CONTENT_TAGS, ROLES, SALIENT_TAGS,
+from .levels import split_levels
+from .records import Flat, Labels, Region, Section, make_token, union
+from .roles import Seen, child_roles, component, raw_token, role_of, run_roles, salient_components
+from .vocab import (CLASS_SYNONYMS, MAX_CHILDREN, NON_CONTENT_TAGS, REGION_TYPES, ROLES, SALIENT_TAGS,
                     SECTION_CLASSES, SECTION_TAGS, SECTION_TYPES, SYNONYM_GROUPS, TYPE_CLASSES)
 from .walk import (MAX_WRAPPER_DEPTH, find_section_elements, section_kind, section_type,
                    section_walk, semantic_class)
 
 __all__ = [
-    "CLASS_SYNONYMS", "COLUMN_MIN_HEIGHT", "MAX_CHILDREN", "MAX_WRAPPER_DEPTH", "NON_CONTENT_TAGS", "ROLES",
-    "SALIENT_TAGS", "SECTION_CLASSES", "SECTION_TAGS", "SECTION_TYPES", "SYNONYM_GROUPS", "Section",
-    "TYPE_CLASSES", "child_roles", "component", "derive_sections", "find_section_elements", "make_token",
-    "raw_token", "role_of", "salient_components", "section_kind", "section_type", "section_walk",
-    "semantic_class",
+    "CLASS_SYNONYMS", "COLUMN_MIN_HEIGHT", "MAX_CHILDREN", "MAX_WRAPPER_DEPTH", "NON_CONTENT_TAGS", "REGION_TYPES",
+    "ROLES", "SALIENT_TAGS", "SECTION_CLASSES", "SECTION_TAGS", "SECTION_TYPES", "SYNONYM_GROUPS", "Labels",
+    "Region", "Section", "TYPE_CLASSES", "child_roles", "component", "derive_labels", "derive_sections",
+    "find_section_elements", "make_token", "raw_token", "role_of", "salient_components", "section_kind",
+    "section_type", "section_walk", "semantic_class",
 ]
 COLUMN_MIN_HEIGHT = 0.25  # share of the page height a main column spans at least (see _small_column)
-
-
-@dataclass(frozen=True)
-class Section:
-    """One located page section and its labels (see the module docstring)."""
-
-    type: str
-    children: tuple[str, ...]
-    token: str
-    raw_token: str
-    tag: str
-    box: list[float]
-    xpath: str
-
-    def record(self) -> dict:
-        """The section as a sample's JSON stores it (schema 2)."""
-        return {"type": self.type, "children": list(self.children), "token": self.token,
-                "raw_token": self.raw_token, "tag": self.tag, "box": self.box, "xpath": self.xpath}
-
-
-def make_token(type_: str, children: Sequence[str]) -> str:
-    """``type@role@role...``."""
-    return "@".join([type_, *children])
 
 
 def _clip(box: Sequence[float], page: tuple[float, float] | None) -> list[float] | None:
@@ -146,7 +124,17 @@ def derive_sections(
     boxes: Mapping[str, Sequence[float] | None] | None = None,
     page_size: Sequence[float] | None = None,
 ) -> list[Section]:
-    """The page's located sections, top to bottom (see the module docstring).
+    """The page's sections, region by region, each region's top to bottom (see the module
+    docstring): `derive_labels`'s sections."""
+    return derive_labels(html, boxes, page_size).sections
+
+
+def derive_labels(
+    html: str | bytes | lxml.html.HtmlElement,
+    boxes: Mapping[str, Sequence[float] | None] | None = None,
+    page_size: Sequence[float] | None = None,
+) -> Labels:
+    """The page's two levels: its regions and the sections inside them (`shards.tokens.levels`).
 
     `boxes` maps an element's xpath (lxml `getpath` form, e.g. ``/html/body/section[2]``)
     to its [x, y, w, h] box in screenshot pixels; `page_size` is the screenshot's (w, h)
@@ -155,7 +143,7 @@ def derive_sections(
     root = parse_html(html) if isinstance(html, (str, bytes)) else html
     body = root.find("body") if root.tag != "body" else root
     if body is None or not boxes:
-        return []
+        return Labels([], [])
     tree = root.getroottree()
     order: dict = {}
     raw: dict = {}
@@ -167,9 +155,17 @@ def derive_sections(
                 raw[el] = box
     page = (float(page_size[0]), float(page_size[1])) if page_size is not None else None
     located = {el: b for el, b in ((el, _clip(box, page)) for el, box in raw.items()) if b is not None}
-    page_w, page_h = _page_size(located, page_size)
+    page = _page_size(located, page_size)
+    flat = _flat_sections(body, located, order, page)
+    return split_levels(flat, body, located, page)
+
+
+def _flat_sections(body: lxml.html.HtmlElement, located: dict, order: dict, page: tuple[float, float]
+                   ) -> list[Flat]:
+    """The one-level sections (issue 26's rule: the semantic walk, then visual blocks fill the
+    rest), top to bottom, each with the elements it is made of; `levels` makes two levels of them."""
+    tree = body.getroottree()
     drawn = lambda el: el in located and located[el][2] > 0 and located[el][3] > 0  # noqa: E731
-    page = (page_w, page_h)
     chosen: list[tuple[list, str, list]] = []
     for el in find_section_elements(body):
         if not drawn(el) or _small_column(el, located[el], page):
@@ -192,33 +188,17 @@ def derive_sections(
             type_ = "sidebar"  # a nav drawn as a column beside the content is a sidebar, not a top bar
         if members:  # a run of flow elements: their union, their roles in order
             boxes = [located[m] for m in members if m in located]
-            box = _union(boxes)
-            children = tuple(_run_roles(members, Seen(located.get, True)))
+            box = union(boxes)
+            children = tuple(run_roles(members, Seen(located.get, True)))
         else:
             box, children = located[el], tuple(child_roles(el, seen))
-        sections.append((box[1], order[el], Section(
-            type_, children, make_token(type_, children), raw_token(el), str(el.tag), box, tree.getpath(el))))
-    return [s for _, _, s in sorted(sections, key=lambda t: (t[0], t[1]))]
+        section = Section(type_, children, make_token(type_, children), raw_token(el), str(el.tag), box,
+                          tree.getpath(el))
+        sections.append((box[1], order[el], Flat(section, tuple(members) if members else (el,))))
+    return [f for _, _, f in sorted(sections, key=lambda t: (t[0], t[1]))]
 
 
 def _upright(box: list[float], page: tuple[float, float]) -> bool:
     """A column: narrower than `blocks.SIDEBAR_MAX_SHARE` of the page, taller than 1.5 times its
     width and at least 200 px (documentation themes' ``nav`` sidebars; top bars are wide)."""
     return box[2] < SIDEBAR_MAX_SHARE * page[0] and box[3] > 1.5 * box[2] and box[3] >= 200
-
-
-def _union(boxes: list[list[float]]) -> list[float]:
-    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
-    return [x0, y0, x1 - x0, y1 - y0]
-
-
-def _run_roles(members: list, seen: Seen) -> list[str]:
-    """The roles of a run of flow elements, as if they were the children of one section."""
-    out: list[str] = []
-    for m in members:
-        role = role_of(m, seen)
-        for r in [role] if role is not None else child_roles(m, seen):
-            if r not in out and len(out) < MAX_CHILDREN:
-                out.append(r)
-    return out

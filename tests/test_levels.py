@@ -1,0 +1,114 @@
+"""The two levels of labels (issue 35): regions tile the page, sections tile their region, docs
+are cut at their headings. Checked on every committed real page and on hand-made ones."""
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from shards.pairs.files import read_members
+from shards.pairs.folder import discover
+from shards.pairs.pages import true_labels
+from shards.tokens import REGION_TYPES, SECTION_TYPES, derive_labels
+from shards.tokens.htmlparse import parse_html
+from shards.tokens.records import inter_area
+
+REAL = Path(__file__).parent / "data" / "real"
+
+
+def _labels(pair):
+    image, html, boxes = read_members(pair, 1 << 31)
+    root = parse_html(html, pair.source_id)
+    _, regions, sections = true_labels(root, boxes, (int(image.shape[1]), int(image.shape[0])))
+    return regions, sections, (int(image.shape[1]), int(image.shape[0]))
+
+
+def _inside(inner: list[float], outer: list[float], tol: float = 0.5) -> bool:
+    return (inner[0] >= outer[0] - tol and inner[1] >= outer[1] - tol
+            and inner[0] + inner[2] <= outer[0] + outer[2] + tol and inner[1] + inner[3] <= outer[1] + outer[3] + tol)
+
+
+def test_no_overlap_within_a_level_on_every_committed_real_page():
+    pairs, _ = discover(REAL)
+    assert len(pairs) >= 30
+    for pair in pairs:
+        regions, sections, size = _labels(pair)
+        assert regions and sections, pair.source_id
+        assert all(r["type"] in REGION_TYPES for r in regions)
+        assert all(s["type"] in SECTION_TYPES for s in sections)
+        for a, b in combinations(regions, 2):
+            assert inter_area(a["box"], b["box"]) < 1.0, (pair.source_id, a, b)
+        for i, r in enumerate(regions):
+            mine = [s for s in sections if s["region"] == i]
+            assert mine, (pair.source_id, "a region without a section", r)
+            for s in mine:
+                assert _inside(s["box"], r["box"]), (pair.source_id, s, r)
+            for a, b in combinations(mine, 2):
+                assert inter_area(a["box"], b["box"]) < 1.0, (pair.source_id, a, b)
+            if r["type"] != "main":
+                assert len(mine) == 1, (pair.source_id, "a furniture region is one section", mine)
+
+
+def _doc(headings: list[tuple[str, int]], intro: bool = False) -> tuple[str, dict[str, list[float]]]:
+    """A docs page: a top bar, a left nav and an article with `headings` (tag, px of text under it;
+    0: none)."""
+    body, boxes, y = [], {}, 80.0
+    paths = {"/html/body/header": [0, 0, 1280, 60], "/html/body/nav": [0, 60, 280, 1500],
+             "/html/body/main": [300, 60, 960, 0]}
+    counts: dict[str, int] = {}
+    html_main = []
+    p_count = 0
+    if intro:
+        p_count += 1
+        html_main.append("<p>Intro text of the page.</p>")
+        boxes[f"/html/body/main/p[{p_count}]"] = [300, y, 900, 60]
+        y += 80
+    for tag, text in headings:
+        counts[tag] = counts.get(tag, 0) + 1
+        boxes[f"/html/body/main/{tag}[{counts[tag]}]"] = [300, y, 900, 36]
+        if text:
+            html_main.append(f"<{tag}>Heading</{tag}><p>Some text under it.</p>")
+            p_count += 1
+            boxes[f"/html/body/main/p[{p_count}]"] = [300, y + 46, 900, text]
+        else:
+            html_main.append(f"<{tag}>Heading</{tag}>")
+        y += 46 + text + 24
+    paths["/html/body/main"] = [300, 60, 960, y - 60]
+    boxes.update(paths)
+    body.append("<header><a href='/'>Home</a><a href='/docs'>Docs</a></header>")
+    body.append("<nav><a href='#a'>A</a><a href='#b'>B</a></nav>")
+    body.append("<main>" + "".join(html_main) + "</main>")
+    return "<html><body>" + "".join(body) + "</body></html>", boxes
+
+
+def _main_parts(html: str, boxes: dict) -> list:
+    labels = derive_labels(html, boxes, (1280, max(b[1] + b[3] for b in boxes.values())))
+    main = [i for i, r in enumerate(labels.regions) if r.type == "main"]
+    assert len(main) == 1, labels.regions
+    return [s for s in labels.sections if s.region == main[0]]
+
+
+def test_docs_are_cut_at_their_h2s_each_part_holding_its_heading():
+    html, boxes = _doc([("h1", 0), ("h2", 200), ("h3", 80), ("h2", 150), ("h2", 300)])
+    parts = _main_parts(html, boxes)
+    h2_tops = [boxes[f"/html/body/main/h2[{i}]"][1] for i in (1, 2, 3)]
+    assert len(parts) == 3  # the title joins the first h2's part: no title strip
+    assert [p.box[1] for p in parts[1:]] == h2_tops[1:]
+    assert all(p.type == "main" and p.children[0] == "heading" for p in parts)
+    for a, b in zip(parts, parts[1:]):
+        assert a.box[1] + a.box[3] == pytest.approx(b.box[1])  # the parts tile the region
+
+
+def test_docs_without_h2_are_cut_at_their_h3s_and_an_intro_is_a_part():
+    html, boxes = _doc([("h1", 30), ("h3", 120), ("h3", 120), ("h3", 120)], intro=True)
+    parts = _main_parts(html, boxes)
+    assert len(parts) == 4  # the intro with text (title, paragraph), then one part per h3
+    assert [p.box[1] for p in parts[1:]] == [boxes[f"/html/body/main/h3[{i}]"][1] for i in (1, 2, 3)]
+
+
+def test_docs_with_no_heading_level_of_2_to_12_parts_are_one_part():
+    html, boxes = _doc([("h1", 400)])
+    assert len(_main_parts(html, boxes)) == 1
+    html, boxes = _doc([("h1", 20)] + [("h2", 20)] * 14)  # 14 parts: too fine, and no deeper level
+    assert len(_main_parts(html, boxes)) == 1
