@@ -112,3 +112,49 @@ def test_docs_with_no_heading_level_of_2_to_12_parts_are_one_part():
     assert len(_main_parts(html, boxes)) == 1
     html, boxes = _doc([("h1", 20)] + [("h2", 20)] * 14)  # 14 parts: too fine, and no deeper level
     assert len(_main_parts(html, boxes)) == 1
+
+
+def test_theme_agreement_counts_pairs_of_themes_and_types_in_page_order():
+    from benchmarks.label_agreement import theme_agreement
+
+    r = theme_agreement({"faq": {"a": ["main", "table"], "b": ["main", "table"], "c": ["main"]},
+                         "index": {"a": ["main", "main"], "b": ["main", "table"]}})
+    assert r["theme_pairs"] == 4
+    assert r["count_agreement"] == 0.5  # faq: a-b of 3 pairs; index: its one pair
+    assert r["type_agreement"] == 0.75  # faq a-b: 2 of 2; index: 1 of 2
+    assert r["pages"]["faq"]["counts"] == {"1": 1, "2": 2}
+
+
+def test_truth_agreement_on_a_page_whose_truth_is_known(tmp_path):
+    import json
+
+    import cv2
+    import numpy as np
+
+    from benchmarks.label_agreement import painter_agreement, truth_agreement
+
+    html, boxes = _doc([("h1", 0), ("h2", 200), ("h2", 150)])
+    height = int(max(b[1] + b[3] for b in boxes.values()))
+    cv2.imwrite(str(tmp_path / "docs.png"), np.full((height, 1280, 3), 255, np.uint8))
+    (tmp_path / "docs.html").write_text(html)
+    (tmp_path / "docs.boxes.json").write_text(json.dumps(
+        {"viewport": [1280, height], "elements": [{"xpath": xp, "box": b} for xp, b in boxes.items()]}))
+    main = boxes["/html/body/main"]
+    cut = boxes["/html/body/main/h2[2]"][1]
+    truth = {"regions": [{"type": "navbar", "xpath": "/html/body/header"},
+                         {"type": "sidebar", "xpath": "/html/body/nav"},
+                         {"type": "main", "xpath": "/html/body/main"}],
+             "sections": [{"type": "navbar", "xpath": "/html/body/header", "region": 0},
+                          {"type": "sidebar", "xpath": "/html/body/nav", "region": 1},
+                          {"type": "main", "box": [main[0], main[1], main[2], cut - main[1]], "region": 2},
+                          {"type": "main", "box": [main[0], cut, main[2], main[1] + main[3] - cut], "region": 2}]}
+    (tmp_path / "docs.truth.json").write_text(json.dumps(truth))
+    r = truth_agreement(tmp_path)
+    assert r["pages"] == 1
+    for level in ("regions", "sections"):
+        assert r[level]["count"] == 1.0 and r[level]["type"] == 1.0 and r[level]["iou"] > 0.95, (level, r)
+    truth["sections"][2]["type"] = "faq"  # a truth the rule does not give is seen
+    (tmp_path / "docs.truth.json").write_text(json.dumps(truth))
+    assert truth_agreement(tmp_path)["sections"]["type"] == 0.75
+    painter = painter_agreement(4, 0)
+    assert painter["regions"]["type"] == painter["sections"]["type"] == 1.0

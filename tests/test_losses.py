@@ -46,12 +46,13 @@ def test_matching_skips_pages_without_sections():
 
 def test_factor_losses_by_hand():
     read = Read(type=torch.tensor([[2.0, 0.0, 0.0]]), children=torch.tensor([[[0.0, 1.0, 0.0], [0.0, 0.0, 3.0]]]),
-                raw=torch.tensor([[0.0, 0.0]]))
-    parts = factor_losses(read, torch.tensor([0]), torch.tensor([[1, IGNORE]]), torch.tensor([1]))
+                raw=torch.tensor([[0.0, 0.0]]), region=torch.tensor([[0.0, 1.0]]))
+    parts = factor_losses(read, torch.tensor([0]), torch.tensor([[1, IGNORE]]), torch.tensor([1]), torch.tensor([1]))
     assert float(parts["type"][0]) == pytest.approx(-math.log(math.exp(2) / (math.exp(2) + 2)))
     # the ignored position adds nothing
     assert float(parts["children"][0]) == pytest.approx(-math.log(math.e / (math.e + 2)))
     assert float(parts["raw"][0]) == pytest.approx(math.log(2))
+    assert float(parts["region_type"][0]) == pytest.approx(-math.log(math.e / (math.e + 1)))
 
 
 def test_info_nce_is_low_for_paired_rows_and_high_for_swapped_ones():

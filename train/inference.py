@@ -33,7 +33,8 @@ from .model import ModelConfig, SectionModel
 @dataclass(frozen=True)
 class Section:
     """One predicted section: canonical ``token`` = ``type@role@role...``; ``box`` = (x, y, w, h)
-    in page pixels; ``score`` = the presence probability."""
+    in page pixels; ``score`` = the presence probability; ``region`` = the type of the region it
+    lies in (`shards.tokens.REGION_TYPES`: sections of one region type that touch make a region)."""
 
     type: str
     children: tuple[str, ...]
@@ -41,6 +42,7 @@ class Section:
     raw_token: str
     box: tuple[float, float, float, float]
     score: float
+    region: str = "main"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -115,9 +117,9 @@ class Predictor:
         for arr, pred in zip(arrays, preds):
             px = boxes_to_pixels(pred.boxes, (arr.shape[1], arr.shape[0]))
             out.append([Section(f.types[int(t)], f.decode_children(c), f.token(int(t), c), f.raw[int(r)],
-                                tuple(round(float(v), 1) for v in box), round(float(s), 4))
-                        for t, c, r, box, s in zip(pred.types.tolist(), pred.children.tolist(), pred.raw.tolist(),
-                                                   px, pred.scores.tolist())])
+                                tuple(round(float(v), 1) for v in box), round(float(s), 4), f.regions[int(g)])
+                        for t, c, r, box, s, g in zip(pred.types.tolist(), pred.children.tolist(), pred.raw.tolist(),
+                                                      px, pred.scores.tolist(), pred.regions.tolist())])
         return out
 
 
@@ -195,11 +197,19 @@ def _load_export(folder: Path, device: str | torch.device, sampling: SamplingCon
     weights = load_file(str(folder / EXPORT_WEIGHTS), device=str(device))
     if meta.get("tdc"):  # one denoiser copy per timestep group: the routing table is a saved buffer
         model.start_tdc(weights["denoiser.group_of"].cpu())
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    if missing or unexpected:
-        raise ckpt.CheckpointError(f"{folder}: the weights do not fit the model its config describes "
-                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    _fit(folder, *model.load_state_dict(weights, strict=False))
     return Predictor(model, Factors.from_dict(meta["factors"]), sampling or SamplingConfig(**meta["sampling"]), device)
+
+
+def _fit(where: str | Path, missing: list[str], unexpected: list[str]) -> None:
+    """A CheckpointError naming `where` when the weights do not fit the model."""
+    if any("region_head" in k or "null_region" in k for k in missing):
+        raise ckpt.CheckpointError(f"{where}: this model was trained before the reader named each section's region "
+                                   "(sample schema 3, two levels of labels); train it again on shards of this "
+                                   "version: python -m augment run ..., then python -m train fit ...")
+    if missing or unexpected:
+        raise ckpt.CheckpointError(f"{where}: the weights do not fit the model its config describes "
+                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu",
@@ -217,10 +227,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
 
         obj = Objective(cfg, model)
         obj.start_tdc()
-    missing, unexpected = model.load_state_dict(ckpt.model_weights(state), strict=False)  # EMA where kept
-    if missing or unexpected:
-        raise ckpt.CheckpointError(f"{path}: the weights do not fit the model its config describes "
-                                   f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    _fit(path, *model.load_state_dict(ckpt.model_weights(state), strict=False))  # EMA where kept
     return Predictor(model, Factors.from_dict(state["factors"]), sampling or cfg.sampling, device)
 
 

@@ -72,6 +72,7 @@ def build_model(cfg: TrainConfig, factors: Factors) -> SectionModel:
     """The model a config asks for, sized to the factor vocabularies."""
     return SectionModel(model_config(cfg.preset, num_types=len(factors.types), num_roles=len(factors.roles),
                                      num_raw=len(factors.raw), max_children=factors.max_children,
+                                     num_regions=len(factors.regions),
                                      **{"few_shot": cfg.few_shot_max > 0, **cfg.model}))
 
 

@@ -12,7 +12,7 @@ context.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ class PairPage:
     sections: list[dict[str, Any]]
     located: int
     file: Path
+    regions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def scorable(self) -> bool:
@@ -55,7 +56,7 @@ class PairPage:
         """The page as a sample's metadata (what train's encoding reads), keyed as variant 00."""
         return {"__key__": make_key(self.source_id, 0), "source": self.source_id, "group": self.group,
                 "variant": 0, "size": [int(self.image.shape[1]), int(self.image.shape[0])],
-                "sections": self.sections}
+                "regions": self.regions, "sections": self.sections}
 
 
 def true_sections(root: lxml.html.HtmlElement, boxes: dict[str, Any] | None, size: tuple[int, int]
@@ -83,8 +84,8 @@ def _read_pair(pair: SourcePair, group: str, max_pixels: int) -> PairPage:
         root = parse_html(html, pair.source_id)
     except HtmlError as e:
         raise Reject("bad_html", f"{pair.html}: {e}") from None
-    table, sections = true_sections(root, boxes, (int(image.shape[1]), int(image.shape[0])))
-    return PairPage(pair.source_id, group, image, sections, len(table), pair_file(pair))
+    table, regions, sections = true_labels(root, boxes, (int(image.shape[1]), int(image.shape[0])))
+    return PairPage(pair.source_id, group, image, sections, len(table), pair_file(pair), regions)
 
 
 def read_pair(pair: SourcePair, group: str | None = None, max_pixels: int = images.DEFAULT_MAX_PIXELS) -> PairPage:

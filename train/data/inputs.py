@@ -107,8 +107,12 @@ def encode_target(meta: Mapping[str, Any], image_wh: tuple[int, int], factors: F
     out = {
         "boxes": torch.zeros(max_sections, 4), "mask": torch.zeros(max_sections, dtype=torch.bool),
         "types": torch.zeros(max_sections, dtype=torch.long),
+        "regions": torch.zeros(max_sections, dtype=torch.long),  # the type of each section's region
         "children": torch.full((max_sections, K), IGNORE, dtype=torch.long),
         "raw": torch.zeros(max_sections, dtype=torch.long),
+        # the page's true regions (issue 35's coarse level), for scoring: boxes as the sections', types
+        "region_boxes": torch.zeros(max_sections, 4), "region_mask": torch.zeros(max_sections, dtype=torch.bool),
+        "region_types": torch.zeros(max_sections, dtype=torch.long),
         "scale": torch.tensor(scale, dtype=torch.float32),
         "extent": torch.tensor([cols, rows], dtype=torch.long),  # the page on the canvas, pixels
         "num_sections": torch.tensor(n, dtype=torch.long),
@@ -117,9 +121,26 @@ def encode_target(meta: Mapping[str, Any], image_wh: tuple[int, int], factors: F
         out["boxes"][:n] = torch.from_numpy(boxes)
         out["mask"][:n] = True
         out["types"][:n] = torch.tensor([factors.type_id(s["type"]) for s, _ in kept])
+        out["regions"][:n] = torch.tensor([factors.region_id(_region_type(meta, s)) for s, _ in kept])
         out["children"][:n] = torch.tensor([factors.children_ids(s["children"]) for s, _ in kept])
         out["raw"][:n] = torch.tensor([factors.raw_id(s["raw_token"]) for s, _ in kept])
+    regions = [(r, [b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy]) for r in meta.get("regions") or []
+               for b in (r.get("box"),) if b is not None and b[2] > 0 and b[3] > 0][:max_sections]
+    if regions:
+        unit = boxes_to_unit(np.array([b for _, b in regions]).reshape(-1, 4), (w, h))
+        on = (unit[:, 2] > 0) & (unit[:, 3] > 0)
+        k = int(on.sum())
+        out["region_boxes"][:k] = torch.from_numpy(unit[on])
+        out["region_mask"][:k] = True
+        out["region_types"][:k] = torch.tensor([factors.region_id(r["type"]) for (r, _), ok in zip(regions, on)
+                                                if ok], dtype=torch.long)
     return out
+
+
+def _region_type(meta: Mapping[str, Any], section: Mapping[str, Any]) -> str:
+    """The type of a section's region (`main` where the metadata has none)."""
+    regions, i = meta.get("regions") or [], section.get("region")
+    return regions[i]["type"] if isinstance(i, int) and 0 <= i < len(regions) else "main"
 
 
 def encode_sample(image: np.ndarray, meta: Mapping[str, Any], factors: Factors, width: int, height: int,

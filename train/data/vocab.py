@@ -1,6 +1,7 @@
 """The factor vocabularies: between a section's canonical parts and the model's class ids.
 
-A section's label has factors (shards.tokens): its ``type`` from a closed set, up to
+A section's label has factors (shards.tokens): its ``type`` from a closed set, the type of
+the ``region`` it lies in (`shards.tokens.REGION_TYPES`, issue 35's coarse level), up to
 ``max_children`` ordered child ``roles`` from a closed set, and its ``raw_token`` (the token
 before canonicalisation, an open set, reported apart). The closed sets come from
 ``shards.tokens`` when a run starts and are saved in every checkpoint, so a model always
@@ -16,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from shards.tokens.vocab import REGION_TYPES
+
 UNK_RAW = "<unk>"
 IGNORE = -100  # torch.nn.functional.cross_entropy's ignore_index
 
@@ -26,6 +29,7 @@ class Factors:
     roles: tuple[str, ...]
     raw: tuple[str, ...]  # raw tokens; raw[0] is UNK_RAW
     max_children: int = 4
+    regions: tuple[str, ...] = REGION_TYPES
 
     @classmethod
     def build(cls, raw_counts: Mapping[str, int], *, min_count: int = 2, max_raw: int = 512,
@@ -45,6 +49,9 @@ class Factors:
 
     def type_id(self, name: str) -> int:
         return self._index("types")[name] if name in self._index("types") else self._index("types")["other"]
+
+    def region_id(self, name: str) -> int:
+        return self._index("regions")[name] if name in self._index("regions") else self._index("regions")["main"]
 
     def raw_id(self, token: str) -> int:
         return self._index("raw").get(token, 0)
@@ -78,8 +85,9 @@ class Factors:
 
     def to_dict(self) -> dict[str, Any]:
         return {"types": list(self.types), "roles": list(self.roles), "raw": list(self.raw),
-                "max_children": self.max_children}
+                "max_children": self.max_children, "regions": list(self.regions)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Factors":
-        return cls(tuple(data["types"]), tuple(data["roles"]), tuple(data["raw"]), int(data["max_children"]))
+        return cls(tuple(data["types"]), tuple(data["roles"]), tuple(data["raw"]), int(data["max_children"]),
+                   tuple(data.get("regions", REGION_TYPES)))

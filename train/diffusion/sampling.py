@@ -47,6 +47,7 @@ class Sections:
     types: torch.Tensor  # [n] type ids
     children: torch.Tensor  # [n, max_children] role ids (end marker and after: ignored)
     raw: torch.Tensor  # [n] raw-token ids
+    regions: torch.Tensor  # [n] region type ids: the region each section lies in (issue 35)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -202,7 +203,8 @@ def read_found(model, feats: Features, found: list[tuple[torch.Tensor, torch.Ten
         order = sorted(range(len(bx)), key=lambda i: (float(bx[i, 1] - bx[i, 3] / 2), float(bx[i, 0])))
         o = torch.tensor(order, dtype=torch.long, device=device)
         out.append(Sections(bx[o].float().cpu(), sc[o].float().cpu(), read.type[sl][o].argmax(-1).cpu(),
-                            read.children[sl][o].argmax(-1).cpu(), read.raw[sl][o].argmax(-1).cpu()))
+                            read.children[sl][o].argmax(-1).cpu(), read.raw[sl][o].argmax(-1).cpu(),
+                            read.region[sl][o].argmax(-1).cpu()))
     return out
 
 

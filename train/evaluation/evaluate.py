@@ -14,6 +14,11 @@ sections augment would). With ``context_k``, each page gets that many few-shot c
 drawn (`train.data.episodes.draw_context`, seeded by the page's key) from the untouched pages of
 other sources of its group.
 
+Both levels of the labels are scored (issue 35): the sections, and the regions the model's
+sections make (`train.evaluation.levels`: sections of one predicted region type that touch)
+against the page's true regions, by the same metrics (``regions`` in the result; the children
+and raw-token metrics mean nothing there).
+
 The numbers do not depend on the loader: the selected pages are gathered, sorted by key and
 batched in that order, and each page's sampling noise comes from a generator seeded by the
 evaluation seed and the page's key. Memory: the gathered canvases (uint8, at most
@@ -46,6 +51,7 @@ from ..data.inputs import InputSpec, collate, to_device
 from ..data.stream import sample_stream
 from ..diffusion.sampling import page_generators, read_at, sample
 from ..model import unwrap
+from .levels import group_regions
 from .metrics import METRICS, add_stats, page_stats
 from .prior import LayoutPrior
 
@@ -53,6 +59,8 @@ GROUPS = ("pages", "variants")
 # who is scored: the model as configured; the dense head's boxes read by the reader ("finding alone":
 # train.model.dense_decode); the reader at the true boxes ("reading alone"); the layout prior
 WHO = ("model", "finding", "reading", "prior")
+REGION_WHO = ("model", "prior")  # the regions the model's sections make; the prior's
+REGION_METRICS = ("count", "miou", "type", "precision", "recall", "f1", "bcubed_f1")
 
 
 @dataclass
@@ -112,6 +120,15 @@ def _true(item: dict[str, Any], factors) -> tuple:
             [factors.decode_children(c) for c in item["children"][m].tolist()], item["raw"][m].tolist())
 
 
+def _region_stats(boxes: torch.Tensor, region_ids: list[int], item: dict[str, Any]) -> dict[str, tuple[float, int]]:
+    """The region-level metrics of one page: the regions `boxes`' sections make against its true ones."""
+    pred_boxes, pred_types = group_regions(boxes, region_ids)
+    m = item["region_mask"]
+    true_boxes, true_types = item["region_boxes"][m], item["region_types"][m].tolist()
+    return page_stats(pred_boxes, pred_types, [()] * len(pred_types), [0] * len(pred_types),
+                      true_boxes, true_types, [()] * len(true_types), [0] * len(true_types))
+
+
 def _interval(num: np.ndarray, den: np.ndarray, resamples: int, seed: int) -> list[float] | None:
     if len(num) < 2 or den.sum() == 0:
         return None
@@ -143,6 +160,7 @@ def score_items(model: nn.Module, items: list[dict[str, Any]], candidates: list[
     ("pages": variant 00, "variants"); with ``settings.context_k``, each page gets that many
     context pages drawn from ``candidates`` of its group, never of its own source."""
     stats: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {who: {g: {} for g in GROUPS} for who in WHO}
+    stats.update({f"{who}@regions": {g: {} for g in GROUPS} for who in REGION_WHO})
     finding_settings = dataclasses.replace(settings.sampling, init="dense")
     for start in range(0, len(items), settings.batch_size):
         chunk = items[start:start + settings.batch_size]
@@ -167,10 +185,14 @@ def score_items(model: nn.Module, items: list[dict[str, Any]], candidates: list[
                 add_stats(stats[who][group].setdefault(source, {}), page_stats(
                     p.boxes, p.types.tolist(), [factors.decode_children(c) for c in p.children.tolist()],
                     p.raw.tolist(), *true))
+            add_stats(stats["model@regions"][group].setdefault(source, {}),
+                      _region_stats(pred.boxes, pred.regions.tolist(), it))
             if prior is not None:
                 prior_stats = page_stats(prior.boxes, list(prior.types),
                                          [factors.decode_children(c) for c in prior.children], list(prior.raw), *true)
                 add_stats(stats["prior"][group].setdefault(source, {}), prior_stats)
+                add_stats(stats["prior@regions"][group].setdefault(source, {}),
+                          _region_stats(prior.boxes, prior.region_ids(factors), it))
     return stats
 
 
@@ -182,6 +204,8 @@ def _summaries(stats: dict[str, Any], settings: EvalSettings, with_prior: bool) 
         if with_prior:
             entry["prior"] = summarize(stats["prior"][group], settings.resamples, settings.seed)
         out[group] = entry
+    out["regions"] = {group: {who: summarize(stats[f"{who}@regions"][group], settings.resamples, settings.seed)
+                              for who in REGION_WHO if with_prior or who != "prior"} for group in GROUPS}
     out["score"] = out["pages"]["model"]["value"]["token"]
     return out
 
@@ -251,6 +275,14 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append(f"  {k:<10} {mv:>7} {mci:>15}   {pv:>7} {pci:>15}   {fv:>7} {rv:>7}")
     if lines:
         lines.append("finding: the dense head's boxes alone, read; reading: the reader at the true boxes")
+    entry = (result.get("regions") or {}).get("pages")
+    if entry and entry["model"]["sources"]:
+        lines.append(f"regions (the model's sections grouped by their region type), {entry['model']['sources']} "
+                     "sources, untouched pages")
+        lines.append(f"  {'metric':<10} {'model':>7} {'95% CI':>15}   {'prior':>7} {'95% CI':>15}")
+        for k in REGION_METRICS:
+            (mv, mci), (pv, pci) = _cell(entry, "model", k), _cell(entry, "prior", k)
+            lines.append(f"  {k:<10} {mv:>7} {mci:>15}   {pv:>7} {pci:>15}")
     return "\n".join(lines)
 
 

@@ -5,8 +5,8 @@ targets only (metadata; no pixels are decoded) and predicts the same layout for 
 
 - as many sections as the median training page has;
 - for the i-th section from the top: the mean box, the most frequent type, the most frequent
-  children sequence and the most frequent raw token of the i-th sections of training pages
-  that have one.
+  children sequence, the most frequent raw token and the most frequent region type of the
+  i-th sections of training pages that have one.
 
 It is scored by the same metrics (train.evaluation.metrics) on the same held-out pages as the
 model, so a model's margin over it is what the model read from the screenshot.
@@ -36,17 +36,23 @@ class LayoutPrior:
     # the 1st percentile of section heights, in canvas pixel rows (0: not measured): the dense
     # decoder's scale (train.fit sets sampling.min_band from it)
     thinnest: float = 0.0
+    regions: tuple[int, ...] = ()  # region type ids (empty: a prior fitted before issue 35)
+
+    def region_ids(self, factors: Any) -> list[int]:
+        """Each slot's region type id (``main`` for a prior fitted before regions existed)."""
+        return list(self.regions) if len(self.regions) == len(self.types) else [
+            factors.region_id("main")] * len(self.types)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (a checkpoint carries the prior of its run's training split)."""
         return {"boxes": self.boxes.tolist(), "types": list(self.types), "children": [list(c) for c in self.children],
-                "raw": list(self.raw), "thinnest": self.thinnest}
+                "raw": list(self.raw), "thinnest": self.thinnest, "regions": list(self.regions)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LayoutPrior":
         return cls(torch.tensor(data["boxes"], dtype=torch.float32).reshape(-1, 4), tuple(data["types"]),
                    tuple(tuple(c) for c in data["children"]), tuple(data["raw"]),
-                   float(data.get("thinnest", 0.0)))
+                   float(data.get("thinnest", 0.0)), tuple(data.get("regions", ())))
 
 
 def fit_prior(shards: str | Path, spec: InputSpec, *, split: str = "train", keep: EpochFilter | None = None,
@@ -66,11 +72,13 @@ def fit_prior(shards: str | Path, spec: InputSpec, *, split: str = "train", keep
         heights += (t["boxes"][:n, 3] * float(t["extent"][1])).tolist()
         for i in range(n):
             if i == len(slots):
-                slots.append({"type": Counter(), "children": Counter(), "raw": Counter(), "n": Counter()})
+                slots.append({"type": Counter(), "children": Counter(), "raw": Counter(), "region": Counter(),
+                              "n": Counter()})
                 box_sum.append(torch.zeros(4, dtype=torch.float64))
             slots[i]["type"][int(t["types"][i])] += 1
             slots[i]["children"][tuple(int(c) for c in t["children"][i])] += 1
             slots[i]["raw"][int(t["raw"][i])] += 1
+            slots[i]["region"][int(t["regions"][i])] += 1
             slots[i]["n"]["all"] += 1
             box_sum[i] += t["boxes"][i].double()
         if len(counts) >= max_samples:
@@ -88,4 +96,5 @@ def fit_prior(shards: str | Path, spec: InputSpec, *, split: str = "train", keep
                        tuple(top(slots[i]["type"]) for i in range(n)),
                        tuple(top(slots[i]["children"]) for i in range(n)),
                        tuple(top(slots[i]["raw"]) for i in range(n)),
-                       float(np.percentile(heights, 1)) if heights else 0.0)
+                       float(np.percentile(heights, 1)) if heights else 0.0,
+                       tuple(top(slots[i]["region"]) for i in range(n)))

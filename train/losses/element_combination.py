@@ -40,9 +40,10 @@ RAW_WEIGHT = 0.5
 TEMPERATURE = 0.1
 
 
-def factor_losses(read: Read, types: torch.Tensor, children: torch.Tensor, raw: torch.Tensor,
+def factor_losses(read: Read, types: torch.Tensor, children: torch.Tensor, raw: torch.Tensor, regions: torch.Tensor,
                   label_smoothing: float = 0.0) -> dict[str, torch.Tensor]:
-    """Per-section CEs [K] of each factor: ``type``, ``children``, ``raw``."""
+    """Per-section CEs [K] of each factor: ``type``, ``children``, ``raw`` and ``region_type`` (the
+    type of the region the section lies in, issue 35's coarse level)."""
     ls = label_smoothing
     ce_type = F.cross_entropy(read.type.float(), types, reduction="none", label_smoothing=ls)
     K, P, C = read.children.shape
@@ -51,7 +52,13 @@ def factor_losses(read: Read, types: torch.Tensor, children: torch.Tensor, raw: 
     valid = (children != IGNORE).float()
     ce_children = (ce_pos * valid).sum(1) / valid.sum(1).clamp_min(1)
     ce_raw = F.cross_entropy(read.raw.float(), raw, reduction="none", label_smoothing=ls)
-    return {"type": ce_type, "children": ce_children, "raw": ce_raw}
+    ce_region = F.cross_entropy(read.region.float(), regions, reduction="none", label_smoothing=ls)
+    return {"type": ce_type, "children": ce_children, "raw": ce_raw, "region_type": ce_region}
+
+
+def section_loss(parts: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The per-section sum of the factor CEs (the raw token weighted by `RAW_WEIGHT`)."""
+    return parts["type"] + parts["children"] + parts["region_type"] + RAW_WEIGHT * parts["raw"]
 
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, temperature: float = TEMPERATURE) -> torch.Tensor:
@@ -67,8 +74,8 @@ def element_loss(ctx: StepContext) -> dict[str, Any]:
     m, bt = ctx.match, ctx.batch
     keep = ~ctx.drop[m.batch]  # an unconditional sample's sections cannot be read
     parts = factor_losses(ctx.read, bt["types"][m.batch, m.target], bt["children"][m.batch, m.target],
-                          bt["raw"][m.batch, m.target], ctx.label_smoothing)
-    per_section = parts["type"] + parts["children"] + RAW_WEIGHT * parts["raw"]
+                          bt["raw"][m.batch, m.target], bt["regions"][m.batch, m.target], ctx.label_smoothing)
+    per_section = section_loss(parts)
     per_sample = per_sample_mean(per_section[keep], m.batch[keep], ctx.batch_size)
     align = info_nce(ctx.model.image_embedding(ctx.feats),
                      ctx.model.structure_embedding(bt["types"], bt["children"].clamp_min(0), bt["boxes"], bt["mask"]))

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from .context import StepContext
-from .element_combination import RAW_WEIGHT, factor_losses
+from .element_combination import factor_losses, section_loss
 
 JITTER = 0.1
 
@@ -46,6 +46,6 @@ def region_loss(ctx: StepContext) -> dict[str, Any]:
     boxes = jitter_boxes(bt["boxes"][sample, slot], ctx.generator)
     read = ctx.model.read(ctx.feats, boxes, sample, None, ctx.few_shot)
     parts = factor_losses(read, bt["types"][sample, slot], bt["children"][sample, slot], bt["raw"][sample, slot],
-                          ctx.label_smoothing)
-    loss = (parts["type"] + parts["children"] + RAW_WEIGHT * parts["raw"]).mean()
+                          bt["regions"][sample, slot], ctx.label_smoothing)
+    loss = section_loss(parts).mean()
     return {"loss": loss, **{k: v.mean() for k, v in parts.items()}}

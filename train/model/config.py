@@ -23,6 +23,7 @@ class ModelConfig:
     num_roles: int  # child roles (shards.tokens.ROLES); the children head adds an end marker
     num_raw: int  # raw-token vocabulary (manifest counts, with PAD/MASK/UNK ids)
     max_children: int = 4
+    num_regions: int = 6  # region types (shards.tokens.REGION_TYPES): each section's region is read too
     canvas_width: int = 128
     max_aspect: int = 4  # canvas height = max_aspect * canvas_width
     encoder: str = "conv"  # conv | resnet18 | vit_b_16 | efficientnet_lite0 (train.model.backbones.ENCODERS)
@@ -77,11 +78,11 @@ PRESETS: dict[str, dict[str, Any]] = {
                   num_heads=8, ff_mult=4, proj_dim=256, dropout=0.1, proposals=100),
 }
 # Fields set from the data, never by a user.
-FROM_DATA = ("num_types", "num_roles", "num_raw", "max_children")
+FROM_DATA = ("num_types", "num_roles", "num_raw", "max_children", "num_regions")
 
 
 def model_config(preset: str, *, num_types: int, num_roles: int, num_raw: int, max_children: int = 4,
-                 **overrides: Any) -> ModelConfig:
+                 num_regions: int = 6, **overrides: Any) -> ModelConfig:
     """The config of a size preset ("micro", "small", "medium", "large") with overrides."""
     errors = model_config_errors(preset, overrides)
     if errors:
@@ -95,7 +96,7 @@ def model_config(preset: str, *, num_types: int, num_roles: int, num_raw: int, m
         if k in kw:
             kw[k] = tuple(kw[k])
     return ModelConfig(num_types=num_types, num_roles=num_roles, num_raw=num_raw,
-                       max_children=max_children, **kw)
+                       max_children=max_children, num_regions=num_regions, **kw)
 
 
 def model_config_errors(preset: str, overrides: dict[str, Any]) -> list[str]:

@@ -35,6 +35,7 @@ class Read(NamedTuple):
     type: torch.Tensor  # [K, T] section-type logits
     children: torch.Tensor  # [K, max_children, R + 1] role logits per position, last = end marker
     raw: torch.Tensor  # [K, V] raw-token logits
+    region: torch.Tensor  # [K, G] logits of the type of the region the section lies in
 
 
 class Reader(nn.Module):
@@ -53,9 +54,11 @@ class Reader(nn.Module):
         self.type_head = nn.Linear(d, cfg.num_types)
         self.children_head = nn.Linear(d, cfg.max_children * (cfg.num_roles + 1))
         self.raw_head = nn.Linear(d, cfg.num_raw)
+        self.region_head = nn.Linear(d, cfg.num_regions)
         self.null_type = nn.Parameter(torch.zeros(cfg.num_types))
         self.null_children = nn.Parameter(torch.zeros(cfg.max_children, cfg.num_roles + 1))
         self.null_raw = nn.Parameter(torch.zeros(cfg.num_raw))
+        self.null_region = nn.Parameter(torch.zeros(cfg.num_regions))
 
     def embed(self, feats: Features, boxes: torch.Tensor, batch_idx: torch.Tensor) -> torch.Tensor:
         """[K, D]: the sections at ``boxes`` as read from the page alone (before any context)."""
@@ -78,10 +81,10 @@ class Reader(nn.Module):
             type_logits = type_logits + self.copy(seen, mine.shots, mine.shot_types,
                                                   mine.shot_pad | ~mine.present.unsqueeze(1))
         out = Read(type_logits, self.children_head(h).view(K, self.max_children, self.num_roles + 1),
-                   self.raw_head(h))
+                   self.raw_head(h), self.region_head(h))
         if drop is None:
             return out
         dropped = drop[batch_idx]
-        nulls = (self.null_type, self.null_children, self.null_raw)
+        nulls = (self.null_type, self.null_children, self.null_raw, self.null_region)
         return Read(*(torch.where(dropped.view(-1, *[1] * (x.dim() - 1)), n.to(x.dtype).expand_as(x), x)
                       for x, n in zip(out, nulls)))
