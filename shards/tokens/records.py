@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
+from .vocab import MAX_CHILDREN
+
 Box = list[float]  # [x, y, w, h] in page pixels
+MIN_SIDE = 4.0  # px: what a cut leaves thinner than this is nothing
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,27 @@ def minus(a: Box, b: Box) -> Box | None:
               [a[0], a[1], b[0] - a[0], a[3]], [bx1, a[1], ax1 - bx1, a[3]]]
     best = max(pieces, key=area)
     return best if area(best) > 0 else None
+
+
+def cut(box: Box, others: Sequence[Box]) -> Box | None:
+    """`box` less each of `others` in turn (`minus`); None when less than `MIN_SIDE` is left."""
+    for o in others:
+        if box is None:
+            return None
+        box = minus(box, o)
+    if box is None or box[2] < MIN_SIDE or box[3] < MIN_SIDE:
+        return None
+    return box
+
+
+def merge_roles(*lists: Sequence[str]) -> tuple[str, ...]:
+    """The roles of several sections joined, in order, each once, at most `MAX_CHILDREN`."""
+    out: list[str] = []
+    for roles in lists:
+        out += [r for r in roles if r not in out]
+    return tuple(out[:MAX_CHILDREN])
+
+
+def largest(flats: Sequence[Flat]) -> Flat:
+    """The flat of largest area."""
+    return max(flats, key=lambda f: area(f.section.box))

@@ -1,12 +1,19 @@
-"""Section labels: the one rule both stages use to turn (HTML, boxes) into sections.
+"""Section labels: the one rule both stages use to turn (HTML, boxes) into regions and sections.
 
-`derive_sections(html, boxes, page_size)` returns the page's sections top to bottom. Each
-has a ``type`` from the closed set `SECTION_TYPES`, up to `MAX_CHILDREN` ``children``
-roles from the closed set `ROLES`, and ``token = "@".join([type, *children])``, e.g.
-``hero@heading@text@btn``: the "@ concatenation" the model predicts. ``raw_token``
-(``section.hero@h1@p@a.btn``, schema 1's token: tag, class and salient tags) is kept
-for reference only. Only what is drawn is a label: a section needs a box of positive
-area inside the page, a child a box too (when the boxes were measured inside the section).
+`derive_labels(html, boxes, page_size)` returns the page's two levels (issue 35,
+`shards.tokens.levels`): its **regions** (`REGION_TYPES`: the page's furniture, navbar,
+header, sidebar, main, footer, banner; never overlapping) and the **sections** inside them
+(a tiling of each region; ``Section.region`` indexes its region); `derive_sections` the
+sections alone, top to bottom. Each section has a ``type`` from the closed set
+`SECTION_TYPES`, up to `MAX_CHILDREN` ``children`` roles from the closed set `ROLES`, and
+``token = "@".join([type, *children])``, e.g. ``hero@heading@text@btn``: the "@
+concatenation" the model predicts. ``raw_token`` (``section.hero@h1@p@a.btn``, schema 1's
+token: tag, class and salient tags) is kept for reference only. Only what is drawn is a
+label: a section needs a box of positive area inside the page, a child a box too (when the
+boxes were measured inside the section).
+
+The two levels are cut from the one-level sections this module finds first
+(`_flat_sections`, below); `shards.tokens.levels` says how.
 
 **Which elements are sections** (`shards.tokens.walk`): header, nav, section, footer,
 aside and article elements, ``div``s with a section class (``div.jumbotron``) or an ARIA
