@@ -158,3 +158,22 @@ def test_truth_agreement_on_a_page_whose_truth_is_known(tmp_path):
     assert truth_agreement(tmp_path)["sections"]["type"] == 0.75
     painter = painter_agreement(4, 0)
     assert painter["regions"]["type"] == painter["sections"]["type"] == 1.0
+
+
+def test_a_part_no_markup_types_is_named_by_what_it_holds():
+    html = ("<html><body><nav><a href='/'>Home</a></nav>"
+            "<div class='x'><h1>Big claim</h1><p>Lead text</p></div>"
+            "<div class='y'><h2>Write to us</h2><form><textarea></textarea></form></div>"
+            "<div class='z'><p>Just words</p><p>and more</p></div>"
+            "<footer><p>(c)</p></footer></body></html>")
+    boxes = {"/html/body/nav": [0, 0, 1280, 60], "/html/body/nav/a": [20, 20, 60, 20],
+             "/html/body/div[1]": [0, 60, 1280, 500], "/html/body/div[1]/h1": [100, 100, 600, 60],
+             "/html/body/div[1]/p": [100, 180, 600, 30],
+             "/html/body/div[2]": [0, 560, 1280, 300], "/html/body/div[2]/h2": [100, 580, 400, 40],
+             "/html/body/div[2]/form": [100, 640, 600, 200], "/html/body/div[2]/form/textarea": [100, 640, 600, 150],
+             "/html/body/div[3]": [0, 860, 1280, 200], "/html/body/div[3]/p[1]": [100, 880, 600, 30],
+             "/html/body/div[3]/p[2]": [100, 920, 600, 30],
+             "/html/body/footer": [0, 1060, 1280, 100], "/html/body/footer/p": [100, 1080, 100, 20]}
+    labels = derive_labels(html, boxes, (1280, 1160))
+    assert [r.type for r in labels.regions] == ["navbar", "main", "footer"]
+    assert [s.type for s in labels.sections] == ["navbar", "hero", "form", "other", "footer"]

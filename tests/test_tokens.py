@@ -177,14 +177,15 @@ def test_section_walk_is_the_one_walk():
 # block no markup types gets its type from its place and content: the blog's closing band is a
 # footer, the dashboard's table panel a table, the landing page's heading-led text band part of the
 # main column. Since issue 35 a region other than main is one section of its region's type: the top
-# bars (a header with links at the page top) are navbars, and the docs page's text is cut at its h2s.
+# bars (a header with links at the page top) are navbars, the docs page's text is cut at its h2s, and
+# the landing page's first tall band under a heading is its hero, its quote band testimonials.
 SHAPES = {
     "docs": ["navbar@link@input", "sidebar@heading@link", "main@heading@text", "main@heading@text", "footer@text"],
     "blog": ["navbar@heading@link", "sidebar@heading@link", "blog@heading@text@image@link", "blog@heading@text",
              "footer@text"],
     "dashboard": ["sidebar@image@link", "navbar@heading@input@image", "stats@text@heading", "other@heading@image",
                   "table@heading@table"],
-    "landing": ["navbar@image@link@btn", "other@heading@text@btn", "main@heading@image@text", "other@text",
+    "landing": ["navbar@image@link@btn", "hero@heading@text@btn", "main@heading@image@text", "testimonials@text",
                 "signup@heading@form", "footer@text"],
 }
 

@@ -10,7 +10,11 @@ high, joins the section below it (a "SERVICES" title over its cards), and a part
 than `STRIP_MAX` px, or only an image at most `IMAGE_STRIP_MAX` px high, or drawing no
 roles at all joins the one above it (else below); finally each row of sections is
 stretched to the region's width (a row of one) and the rows to meet halfway between
-them, so the sections of a region cover it.
+them, so the sections of a region cover it. A part typed ``other`` or ``main`` (typed by no
+markup) gets the type of what it holds where that tells (`held_type`): a form or an input
+makes it ``form``, a blockquote ``testimonials``, three or more pictures filling `GALLERY_SHARE` of
+it ``gallery``, and the region's first band, at least `HERO_MIN` px high under an h1 or h2,
+``hero``.
 
 **Documentation by its headings** (`heading_parts`): the drawn h1-h6 inside the region; the
 title is the first heading when it alone has the highest level present; the level used is
@@ -45,6 +49,9 @@ FLOW_VISUAL_SHARE = 0.25
 FLOW_DOMINANT = 0.6
 FLOW_PART_MIN = 0.1
 CONTROL_ROLES = frozenset({"btn", "form", "input"})
+GALLERY_SHARE = 0.4  # share of a part's area pictures fill for three or more to be a gallery
+HERO_MIN = 300  # px: the first band of a main region at least this high, led by an h1 or h2, is a hero
+LEAD_GAP = 8  # px: a part this close to its region's top is its first
 # parts a text flow is made of: text, its breadcrumb or prev/next bars, a list of posts or questions
 FLOW_TYPES = TEXT_TYPES | {"navbar", "footer", "sidebar", "faq", "blog"}
 DOC_PARTS = (2, 12)
@@ -94,7 +101,29 @@ def main_sections(region: Box, flats: list[Flat], body: Element, box_of: BoxOf, 
             return split
     parts = _join_strips(parts)
     parts = _tidy(region, parts)  # a joined strip's union may reach over a neighbour
-    return _cover(region, [f.section for f in parts])
+    named = [f.section.with_(type=held_type(f, box_of, region)) if f.section.type in ("other", "main")
+             else f.section for f in parts]
+    return _cover(region, named)
+
+
+def held_type(f: Flat, box_of: BoxOf, region: Box) -> str:
+    """The type of a part no markup names (typed ``other``, or ``main`` for heading-led text by
+    `fill.block_type`), from what it holds (module docstring); its own type where nothing tells."""
+    drawn = [d for el in f.elements for d in el.iter() if isinstance(d.tag, str)
+             and (b := box_of(d)) is not None and b[2] > 0 and b[3] > 0]
+    tags = {d.tag for d in drawn}
+    box = f.section.box
+    if tags & {"form", "input", "textarea", "select"}:
+        return "form"
+    if "blockquote" in tags:
+        return "testimonials"
+    pictures = sum(area(box_of(d)) for d in drawn if d.tag in ("img", "picture", "svg", "video"))
+    if pictures >= GALLERY_SHARE * area(box) and sum(d.tag in ("img", "picture") for d in drawn) >= 3:
+        return "gallery"
+    lead = any(d.tag in ("h1", "h2") for d in drawn)
+    if box[1] - region[1] <= LEAD_GAP and box[3] >= HERO_MIN and lead:
+        return "hero"  # the first band of the content, tall, under a large heading
+    return f.section.type
 
 
 def text_flow(region: Box, parts: list[Flat], body: Element, box_of: BoxOf) -> bool:

@@ -8,11 +8,12 @@ section's class names from `TYPE_CLASSES`). The reasons for each merge are in
 from __future__ import annotations
 
 # Section types, in a fixed order (the trainer's class indices follow it). The section
-# classes of landing pages, the page landmarks (navbar, header, sidebar, main, footer)
-# and `other` for a located block that nothing in its markup types.
+# classes of landing pages, the page landmarks (navbar, header, sidebar, main, footer),
+# `form` for a part no markup types that holds a form or inputs (a sign-in card, a profile
+# editor: issue 35) and `other` for a located block that nothing in its markup types.
 SECTION_TYPES: tuple[str, ...] = (
     "navbar", "header", "hero", "features", "cards", "pricing", "testimonials", "gallery", "cta",
-    "contact", "signup", "stats", "team", "faq", "logos", "blog", "table", "sidebar", "main",
+    "contact", "signup", "stats", "team", "faq", "logos", "blog", "table", "form", "sidebar", "main",
     "footer", "other",
 )
 
