@@ -78,7 +78,8 @@ def test_children_in_order_of_first_appearance_at_most_four():
 
 def test_sections_sort_top_to_bottom_by_box():
     swapped = dict(BOXES)
-    swapped["/html/body/main/section[1]"], swapped["/html/body/main/section[2]"] = [0, 960, 9, 9], [0, 560, 9, 9]
+    swapped["/html/body/main/section[1]"] = [0, 960, 1280, 60]
+    swapped["/html/body/main/section[2]"] = [0, 560, 1280, 60]
     types = [s.type for s in sections(PAGE, swapped)]
     assert types.index("contact") < types.index("features")
 

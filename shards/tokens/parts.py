@@ -13,8 +13,8 @@ stretched to the region's width (a row of one) and the rows to meet halfway betw
 them, so the sections of a region cover it. A part typed ``other`` or ``main`` (typed by no
 markup) gets the type of what it holds where that tells (`held_type`): a form or an input
 makes it ``form``, a blockquote ``testimonials``, three or more pictures filling `GALLERY_SHARE` of
-it ``gallery``, and the region's first band, at least `HERO_MIN` px high under an h1 or h2,
-``hero``.
+it ``gallery``, and the region's first band, at least `HERO_MIN` px high under an h1 or h2 or with a
+button, ``hero``. A part narrower than `SPECK_MAX` px (a floating widget) is none.
 
 **Documentation by its headings** (`heading_parts`): the drawn h1-h6 inside the region; the
 title is the first heading when it alone has the highest level present; the level used is
@@ -52,6 +52,7 @@ CONTROL_ROLES = frozenset({"btn", "form", "input"})
 GALLERY_SHARE = 0.4  # share of a part's area pictures fill for three or more to be a gallery
 HERO_MIN = 300  # px: the first band of a main region at least this high, led by an h1 or h2, is a hero
 LEAD_GAP = 8  # px: a part this close to its region's top is its first
+SPECK_MAX = 48  # px: a part narrower than this is a floating widget, not a section
 # parts a text flow is made of: text, its breadcrumb or prev/next bars, a list of posts or questions
 FLOW_TYPES = TEXT_TYPES | {"navbar", "footer", "sidebar", "faq", "blog"}
 DOC_PARTS = (2, 12)
@@ -120,9 +121,9 @@ def held_type(f: Flat, box_of: BoxOf, region: Box) -> str:
     pictures = sum(area(box_of(d)) for d in drawn if d.tag in ("img", "picture", "svg", "video"))
     if pictures >= GALLERY_SHARE * area(box) and sum(d.tag in ("img", "picture") for d in drawn) >= 3:
         return "gallery"
-    lead = any(d.tag in ("h1", "h2") for d in drawn)
+    lead = any(d.tag in ("h1", "h2") for d in drawn) or "btn" in f.section.children
     if box[1] - region[1] <= LEAD_GAP and box[3] >= HERO_MIN and lead:
-        return "hero"  # the first band of the content, tall, under a large heading
+        return "hero"  # the first band of the content, tall, under a large heading or with a call to act
     return f.section.type
 
 
@@ -161,8 +162,9 @@ def _x_overlap(a: Box, b: Box) -> bool:
 
 
 def _join_strips(parts: list[Flat]) -> list[Flat]:
-    """Heading strips join the section below them; thin, empty and image-only strips the one above."""
-    parts = list(parts)
+    """Heading strips join the section below them; thin, empty and image-only strips the one above;
+    specks (narrower than `SPECK_MAX` px: a floating settings button) are no part of their own."""
+    parts = [f for f in parts if f.section.box[2] >= SPECK_MAX] or parts
     changed = True
     while changed and len(parts) > 1:
         changed = False
