@@ -14,7 +14,8 @@ them, so the sections of a region cover it. A part typed ``other`` or ``main`` (
 markup) gets the type of what it holds where that tells (`held_type`): a form or an input
 makes it ``form``, a blockquote ``testimonials``, three or more pictures filling `GALLERY_SHARE` of
 it ``gallery``, and the region's first band, at least `HERO_MIN` px high under an h1 or h2 or with a
-button, ``hero``. A part narrower than `SPECK_MAX` px (a floating widget) is none.
+button, ``hero``; a part typed ``other`` that holds a heading, text and a picture is a
+feature band, ``features``. A part narrower than `SPECK_MAX` px (a floating widget) is none.
 
 **Documentation by its headings** (`heading_parts`): the drawn h1-h6 inside the region; the
 title is the first heading when it alone has the highest level present; the level used is
@@ -124,6 +125,8 @@ def held_type(f: Flat, box_of: BoxOf, region: Box) -> str:
     lead = any(d.tag in ("h1", "h2") for d in drawn) or "btn" in f.section.children
     if box[1] - region[1] <= LEAD_GAP and box[3] >= HERO_MIN and lead:
         return "hero"  # the first band of the content, tall, under a large heading or with a call to act
+    if f.section.type == "other" and {"heading", "text", "image"} <= set(f.section.children):
+        return "features"  # a heading, its text and a picture: a landing page's feature band ("featurette")
     return f.section.type
 
 
