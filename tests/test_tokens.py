@@ -149,8 +149,8 @@ def test_synonyms_ids_and_landmarks_type_a_section():
     html = ("<html><body><div role='banner'><h1>x</h1></div><div role='navigation'><a>y</a></div>"
             "<div id='pricing-section'>z</div><aside><p>w</p></aside><div role='contentinfo'><p>v</p></div>"
             "</body></html>")
-    boxes = {"/html/body/div[1]": [0, 0, 10, 10], "/html/body/div[2]": [0, 10, 10, 10],
-             "/html/body/aside": [0, 30, 10, 10], "/html/body/div[4]": [0, 40, 10, 10]}
+    boxes = {"/html/body/div[1]": [0, 0, 1280, 50], "/html/body/div[2]": [0, 50, 1280, 50],
+             "/html/body/aside": [0, 100, 1280, 50], "/html/body/div[4]": [0, 150, 1280, 50]}
     # div#pricing-section is no section (an id types, it does not make one): a plain wrapper
     assert [s.type for s in sections(html, boxes)] == ["header", "navbar", "sidebar", "footer"]
 

@@ -25,14 +25,15 @@ from __future__ import annotations
 from .blocks import MAIN_MIN_SHARE, SIDEBAR_MAX_SHARE
 from .fill import TOP_BAR_MAX
 from .parts import main_sections
-from .records import MIN_SIDE, Box, Flat, Labels, Region, Section, cut, inter_area, largest, merge_roles, union
+from .records import (MIN_SIDE, WIDGET_MAX, Box, Flat, Labels, Region, Section, cut, inter_area, largest, merge_roles,
+                      union)
 from .roles import Seen
 from .walk import Element
 
 BAND_SHARE = 0.6  # share of the page width a top bar or header spans at least
+FULL_SHARE = 0.9  # share of the page width a band spans to be page-wide
 BANNER_MAX = 64  # px: a notice bar above the navbar
 BAND_GAP = 48  # px: a top band starts at most this far below the one above it (or the page top)
-COLUMN_MIN_WIDTH = 48  # px: a narrower column is a toggle or a scroll rail, not a sidebar
 COLUMN_MIN = 200  # px: a side column at least this high is a sidebar region
 PRIORITY = ("banner", "navbar", "header", "footer", "sidebar")
 # section types a header region is named by when its largest part has one (a landing page's masthead)
@@ -63,7 +64,7 @@ def _row_box(row: list[Flat]) -> Box:
 
 def _typed_column(f: Flat, page: tuple[float, float]) -> bool:
     b = f.section.box
-    return (f.section.type == "sidebar" and COLUMN_MIN_WIDTH <= b[2] < SIDEBAR_MAX_SHARE * page[0]
+    return (f.section.type == "sidebar" and WIDGET_MAX <= b[2] < SIDEBAR_MAX_SHARE * page[0]
             and b[3] >= COLUMN_MIN)
 
 
@@ -125,9 +126,12 @@ def _footer(rows: list[list[Flat]], page: tuple[float, float]) -> tuple[list[Fla
 
 def _side_flats(flats: list[Flat], page: tuple[float, float]) -> list[Flat]:
     """Flats beside the content: narrower than `blocks.SIDEBAR_MAX_SHARE` of the page, wholly left
-    or right of the union of the flats at least `blocks.MAIN_MIN_SHARE` of the page wide, and
-    level with it."""
+    or right of the union of the flats at least `blocks.MAIN_MIN_SHARE` of the page wide (and
+    narrower than `FULL_SHARE` of it where there are such: a page-wide title band is no content
+    column), and level with it."""
     wide = [f.section.box for f in flats if f.section.box[2] >= MAIN_MIN_SHARE * page[0]]
+    column = [b for b in wide if b[2] < FULL_SHARE * page[0]]  # a page-wide title band is no content column
+    wide = column or wide
     if not wide:
         return []
     c = union(wide)
@@ -136,7 +140,7 @@ def _side_flats(flats: list[Flat], page: tuple[float, float]) -> list[Flat]:
         b = f.section.box
         beside = b[0] + b[2] <= c[0] + MIN_SIDE or b[0] >= c[0] + c[2] - MIN_SIDE
         level = min(b[1] + b[3], c[1] + c[3]) - max(b[1], c[1]) > 0
-        if beside and level and COLUMN_MIN_WIDTH <= b[2] < SIDEBAR_MAX_SHARE * page[0]:
+        if beside and level and WIDGET_MAX <= b[2] < SIDEBAR_MAX_SHARE * page[0]:
             out.append(f)
     return out
 
@@ -200,8 +204,8 @@ def split_levels(flat: list[Flat], body: Element, located: dict, page: tuple[flo
     fixed = [b for _, b, _ in placed]
     rest = []
     for f in flat:
-        if id(f) in taken:
-            continue
+        if id(f) in taken or f.section.box[2] < WIDGET_MAX:
+            continue  # a floating widget or a toggle rail is no part of the page's layout
         box = cut(f.section.box, fixed)
         if box is not None:
             rest.append(Flat(f.section.with_(box=box), f.elements))

@@ -15,7 +15,7 @@ markup) gets the type of what it holds where that tells (`held_type`): a form or
 makes it ``form``, a blockquote ``testimonials``, three or more pictures filling `GALLERY_SHARE` of
 it ``gallery``, and the region's first band, at least `HERO_MIN` px high under an h1 or h2 or with a
 button, ``hero``; a part typed ``other`` that holds a heading, text and a picture is a
-feature band, ``features``. A part narrower than `SPECK_MAX` px (a floating widget) is none.
+feature band, ``features``. A part narrower than `records.WIDGET_MAX` px (a floating widget) is none.
 
 **Documentation by its headings** (`heading_parts`): the drawn h1-h6 inside the region; the
 title is the first heading when it alone has the highest level present; the level used is
@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .fill import TITLE_MAX
-from .records import MIN_SIDE, Box, Flat, Section, area, cut, inter_area, largest, merge_roles, union
+from .records import MIN_SIDE, WIDGET_MAX, Box, Flat, Section, area, cut, inter_area, largest, merge_roles, union
 from .roles import Seen, run_roles
 from .walk import Element
 
@@ -53,7 +53,6 @@ CONTROL_ROLES = frozenset({"btn", "form", "input"})
 GALLERY_SHARE = 0.4  # share of a part's area pictures fill for three or more to be a gallery
 HERO_MIN = 300  # px: the first band of a main region at least this high, led by an h1 or h2, is a hero
 LEAD_GAP = 8  # px: a part this close to its region's top is its first
-SPECK_MAX = 48  # px: a part narrower than this is a floating widget, not a section
 # parts a text flow is made of: text, its breadcrumb or prev/next bars, a list of posts or questions
 FLOW_TYPES = TEXT_TYPES | {"navbar", "footer", "sidebar", "faq", "blog"}
 DOC_PARTS = (2, 12)
@@ -166,8 +165,8 @@ def _x_overlap(a: Box, b: Box) -> bool:
 
 def _join_strips(parts: list[Flat]) -> list[Flat]:
     """Heading strips join the section below them; thin, empty and image-only strips the one above;
-    specks (narrower than `SPECK_MAX` px: a floating settings button) are no part of their own."""
-    parts = [f for f in parts if f.section.box[2] >= SPECK_MAX] or parts
+    specks (narrower than `records.WIDGET_MAX` px: a floating settings button) are no part of their own."""
+    parts = [f for f in parts if f.section.box[2] >= WIDGET_MAX] or parts
     changed = True
     while changed and len(parts) > 1:
         changed = False

@@ -15,6 +15,7 @@ from .vocab import MAX_CHILDREN
 
 Box = list[float]  # [x, y, w, h] in page pixels
 MIN_SIDE = 4.0  # px: what a cut leaves thinner than this is nothing
+WIDGET_MAX = 48  # px: a part narrower than this is a floating widget or a toggle rail, no region or section
 
 
 @dataclass(frozen=True)
