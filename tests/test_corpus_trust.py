@@ -343,3 +343,29 @@ def test_a_build_that_hangs_is_stopped_and_one_without_network_cannot_reach_out(
         server.shutdown()
     assert proc.stdout.startswith("blocked") and "reached" not in proc.stdout, proc.stdout
     assert proc.stdout.splitlines()[-1] == "None"  # the caller's environment is not passed on
+
+
+def test_each_registry_answer_becomes_a_pin(monkeypatch):
+    calls = []
+
+    def ask(cmd, what):
+        calls.append(cmd)
+        if cmd[0] == "npm":
+            return '"sha512-' + "A" * 86 + '=="\n'
+        if cmd[0] == "apt-cache":
+            return ("Package: git-doc\nVersion: 1:2.39.5-0+deb12u3\nArchitecture: all\nSHA256: " + "b" * 64
+                    + "\n\nPackage: git-doc\nVersion: 1:2.39.5-0+deb12u3\nSHA256: " + "c" * 64 + "\n")
+        report = Path(cmd[cmd.index("--report") + 1])
+        report.write_text(json.dumps({"install": [{"download_info": {
+            "url": "https://files.example/t/furo-2025.12.19-py3-none-any.whl",
+            "archive_info": {"hashes": {"sha256": "d" * 64}}}}]}))
+        return ""
+
+    monkeypatch.setattr(lock, "_ask", ask)
+    assert lock.lookup_npm("@scope/ui", "1.0.0") == Pin("scope-ui-1.0.0.tgz", integrity="sha512-" + "A" * 86 + "==")
+    assert lock.lookup_deb("git-doc", "1:2.39.5-0+deb12u3") == Pin("git-doc_1%3a2.39.5-0+deb12u3_all.deb",
+                                                                   sha256="b" * 64)
+    assert lock.lookup_pypi("furo", "2025.12.19") == Pin("furo-2025.12.19-py3-none-any.whl", sha256="d" * 64)
+    assert all(cmd[-2] == "--" or cmd[-3] == "--" for cmd in calls)  # no name is read as an option
+    with pytest.raises(CorpusError, match="no SHA256 for that version"):
+        lock.lookup_deb("git-doc", "9.9-9")
