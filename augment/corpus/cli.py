@@ -59,7 +59,7 @@ def add_corpus_command(sub: Any) -> None:
                      "Ask each registry once per archive of the manifest for its digest (npm view: dist.integrity; "
                      "pip install --dry-run --report: the index's sha256; apt-cache show: SHA256) and write them "
                      "to the lock beside the manifest (corpus.lock, sorted JSON). Entries already there are kept "
-                     "unless --refresh. Downloads no archive. Exit 1 when an archive could not be pinned.")
+                     "unless --refresh. Installs and keeps nothing. Exit 1 when an archive could not be pinned.")
     lk.add_argument("--manifest", default="corpus.toml", help="the corpus manifest")
     lk.add_argument("--lock", default=None, help="the lock file to write (default: corpus.lock beside --manifest)")
     lk.add_argument("--refresh", action="store_true", help="ask the registries again for every archive")

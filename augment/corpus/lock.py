@@ -9,7 +9,8 @@ package and never taken from the cache:
 - npm: the ``dist.integrity`` the registry lists for NAME@VERSION (`npm view`): the
   tarball's sha512, base64, as ``integrity = "sha512-..."``;
 - PyPI: the sha256 the index lists for the wheel pip picks for NAME==VERSION (`pip install
-  --dry-run --report`, which reads the index and downloads no wheel), as ``sha256``;
+  --dry-run --report`, which reads the index; it fetches the wheel's metadata file, or the
+  wheel itself where the index serves no metadata file, and installs nothing), as ``sha256``;
 - Debian: the ``SHA256`` of NAME=VERSION in apt's package index (`apt-cache show`; the index
   is signed by the archive's Release file, so run `apt-get update` first), as ``sha256``.
 
