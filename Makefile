@@ -25,7 +25,7 @@ REAL_SHEET := $(REAL_OUT)/contact_sheet$(if $(RERENDERING),-rerender).png
 CORPUS ?= corpus_out
 CORPUS_CACHE ?= .corpus-cache
 
-.PHONY: setup test test-fast lint demo demo-real corpus bench bench-record lock clean
+.PHONY: setup test test-fast lint demo demo-real corpus corpus-lock bench bench-record lock clean
 
 # an existing venv is kept (and brought to the pinned versions); a CPU-only torch of the pinned
 # version (2.14.1+cpu) satisfies the pin torch==2.14.1
@@ -95,6 +95,11 @@ corpus: setup
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[corpus]'
 	$(PY) -m augment corpus build --manifest corpus.toml --out $(CORPUS) --cache $(CORPUS_CACHE) $(CORPUS_FLAGS)
 	$(PY) -m benchmarks.label_coverage --pairs $(CORPUS)
+
+# pin every archive of corpus.toml in corpus.lock, as its registry gives it (npm view, pip's index,
+# apt-cache show: run `apt-get update` first); entries already there are kept (CORPUS_LOCK_FLAGS=--refresh: asked again)
+corpus-lock: $(INSTALLED)
+	$(PY) -m augment corpus lock --manifest corpus.toml $(CORPUS_LOCK_FLAGS)
 
 # results go to benchmarks/results/latest/ (ignored by git): running benchmarks never dirties the checkout
 bench: $(INSTALLED)

@@ -2,6 +2,9 @@
 and the committed slice of rendered pages (tests/data/real) usable as source pairs."""
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
 import json
 import tarfile
 from pathlib import Path
@@ -10,6 +13,7 @@ import pytest
 
 from augment.corpus import CORPUS_NAME, KINDS, CorpusError, build_corpus, load_manifest
 from augment.corpus.builders import front_matter, posts
+from augment.corpus.lock import Pin, key, write_lock
 from augment.render import find_browser
 from augment.render.browser import BrowserError
 from shards.pairs.groups import read_groups
@@ -100,7 +104,7 @@ def test_the_sample_text_has_docs_pages_and_dated_posts():
 def test_offline_names_every_missing_archive_before_any_work(tmp_path):
     path = _manifest(tmp_path, GOOD + GOOD.replace('"demo"', '"demo2"').replace("demo-site", "other-site"))
     with pytest.raises(CorpusError) as e:
-        build_corpus(path, tmp_path / "out", tmp_path / "cache", offline=True, progress=False)
+        build_corpus(path, tmp_path / "out", tmp_path / "cache", offline=True, progress=False, allow_unpinned=True)
     assert "2 archive(s) missing" in str(e.value)
     assert "npm package demo-site 1.0.0 is not in the cache" in str(e.value)
     assert "npm pack other-site@1.0.0" in str(e.value)
@@ -108,11 +112,19 @@ def test_offline_names_every_missing_archive_before_any_work(tmp_path):
 
 
 def _fake_npm_cache(cache: Path) -> None:
-    """The project's own page set packed as npm packs a package: package/... in a .tgz."""
+    """The project's own page set packed as npm packs a package: package/... in a .tgz, and
+    its digest pinned in the lock beside the manifest."""
     (cache / "npm").mkdir(parents=True)
-    with tarfile.open(cache / "npm" / "demo-site-1.0.0.tgz", "w:gz") as tar:
+    archive = cache / "npm" / "demo-site-1.0.0.tgz"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as raw:
         for p in sorted(PAGES.rglob("*")):
-            tar.add(p, arcname=f"package/{p.relative_to(PAGES).as_posix()}", recursive=False)
+            info = raw.gettarinfo(p, arcname=f"package/{p.relative_to(PAGES).as_posix()}")
+            info.mtime = 0
+            raw.addfile(info, p.open("rb") if p.is_file() else None)
+    archive.write_bytes(gzip.compress(archive.read_bytes(), mtime=0))  # the same bytes for both caches
+    digest = base64.b64encode(hashlib.sha512(archive.read_bytes()).digest()).decode()
+    write_lock(cache.parent / "corpus.lock", {key("npm", "demo-site", "1.0.0"): Pin(archive.name,
+                                                                                    integrity=f"sha512-{digest}")})
 
 
 def _chromium() -> None:

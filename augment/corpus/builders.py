@@ -15,13 +15,34 @@ Each build runs in a child process of this Python with the site's wheels (the th
 the pinned wheels it needs) first on ``PYTHONPATH``, ``SOURCE_DATE_EPOCH`` fixed (Sphinx
 and MkDocs stamp build dates from it), ``TZ=UTC`` and ``PYTHONHASHSEED=0``: the same
 inputs give the same files. `PAGES` lists the pages a build's site takes by default.
+
+A theme is third-party code, so its build is contained (`contained_run`):
+
+- no network: the child runs under ``unshare --net`` (a network namespace with nothing in
+  it, not even a working loopback) where this machine allows it (root, or user namespaces:
+  ``unshare --map-root-user --net``); elsewhere it falls back to an environment whose HTTP
+  proxies (``http_proxy``, ``https_proxy``, ``all_proxy`` and upper-case forms) point at a
+  dead address (127.0.0.1:9), which stops the HTTP clients a build would use (urllib,
+  requests, pip) but not a raw socket. `isolation()` says which one is in force; the
+  proxies are set in both cases;
+- a clean environment: only ``PATH``, ``HOME``, ``TMPDIR`` of this process and the fixed
+  variables above, no credentials or tokens of the caller;
+- a time limit per site (`BUILD_TIMEOUT`): the child runs in its own process group and a
+  build past the limit is killed with everything it started (so is anything a finished
+  build left running). The file system is not confined: a build can write where this
+  user can.
+
+A build that fails or hangs is a `CorpusError` naming the site; the job records it as that
+site's failure and goes on with the others.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -33,7 +54,10 @@ from .manifest import CorpusError, Site
 SAMPLE = Path(__file__).with_name("sample")
 DOC_PAGES = ("index", "install", "tutorial", "guide", "reference", "faq")
 SOURCE_DATE_EPOCH = "1718409600"  # 2024-06-15: every date a build stamps
-BUILD_TIMEOUT = 600  # seconds; the slowest theme here (sphinx-book-theme) builds the sample in ~15 s
+BUILD_TIMEOUT = 300  # seconds per site; the slowest theme here (sphinx-book-theme) builds the sample in ~15 s
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing answers
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
+UNSHARE = (["unshare", "--net", "--"], ["unshare", "--map-root-user", "--net", "--"])
 # the builders' own packages per build (and what every build renders with: docutils, Pygments'
 # highlighting, Jinja2's templates), checked against the manifest's [tools] pins
 COMMON_TOOLS = ("docutils", "pygments", "jinja2")
@@ -67,13 +91,53 @@ def posts() -> list[tuple[str, dict[str, str], str]]:
     return out
 
 
-def _run(cmd: list[str], cwd: Path, pythonpath: list[Path], site: Site) -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in pythonpath), SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH,
-               TZ="UTC", PYTHONHASHSEED="0", LC_ALL="C.UTF-8", PYTHONDONTWRITEBYTECODE="1")
+@functools.cache
+def isolation() -> list[str]:
+    """The command prefix that runs a child without network here (`UNSHARE`), or [] when
+    neither works on this machine (then only the dead proxies hold)."""
+    for prefix in UNSHARE:
+        try:
+            if subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode == 0:
+                return list(prefix)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+    return []
+
+
+def contained_run(cmd: list[str], cwd: Path, env: dict[str, str], what: str,
+                  timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` with no network, a clean environment (`env` added) and a time limit."""
+    timeout = BUILD_TIMEOUT if timeout is None else timeout
+    full = {k: os.environ[k] for k in ("PATH", "HOME", "TMPDIR") if k in os.environ}
+    full.update({v: DEAD_PROXY for v in PROXY_VARS}, no_proxy="", NO_PROXY="", **env)
     try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        proc = subprocess.Popen([*isolation(), *cmd], cwd=cwd, env=full, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+    except OSError as e:
+        raise CorpusError(f"{what}: cannot start `{cmd[0]}` ({e})") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise CorpusError(f"site {site.name}: the {site.build} build took over {BUILD_TIMEOUT} s") from None
+        _kill_group(proc.pid)
+        proc.communicate()
+        raise CorpusError(f"{what} took over {timeout:g} s and was stopped") from None
+    finally:
+        _kill_group(proc.pid)  # whatever the build left running
+        proc.wait()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _run(cmd: list[str], cwd: Path, pythonpath: list[Path], site: Site) -> None:
+    env = dict(PYTHONPATH=os.pathsep.join(str(p) for p in pythonpath), SOURCE_DATE_EPOCH=SOURCE_DATE_EPOCH,
+               TZ="UTC", PYTHONHASHSEED="0", LC_ALL="C.UTF-8", PYTHONDONTWRITEBYTECODE="1")
+    proc = contained_run(cmd, cwd, env, f"site {site.name}: the {site.build} build")
     if proc.returncode != 0:
         tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])
         raise CorpusError(f"site {site.name}: the {site.build} build of theme {site.theme!r} failed ({tail})")

@@ -1,30 +1,30 @@
-"""Fetching the corpus's pinned packages into the cache, and unpacking them.
+"""Fetching the corpus's pinned packages into the cache, checking them, and unpacking them.
 
 The corpus command is the project's only code that downloads, and only through each
 registry's own client: `npm pack NAME@VERSION`, `pip download --no-deps NAME==VERSION`
-(wheels only), `apt-get download NAME=VERSION`. `FETCHERS` maps a manifest ``source`` to
-its fetcher; each returns the archive's path in the cache, downloading it only when it is
-not there. With ``offline`` nothing is downloaded: a missing archive is a `CorpusError`
-naming the package and the command that fetches it.
+(wheels only), `apt-get download NAME=VERSION`, each given ``--`` before the package so
+that nothing of a name is read as an option (names are checked by the manifest first).
+`FETCHERS` maps a manifest ``source`` to its fetcher; each returns the archive's path in
+the cache, downloading it only when it is not there (the lock's file name when it pins
+one). With ``offline`` nothing is downloaded: a missing archive is a `CorpusError` naming
+the package and the command that fetches it.
 
-Archives are unpacked once into ``CACHE/unpacked/<archive name>/`` (a marker file says the
-unpacking finished): npm tarballs with tarfile's ``data`` filter (no absolute paths, links
-out or device files), wheels with zipfile, Debian packages with ``dpkg-deb -x``.
+`fetch_and_unpack` checks the archive against its lock entry (`lock.verify`: a mismatch
+is quarantined and refused) after the download or the cache look-up, on every use, and
+only then unpacks it (`unpack.unpack`: bounded, confined, once per digest).
 """
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
-import tarfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .lock import Pin, sha256_of, verify
 from .manifest import CorpusError
+from .unpack import unpack
 
-DONE = ".unpacked"
 FETCH_TIMEOUT = 600  # seconds per download: the largest package here (a 35 MB npm tarball) takes ~20 s
 
 
@@ -41,10 +41,12 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
         raise CorpusError(f"{what}: `{' '.join(cmd)}` failed ({' / '.join(tail)})")
 
 
-def _one(folder: Path, patterns: list[str]) -> Path | None:
-    """The archive in `folder` matching one of `patterns` (case-insensitive), if any."""
+def _one(folder: Path, patterns: list[str], file: str | None = None) -> Path | None:
+    """The archive in `folder` named `file`, else matching one of `patterns` (case-insensitive), if any."""
     if not folder.is_dir():
         return None
+    if file is not None:
+        return folder / file if (folder / file).is_file() else None
     for p in sorted(folder.iterdir()):
         if any(re.fullmatch(pat, p.name, flags=re.IGNORECASE) for pat in patterns):
             return p
@@ -56,22 +58,23 @@ def _missing(package: str, version: str, source: str, cache: Path, command: str)
                        f"cache only: run once without --offline (it runs `{command}`) or copy the archive there")
 
 
-def fetch_npm(package: str, version: str, cache: Path, offline: bool) -> Path:
+def fetch_npm(package: str, version: str, cache: Path, offline: bool, file: str | None = None) -> Path:
     """`npm pack NAME@VERSION` into CACHE/npm (`@scope/name` packs as `scope-name-VERSION.tgz`)."""
     folder = cache / "npm"
     stem = package.lstrip("@").replace("/", "-")
     patterns = [re.escape(f"{stem}-{version}.tgz")]
-    found = _one(folder, patterns)
+    found = _one(folder, patterns, file)
     if found is None:
         command = f"npm pack {package}@{version}"
         if offline:
             raise _missing(package, version, "npm", cache, command)
         folder.mkdir(parents=True, exist_ok=True)
-        _run(["npm", "pack", f"{package}@{version}", "--pack-destination", str(folder), "--silent"], folder,
+        _run(["npm", "pack", "--pack-destination", str(folder), "--silent", "--", f"{package}@{version}"], folder,
              f"npm package {package} {version}")
-        found = _one(folder, patterns)
+        found = _one(folder, patterns, file)
         if found is None:
-            raise CorpusError(f"npm package {package} {version}: `{command}` wrote no {stem}-{version}.tgz")
+            raise CorpusError(f"npm package {package} {version}: `{command}` wrote no "
+                              + (file or f"{stem}-{version}.tgz"))
     return found
 
 
@@ -80,77 +83,53 @@ def _wheel_patterns(package: str, version: str) -> list[str]:
     return [f"{name}-{re.escape(version)}-[^-]+-[^-]+-[^-]+\\.whl"]
 
 
-def fetch_pypi(package: str, version: str, cache: Path, offline: bool) -> Path:
+def fetch_pypi(package: str, version: str, cache: Path, offline: bool, file: str | None = None) -> Path:
     """The wheel of NAME==VERSION in CACHE/pypi (`pip download --no-deps --only-binary :all:`)."""
     folder = cache / "pypi"
     patterns = _wheel_patterns(package, version)
-    found = _one(folder, patterns)
+    found = _one(folder, patterns, file)
     if found is None:
         command = f"pip download --no-deps --only-binary :all: {package}=={version}"
         if offline:
             raise _missing(package, version, "PyPI", cache, command)
         folder.mkdir(parents=True, exist_ok=True)
         _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
-              "--dest", str(folder), f"{package}=={version}"], folder, f"PyPI package {package} {version}")
-        found = _one(folder, patterns)
+              "--dest", str(folder), "--", f"{package}=={version}"], folder, f"PyPI package {package} {version}")
+        found = _one(folder, patterns, file)
         if found is None:
-            raise CorpusError(f"PyPI package {package} {version}: `{command}` wrote no wheel of that version")
+            raise CorpusError(f"PyPI package {package} {version}: `{command}` wrote no "
+                              + (f"{file} (the wheel the lock pins)" if file else "wheel of that version"))
     return found
 
 
-def fetch_deb(package: str, version: str, cache: Path, offline: bool) -> Path:
+def fetch_deb(package: str, version: str, cache: Path, offline: bool, file: str | None = None) -> Path:
     """`apt-get download NAME=VERSION` into CACHE/deb (an epoch's ':' is '%3a' in the file name)."""
     folder = cache / "deb"
     patterns = [re.escape(f"{package}_{version.replace(':', '%3a')}_") + r"[a-z0-9]+\.deb"]
-    found = _one(folder, patterns)
+    found = _one(folder, patterns, file)
     if found is None:
         command = f"apt-get download {package}={version}"
         if offline:
             raise _missing(package, version, "Debian", cache, command)
         folder.mkdir(parents=True, exist_ok=True)
-        _run(["apt-get", "download", f"{package}={version}"], folder,
+        _run(["apt-get", "download", "--", f"{package}={version}"], folder,
              f"Debian package {package} {version} (`apt-get update` first when apt has no list of packages)")
-        found = _one(folder, patterns)
+        found = _one(folder, patterns, file)
         if found is None:
-            raise CorpusError(f"Debian package {package} {version}: `{command}` wrote no .deb of that version")
+            raise CorpusError(f"Debian package {package} {version}: `{command}` wrote no "
+                              + (file or ".deb of that version"))
     return found
 
 
-FETCHERS: dict[str, Callable[[str, str, Path, bool], Path]] = {
+FETCHERS: dict[str, Callable[..., Path]] = {
     "npm": fetch_npm, "pypi": fetch_pypi, "deb": fetch_deb,
 }
 
 
-def _unpack_into(archive: Path, dest: Path) -> None:
-    if archive.suffix == ".tgz":
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(dest, filter="data")
-    elif archive.suffix == ".whl":
-        with zipfile.ZipFile(archive) as z:
-            z.extractall(dest)
-    elif archive.suffix == ".deb":
-        _run(["dpkg-deb", "-x", str(archive), str(dest)], dest.parent, f"unpacking {archive.name}")
-    else:
-        raise CorpusError(f"{archive}: unknown archive type")
-
-
-def unpack(archive: Path, cache: Path) -> Path:
-    """The folder `archive` is unpacked in (CACHE/unpacked/NAME), unpacking it the first time."""
-    dest = cache / "unpacked" / archive.name
-    if (dest / DONE).is_file():
-        return dest
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    try:
-        _unpack_into(archive, dest)
-    except (OSError, tarfile.TarError, zipfile.BadZipFile) as e:
-        shutil.rmtree(dest, ignore_errors=True)
-        raise CorpusError(f"{archive}: cannot unpack ({e}); delete it from the cache and fetch it again") from None
-    (dest / DONE).write_text("", encoding="utf-8")
-    return dest
-
-
-def fetch_and_unpack(source: str, package: str, version: str, cache: Path, offline: bool) -> Path:
-    """Fetch (or find) one pinned package and return the folder it is unpacked in."""
-    return unpack(FETCHERS[source](package, version, cache, offline), cache)
+def fetch_and_unpack(source: str, package: str, version: str, cache: Path, offline: bool,
+                     pin: Pin | None) -> Path:
+    """Fetch (or find) one pinned package, check it against `pin` (None: an unpinned archive
+    the user allowed) and return the folder it is unpacked in."""
+    archive = FETCHERS[source](package, version, cache, offline, pin.file if pin else None)
+    digest = verify(archive, pin, f"{source} package {package} {version}", cache) if pin else sha256_of(archive)
+    return unpack(archive, cache, digest)

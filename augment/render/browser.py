@@ -219,10 +219,7 @@ class Browser:
         page.on("request", lambda _: traffic.count(1))
         page.on("requestfinished", lambda _: traffic.count(-1))
         page.on("requestfailed", lambda _: traffic.count(-1))
-        raw = await self._load(page, traffic, url, width, max_height, timeout, max_elements)
-        if self.snapshot:
-            await self._snapshot(page, raw, traffic, (width, page.viewport_size["height"], max_height))
-        return raw
+        return await self._load(page, traffic, url, width, max_height, timeout, max_elements)
 
     async def _snapshot(self, page, raw: RawPage, traffic: Traffic, window: tuple[int, int, int]) -> None:
         """Attach the page's snapshot to `raw`; a page whose snapshot fails is still rendered, without one."""
@@ -267,10 +264,15 @@ class Browser:
         if found["html"] is None:
             raise PageFailure("bad_html", f"{url}: the DOM after load is {found['htmlChars']} characters, above "
                                           f"the limit of {MAX_HTML_BYTES} bytes `augment run` reads")
+        raw = RawPage(b"", found["html"], found["elements"], cut=found["cut"], clipped=found["clipped"])
+        if self.snapshot:  # before the screenshot: a full-page screenshot grows the page's viewport for a
+            # moment, and the resize and scroll handlers that wakes (a theme's sidebar width, a header's
+            # scroll state) ran before the snapshot in one render and after it in the next
+            await self._snapshot(page, raw, traffic, (width, page.viewport_size["height"], max_height))
         clip = {"x": 0, "y": 0, "width": width, "height": min(int(found["height"]), max_height)}
-        png = await page.screenshot(full_page=True, clip=clip, animations="disabled", caret="hide",
-                                    timeout=timeout * 1000)
-        return RawPage(png, found["html"], found["elements"], cut=found["cut"], clipped=found["clipped"])
+        raw.png = await page.screenshot(full_page=True, clip=clip, animations="disabled", caret="hide",
+                                        timeout=timeout * 1000)
+        return raw
 
     async def _route(self, route, traffic: Traffic) -> None:
         request = route.request
