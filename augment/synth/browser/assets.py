@@ -28,7 +28,7 @@ from ...corpus.manifest import CorpusError
 MANIFEST = Path(__file__).with_name("frameworks.toml")
 DEFAULT_CACHE = ".synth-cache"
 ROLES = ("framework", "icons", "font")
-FETCH_HINT = "python -m augment synth-assets (or make synth-assets)"
+FETCH_HINT = "python -m augment synth-assets"
 
 
 class SynthError(ConfigError):
@@ -99,8 +99,9 @@ def _folder(pkg: Package, cache: Path, offline: bool) -> Path:
     try:
         root = fetch_and_unpack("npm", pkg.package, pkg.version, cache, offline)
     except CorpusError as e:
-        raise SynthError(f"{pkg.role} {pkg.name}: npm package {pkg.package} {pkg.version} is not available "
-                         f"({e}); fetch it with `{FETCH_HINT}`") from None
+        why = f"is not in the cache {cache}" if offline else f"could not be fetched ({e})"
+        raise SynthError(f"{pkg.role} {pkg.name}: npm package {pkg.package} {pkg.version} {why}; fetch the pinned "
+                         f"packages with `{FETCH_HINT}` (--cache {cache})") from None
     return root / "package"
 
 

@@ -43,11 +43,20 @@ def families(assets: Assets) -> dict[str, str]:
     return {p.name: f"'{p.family}',{p.generic}" for p in assets.packages if p.role == "font"}
 
 
+def _layout(rng: np.random.Generator, layouts: tuple[str, ...]) -> str:
+    return str(rng.choice(list(layouts)))  # the page's first draw (layout_of repeats it)
+
+
+def layout_of(seed: int, i: int, layouts: tuple[str, ...]) -> str:
+    """The layout page `i` of `seed` gets, without making the page."""
+    return _layout(np.random.default_rng([seed, i]), layouts)
+
+
 def page_spec(seed: int, i: int, assets: Assets, layouts: tuple[str, ...], widths: tuple[int, ...],
               prefix: str = "web") -> PageSpec:
     """Page `i` of `seed` (see the module docstring)."""
     rng = np.random.default_rng([seed, i])
-    layout = str(rng.choice(list(layouts)))
+    layout = _layout(rng, layouts)
     framework = str(rng.choice(assets.names("framework")))
     width = int(rng.choice(list(widths)))
     icon_sets = [n for n in assets.names("icons") if n in ICONS]
@@ -66,16 +75,17 @@ def page_spec(seed: int, i: int, assets: Assets, layouts: tuple[str, ...], width
 
 
 def parse_widths(text: str) -> tuple[int, ...]:
-    """``1280``, ``390,1280,1600``, ``390-1600`` (the `WIDTHS` in that range) or ``all`` (every one of
+    """``1280``, ``390,1280,1600``, ``390-1600`` (its ends and the `WIDTHS` between) or ``all`` (every one of
     `WIDTHS`) -> the widths a page draws from; ValueError naming the problem."""
     text = text.strip()
     if text == "all":
         return WIDTHS
-    if "-" in text:
-        lo_text, hi_text = text.split("-", 1)
-        lo, hi = int(lo_text), int(hi_text)
-        if lo > hi:
-            raise ValueError(f"{text}: the range runs from {lo} down to {hi}")
-        inside = tuple(x for x in WIDTHS if lo <= x <= hi)
-        return tuple(sorted({lo, hi, *inside}))
-    return tuple(int(x) for x in text.split(","))
+    try:
+        if "-" in text:
+            lo, hi = (int(x) for x in text.split("-", 1))
+            if lo > hi:
+                raise ValueError(f"the range runs from {lo} down to {hi}")
+            return tuple(sorted({lo, hi, *(x for x in WIDTHS if lo <= x <= hi)}))
+        return tuple(int(x) for x in text.split(","))
+    except ValueError as e:
+        raise ValueError(str(e) if "range" in str(e) else "not a whole number of pixels") from None

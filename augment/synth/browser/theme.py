@@ -87,7 +87,7 @@ main>section,.page-part{{padding:calc(var(--space)*2.5) 0}}
 .avatar{{width:64px;height:64px;border-radius:50%}}
 .logo-row{{display:flex;flex-wrap:wrap;gap:2rem;align-items:center;justify-content:center}}
 .dash-side{{background:#1f2937;color:#e5e7eb;min-height:100vh}}
-.dash-side a{{color:#e5e7eb}}
+.dash-side a,.dash-side strong,.dash-side p{{color:#e5e7eb}}
 .site-foot{{background:#f3f4f6;padding:calc(var(--space)*2) 0;margin-top:0}}
 .center-box{{max-width:28rem;margin:0 auto}}
 pre{{background:#f5f6f8;padding:.75rem;overflow-x:auto}}

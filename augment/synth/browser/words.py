@@ -71,10 +71,15 @@ def words(rng: np.random.Generator, lo: int = 1, hi: int = 3) -> list[str]:
 
 
 def title(rng: np.random.Generator, lo: int = 2, hi: int = 5) -> str:
-    """A heading: the first `lo`..`hi` words of a sentence, with no trailing small word."""
-    parts = sentence(rng).rstrip(".").split()[: int(rng.integers(lo, hi + 1))]
-    while len(parts) > 1 and parts[-1].strip(",;").lower() in STOP:
-        parts.pop()
+    """A heading: the first `lo`..`hi` words of a sentence, ending on no small word (a few tries for
+    one of at least two words)."""
+    n = int(rng.integers(lo, hi + 1))
+    for _ in range(4):
+        parts = sentence(rng).rstrip(".").split()[:n]
+        while len(parts) > 1 and parts[-1].strip(",;").lower() in STOP:
+            parts.pop()
+        if len(parts) >= min(lo, 2):
+            break
     return " ".join(parts).strip(",;")
 
 

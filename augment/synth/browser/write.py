@@ -180,14 +180,7 @@ def _render_width(width: int, specs: list[PageSpec], stage: Path, out: Path, opt
         summary.rendered += 1
 
 
-def write_browser_synth(out: str | Path, opts: BrowserSynthOptions = BrowserSynthOptions()) -> BrowserSynthSummary:
-    """Make `opts.count` browser-drawn source pairs with their truth in `out` (see the module docstring)."""
-    t0 = time.perf_counter()
-    if problems := opts.problems():
-        raise SynthError("; ".join(problems))
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    stage = out / STAGE_NAME
+def _make(out: Path, stage: Path, opts: BrowserSynthOptions) -> BrowserSynthSummary:
     assets = stage_assets(stage, opts.cache, opts.manifest, offline=True,
                           only={"framework": list(opts.frameworks)} if opts.frameworks else None)
     summary = BrowserSynthSummary(out, pages=opts.count)
@@ -207,6 +200,20 @@ def write_browser_synth(out: str | Path, opts: BrowserSynthOptions = BrowserSynt
         write_groups(out, done)
     atomic.write_bytes(out / REJECTS_NAME, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejects).encode())
     atomic.write_bytes(out / "ATTRIBUTION", attribution(assets.packages).encode())
-    shutil.rmtree(stage, ignore_errors=True)
+    return summary
+
+
+def write_browser_synth(out: str | Path, opts: BrowserSynthOptions = BrowserSynthOptions()) -> BrowserSynthSummary:
+    """Make `opts.count` browser-drawn source pairs with their truth in `out` (see the module docstring)."""
+    t0 = time.perf_counter()
+    if problems := opts.problems():
+        raise SynthError("; ".join(problems))
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out / STAGE_NAME
+    try:
+        summary = _make(out, stage, opts)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     summary.seconds = time.perf_counter() - t0
     return summary
