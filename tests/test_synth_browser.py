@@ -212,3 +212,17 @@ def test_pages_with_the_real_pinned_frameworks(tmp_path):
     assert summary.rendered == 2 and summary.lost == 0
     boxes = json.loads(next(tmp_path.glob("*.boxes.json")).read_text(encoding="utf-8"))
     assert boxes["render"]["blocked_requests"] == 0  # every stylesheet and font loaded from the stage
+
+
+@pytest.mark.slow  # ~10-20 s: one page rendered three ways
+@pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to render with: {_why_skip()}")
+def test_the_benchmark_runs_on_the_fixture(fixture_cache, tmp_path, capsys):
+    from benchmarks import synth_browser
+
+    flags = ["--pages", "1", "--jobs", "1", "--width", "640", "--cache", str(fixture_cache), "--manifest",
+             str(FIXTURE / "frameworks.toml"), "--work", str(tmp_path / "w"), "--results", str(tmp_path / "r")]
+    assert synth_browser.main(flags) == 0
+    assert "pages/s" in capsys.readouterr().out
+    data = json.loads((tmp_path / "r" / "synth_browser.json").read_text(encoding="utf-8"))
+    assert set(data["rows"]) == {"synth", "render_one_at_a_time", "end_to_end"}
+    assert data["rows"]["synth"]["pages"] == 1 and "met" in data["targets"]["synth_pages_per_s"]
