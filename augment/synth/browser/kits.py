@@ -68,6 +68,8 @@ class Kit:
         """A row of columns `spans` twelfths wide (1-column on phones); each kid IS its column
         (its class gets the column's), so a landmark kid is the column's own box."""
         row = self._row(len(spans), " ".join(f"minmax(0,{n}fr)" for n in spans))
+        # no negative margins (the columns stay off the regions around), no stretched column content (UIkit's match)
+        row.cls = f"{row.cls.replace('uk-grid-match', '')} page-cols".replace("  ", " ")
         for n, kid in zip(spans, kids):
             kid.cls = f"{self._fill(self.span, n)} {kid.cls}".strip()
             row.add(kid)

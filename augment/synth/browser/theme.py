@@ -73,6 +73,7 @@ main>section,.page-part{{padding:calc(var(--space)*2.5) 0}}
 .nav-inner>ul>li{{list-style:none}}
 .nav-end{{margin-left:auto}}
 .wrap{{max-width:1140px;margin:0 auto;padding:0 1rem}}
+.page-cols{{margin:0!important}}
 .grid-row{{display:grid;gap:1.5rem;grid-template-columns:minmax(0,1fr)}}
 @media (min-width:768px){{.grid-row{{grid-template-columns:var(--cols)}}}}
 .pure-g>.cell{{box-sizing:border-box;padding:.75rem}}
