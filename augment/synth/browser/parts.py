@@ -55,7 +55,8 @@ def head(c: Ctx, level: int = 2, lead: bool = True) -> list[El | None]:
 
 def hero(c: Ctx) -> El:
     text = [c.kit.heading(1, w.title(c.rng, 3, 6)), el("p", "lead " + c.kit.subtitle, w.paragraph(c.rng, 1, 2)),
-            el("div", "hero-actions", c.kit.button(w.label(c.rng)), " ", c.kit.button(w.label(c.rng), alt=True))]
+            el("div", "hero-actions", c.kit.button(w.label(c.rng), icon=c.icon() if c.chance(0.4) else None), " ",
+               c.kit.button(w.label(c.rng), alt=True))]
     if c.chance(0.5):
         return sec(c, "hero", c.kit.grid([el("div", "", *text), theme.picture(c.rng, c.theme)]))
     return sec(c, "hero", el("div", "center-box", *text))
@@ -87,7 +88,7 @@ def testimonials(c: Ctx) -> El:
 
 def cta(c: Ctx) -> El:
     return sec(c, "cta", el("div", "center-box", c.kit.heading(2, w.title(c.rng, 3, 6)), el("p", "", w.sentence(c.rng)),
-                            c.kit.button(w.label(c.rng))))
+                            c.kit.button(w.label(c.rng), icon=c.icon() if c.chance(0.5) else None)))
 
 
 def stats(c: Ctx) -> El:
