@@ -165,14 +165,26 @@ def _overlap(a: list, b: list, slack: float = 1.0) -> bool:
             and min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]) > slack)
 
 
-@pytest.mark.slow  # ~15-30 s: 7 small pages, one per layout, in one browser
-@pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to render with: {_why_skip()}")
-def test_every_layouts_truth_holds_after_rendering(fixture_cache, tmp_path):
-    layouts = tuple(LAYOUTS)
-    out = tmp_path / "out"
-    summary = write_browser_synth(out, _opts(fixture_cache, count=len(layouts), seed=_seed_covering(layouts),
-                                             widths=(900,)))
-    assert summary.rendered == len(layouts) and summary.lost == 0, summary.text()
+LAYOUT_SET = tuple(LAYOUTS)
+CHROMIUM = pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to render with: {_why_skip()}")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> tuple[Path, Path, int]:
+    """(the fixture cache, OUT, seed): one page per layout rendered at 900 px, once for the module."""
+    root = tmp_path_factory.mktemp("synth-browser")
+    cache = root / "cache"
+    pack_fixture(cache)
+    seed = _seed_covering(LAYOUT_SET)
+    summary = write_browser_synth(root / "out", _opts(cache, count=len(LAYOUT_SET), seed=seed, widths=(900,)))
+    assert summary.rendered == len(LAYOUT_SET) and summary.lost == 0, summary.text()
+    return cache, root / "out", seed
+
+
+@pytest.mark.slow  # ~10-30 s (the module's rendered set): 7 small pages, one per layout, in one browser
+@CHROMIUM
+def test_every_layouts_truth_holds_after_rendering(rendered):
+    _, out, _ = rendered
     seen = set()
     for sid in sorted(p.name[: -len(".truth.json")] for p in out.glob("*.truth.json")):
         truth = json.loads((out / f"{sid}.truth.json").read_text(encoding="utf-8"))
@@ -186,22 +198,22 @@ def test_every_layouts_truth_holds_after_rendering(fixture_cache, tmp_path):
                 assert not _overlap(a, b), (sid, truth["page"]["layout"], a, b)
         for s in truth["sections"]:
             assert _inside(box[s["xpath"]], regions[s["region"]]), (sid, s, regions[s["region"]])
-    assert seen == set(layouts)
+    assert seen == set(LAYOUT_SET)
     assert json.loads((out / "groups.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.slow  # ~10-30 s: 2 pages rendered twice
-@pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to render with: {_why_skip()}")
-def test_the_grammars_pages_render_the_same_bytes_twice(fixture_cache, tmp_path):
-    for run in ("a", "b"):
-        write_browser_synth(tmp_path / run, _opts(fixture_cache, count=2, seed=11))
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "b").iterdir()) and len(names) > 8
-    assert [n for n in names if (tmp_path / "a" / n).read_bytes() != (tmp_path / "b" / n).read_bytes()] == []
+@pytest.mark.slow  # ~5-15 s: 2 pages of the rendered set, rendered again
+@CHROMIUM
+def test_the_grammars_pages_render_the_same_bytes_twice(rendered, tmp_path):
+    cache, out, seed = rendered
+    write_browser_synth(tmp_path, _opts(cache, count=2, seed=seed, widths=(900,)))
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("web-"))
+    assert len(names) == 8  # 2 pages x png, html, boxes, truth
+    assert [n for n in names if (tmp_path / n).read_bytes() != (out / n).read_bytes()] == []
 
 
-@pytest.mark.slow  # ~10 s: 2 pages with the real frameworks
-@pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to render with: {_why_skip()}")
+@pytest.mark.slow  # ~5-15 s: 2 pages with the real frameworks
+@CHROMIUM
 def test_pages_with_the_real_pinned_frameworks(tmp_path):
     try:
         fetch_assets(REAL_CACHE, MANIFEST, offline=True)
@@ -212,17 +224,3 @@ def test_pages_with_the_real_pinned_frameworks(tmp_path):
     assert summary.rendered == 2 and summary.lost == 0
     boxes = json.loads(next(tmp_path.glob("*.boxes.json")).read_text(encoding="utf-8"))
     assert boxes["render"]["blocked_requests"] == 0  # every stylesheet and font loaded from the stage
-
-
-@pytest.mark.slow  # ~10-20 s: one page rendered three ways
-@pytest.mark.skipif(_why_skip() is not None, reason=f"no browser to render with: {_why_skip()}")
-def test_the_benchmark_runs_on_the_fixture(fixture_cache, tmp_path, capsys):
-    from benchmarks import synth_browser
-
-    flags = ["--pages", "1", "--jobs", "1", "--width", "640", "--cache", str(fixture_cache), "--manifest",
-             str(FIXTURE / "frameworks.toml"), "--work", str(tmp_path / "w"), "--results", str(tmp_path / "r")]
-    assert synth_browser.main(flags) == 0
-    assert "pages/s" in capsys.readouterr().out
-    data = json.loads((tmp_path / "r" / "synth_browser.json").read_text(encoding="utf-8"))
-    assert set(data["rows"]) == {"synth", "render_one_at_a_time", "end_to_end"}
-    assert data["rows"]["synth"]["pages"] == 1 and "met" in data["targets"]["synth_pages_per_s"]
