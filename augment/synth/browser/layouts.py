@@ -173,7 +173,7 @@ def shop(c: Ctx) -> El:
     body = el("body", "")
     top(c, body)
     filters = el("aside", "side-pane filters", c.kit.heading(4, w.label(c.rng, 1, 1)),
-                 *[el("label", "", el("input", "", type="checkbox"), " ", w.label(c.rng, 1, 2))
+                 *[el("div", "filter", el("label", "", el("input", "", type="checkbox"), " ", w.label(c.rng, 1, 2)))
                    for _ in range(c.n(3, 6))], c.kit.form_field(w.label(c.rng, 1, 1), "number", "0"))
     main = region(el("main", ""), "main", "main")
     m = c.n(2, 4)
