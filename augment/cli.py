@@ -56,7 +56,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _synth_browser(args: argparse.Namespace) -> int:
-    from .synth.browser import LAYOUTS, BrowserSynthOptions, parse_widths, write_browser_synth
+    from .synth.browser import LAYOUTS, MANIFEST, BrowserSynthOptions, parse_widths, write_browser_synth
 
     try:
         widths = parse_widths(args.width)
@@ -64,7 +64,8 @@ def _synth_browser(args: argparse.Namespace) -> int:
         raise ConfigError(f"--width {args.width}: {e}; give N, N,M,..., A-B or all (e.g. 1280 or 390-1600)") from None
     opts = BrowserSynthOptions(count=args.count, seed=args.seed, widths=widths,
                                layouts=_names(args.layouts) or tuple(LAYOUTS),
-                               frameworks=_names(args.frameworks), cache=args.cache, manifest=args.manifest,
+                               frameworks=_names(args.frameworks), cache=args.cache,
+                               manifest=args.manifest or str(MANIFEST),
                                jobs=args.jobs, timeout=args.timeout, max_height=args.max_height,
                                snapshot=args.snapshot, browser=args.browser,
                                progress=progress_enabled(not args.no_progress))
@@ -86,7 +87,7 @@ def cmd_synth_assets(args: argparse.Namespace) -> int:
 
 
 def add_synth_flags(s: argparse.ArgumentParser) -> None:
-    from .synth.browser import DEFAULT_CACHE, LAYOUTS, MANIFEST, BrowserSynthOptions
+    from .synth.browser import DEFAULT_CACHE, LAYOUTS, BrowserSynthOptions
 
     d = BrowserSynthOptions()
     s.add_argument("--out", required=True, help="folder for <id>.png/.html/.boxes.json (browser: also .truth.json)")
@@ -107,7 +108,7 @@ def add_synth_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--frameworks", default="all",
                    help="browser: CSS frameworks of the manifest to draw from, comma-separated, or all")
     s.add_argument("--cache", default=DEFAULT_CACHE, help="browser: the package cache synth-assets fills")
-    s.add_argument("--manifest", default=str(MANIFEST), help="browser: the pinned packages (frameworks.toml)")
+    s.add_argument("--manifest", help="browser: the pinned packages (default: augment/synth/browser/frameworks.toml)")
     s.add_argument("--jobs", type=int, default=d.jobs, help="browser: pages rendered at once in one browser")
     s.add_argument("--timeout", type=float, default=d.timeout, help="browser: seconds per page before it is a reject")
     s.add_argument("--max-height", type=int, default=d.max_height, help="browser: cut the full-page screenshot here")
