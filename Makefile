@@ -24,8 +24,9 @@ REAL_SHARDS := $(REAL_OUT)/shards$(if $(RERENDERING),-rerender)
 REAL_SHEET := $(REAL_OUT)/contact_sheet$(if $(RERENDERING),-rerender).png
 CORPUS ?= corpus_out
 CORPUS_CACHE ?= .corpus-cache
+SYNTH_CACHE ?= .synth-cache
 
-.PHONY: setup test test-fast lint demo demo-real corpus corpus-lock bench bench-record lock clean
+.PHONY: setup test test-fast lint demo demo-real corpus corpus-lock synth-assets bench bench-record lock clean
 
 # an existing venv is kept (and brought to the pinned versions); a CPU-only torch of the pinned
 # version (2.14.1+cpu) satisfies the pin torch==2.14.1
@@ -51,6 +52,11 @@ test-fast: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
+
+# the browser engine's pinned npm packages (augment/synth/browser/frameworks.toml: CSS frameworks, icon
+# fonts, web fonts) into $(SYNTH_CACHE), the one step of `augment synth --engine browser` that downloads
+synth-assets: $(INSTALLED)
+	$(PY) -m augment synth-assets --cache $(SYNTH_CACHE)
 
 demo: $(INSTALLED)
 	$(PY) -m augment synth --out $(OUT)/sources --count 200 --seed 0

@@ -40,10 +40,12 @@ ERRORS: dict[type[BaseException], int] = {
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from .synth import write_synth
-
     if args.count < 1:
         raise ConfigError(f"--count {args.count}: must be at least 1")
+    if args.engine == "browser":
+        return _synth_browser(args)
+    from .synth import write_synth
+
     if not 0.0 <= args.shared_looks <= 1.0:
         raise ConfigError(f"--shared-looks {args.shared_looks}: must be in 0..1 (0 = every section type painted "
                           "alike in every group)")
@@ -51,6 +53,70 @@ def cmd_synth(args: argparse.Namespace) -> int:
                         shared_looks=args.shared_looks)
     print(f"wrote {len(paths)} source pairs to {args.out}")
     return 0
+
+
+def _synth_browser(args: argparse.Namespace) -> int:
+    from .synth.browser import LAYOUTS, MANIFEST, BrowserSynthOptions, parse_widths, write_browser_synth
+
+    try:
+        widths = parse_widths(args.width)
+    except ValueError as e:
+        raise ConfigError(f"--width {args.width}: {e}; give N, N,M,..., A-B or all (e.g. 1280 or 390-1600)") from None
+    opts = BrowserSynthOptions(count=args.count, seed=args.seed, widths=widths,
+                               layouts=_names(args.layouts) or tuple(LAYOUTS),
+                               frameworks=_names(args.frameworks), cache=args.cache,
+                               manifest=args.manifest or str(MANIFEST),
+                               jobs=args.jobs, timeout=args.timeout, max_height=args.max_height,
+                               snapshot=args.snapshot, browser=args.browser,
+                               progress=progress_enabled(not args.no_progress))
+    print(write_browser_synth(args.out, opts).text())
+    return 0
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip()) if text != "all" else ()
+
+
+def cmd_synth_assets(args: argparse.Namespace) -> int:
+    from .synth.browser import MANIFEST, fetch_assets
+
+    for line in fetch_assets(args.cache, args.manifest or MANIFEST, offline=args.offline):
+        print(line)
+    print(f"synth assets ready in {args.cache}")
+    return 0
+
+
+def add_synth_flags(s: argparse.ArgumentParser) -> None:
+    from .synth.browser import DEFAULT_CACHE, LAYOUTS, BrowserSynthOptions
+
+    d = BrowserSynthOptions()
+    s.add_argument("--out", required=True, help="folder for <id>.png/.html/.boxes.json (browser: also .truth.json)")
+    s.add_argument("--count", type=int, default=200, help="pages to write")
+    s.add_argument("--seed", type=int, default=0, help="page i depends on (seed, i) only")
+    s.add_argument("--engine", choices=["painter", "browser"], default="painter",
+                   help="painter: drawn in Python, fast (unit tests); browser: HTML with real CSS frameworks, "
+                        "drawn by the system Chromium (needs `python -m augment synth-assets` once)")
+    s.add_argument("--shared-looks", type=float, default=0.0,
+                   help="painter: share (0..1) of a group's section types painted in another type's look, one "
+                        "cycle per group, so that only the group's other pages tell which look is which type "
+                        "(few-shot); 0 paints every type alike everywhere")
+    s.add_argument("--width", default=str(d.widths[0]),
+                   help="browser: page width(s) in CSS px, each page drawing one: N, N,M,..., A-B (the phone to "
+                        "desktop widths in that range) or all (390-1600)")
+    s.add_argument("--layouts", default="all", help=f"browser: layouts to draw from, comma-separated, or all "
+                                                    f"({', '.join(LAYOUTS)})")
+    s.add_argument("--frameworks", default="all",
+                   help="browser: CSS frameworks of the manifest to draw from, comma-separated, or all")
+    s.add_argument("--cache", default=DEFAULT_CACHE, help="browser: the package cache synth-assets fills")
+    s.add_argument("--manifest", help="browser: the pinned packages (default: augment/synth/browser/frameworks.toml)")
+    s.add_argument("--jobs", type=int, default=d.jobs, help="browser: pages rendered at once in one browser")
+    s.add_argument("--timeout", type=float, default=d.timeout, help="browser: seconds per page before it is a reject")
+    s.add_argument("--max-height", type=int, default=d.max_height, help="browser: cut the full-page screenshot here")
+    s.add_argument("--snapshot", action="store_true",
+                   help="browser: also write <id>.mhtml (for `augment run --rerender`; default: not written)")
+    s.add_argument("--browser", metavar="PATH",
+                   help=f"browser: Chromium executable (default: the first found of {', '.join(BROWSER_CANDIDATES)})")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -198,15 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     p, sub = new_parser("s2s-augment", __doc__)
     s = add_command(sub, "synth", cmd_synth, "write synthetic source pairs",
                     "Write COUNT synthetic (screenshot, HTML, boxes) pairs with exact boxes; the same seed gives "
-                    "the same bytes.")
-    s.add_argument("--out", required=True, help="folder for <id>.png/.html/.boxes.json")
-    s.add_argument("--count", type=int, default=200, help="pages to write")
-    s.add_argument("--seed", type=int, default=0, help="page i depends on (seed, i) only")
-    s.add_argument("--shared-looks", type=float, default=0.0,
-                   help="share (0..1) of a group's section types painted in another type's look, one cycle per "
-                        "group, so that only the group's other pages tell which look is which type (few-shot); "
-                        "0 paints every type alike everywhere")
-    s.add_argument("--no-progress", action="store_true", help="no progress bar (there is none off a terminal)")
+                    "the same bytes. --engine browser writes HTML pages with real CSS frameworks and renders them "
+                    "in Chromium, with each page's regions and sections in <id>.truth.json.")
+    add_synth_flags(s)
+    sa = add_command(sub, "synth-assets", cmd_synth_assets, "fetch the browser engine's pinned npm packages",
+                     "Fetch the CSS frameworks, icon fonts and web fonts pinned in the manifest (npm pack) into "
+                     "the cache `augment synth --engine browser` reads; the only step that downloads.")
+    sa.add_argument("--cache", default=".synth-cache", help="folder the packages are fetched into")
+    sa.add_argument("--manifest", default=None, help="the pinned packages (default: augment/synth/browser/"
+                                                     "frameworks.toml)")
+    sa.add_argument("--offline", action="store_true", help="download nothing: only check the cache holds them all")
     rd = add_command(sub, "render", cmd_render, "render HTML files or URLs into source pairs with headless Chromium",
                      "Render HTML files or URLs into source pairs (<id>.png, <id>.html, <id>.boxes.json) with "
                      "the system Chromium: offline, deterministic, resumable; failures go to "

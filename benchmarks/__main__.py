@@ -15,16 +15,18 @@ from pathlib import Path
 from shards.views.cli_support import HelpFormatter
 
 from . import (augment_throughput, common, cost, label_ceiling, model_quality, record, rerender, role_confusion,
-               scaling, shard_io, train_input)
+               scaling, shard_io, synth_browser, train_input)
 
 BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion,
                                   cost)}
 # the README blocks and the module whose report() writes each; model_quality (~20 CPU minutes) runs on its own:
 # python -m benchmarks.model_quality [--few-shot] [--real] [--full]; so does rerender (Chromium, ~0.2 pages/s per core):
-# python -m benchmarks.rerender [--html DIR ...]. The cost table is in README.md (from results/cost.json)
+# python -m benchmarks.rerender [--html DIR ...]; so does synth_browser (Chromium and the synth-assets cache):
+# python -m benchmarks.synth_browser. The cost table is in README.md (from results/cost.json)
 RECORDED = {**BENCHMARKS, "train_input_phase4": train_input, "train_input_memory": train_input,
             "model_quality": model_quality, "rerender": rerender, "model_quality_few_shot": model_quality,
-            "model_quality_real": model_quality, "label_ceiling_few_shot": label_ceiling}
+            "model_quality_real": model_quality, "label_ceiling_few_shot": label_ceiling,
+            "synth_browser": synth_browser}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import __main__ as bench_all
-from benchmarks import augment_throughput, cost, label_ceiling, rerender, role_confusion, scaling, shard_io, train_input
+from benchmarks import (augment_throughput, cost, label_ceiling, rerender, role_confusion, scaling, shard_io,
+                        synth_browser, train_input)
 
 pytestmark = pytest.mark.slow
 
@@ -130,7 +131,7 @@ def test_rerender(dirs, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("module", [augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion,
-                                    cost, rerender, bench_all])
+                                    cost, rerender, synth_browser, bench_all])
 def test_help(module, capsys):
     with pytest.raises(SystemExit) as e:
         module.main(["--help"])
@@ -148,3 +149,16 @@ def test_label_ceiling_few_shot_shows_the_gap_only_where_looks_are_shared(dirs, 
     # shared looks: the page alone cannot tell which look is which type; the group's pages can
     assert shared["type_k0"] < 0.7 and shared["type_k4"] > shared["type_k1"] > shared["type_k0"] + 0.05
     assert shared["found_k4"] > shared["found_k1"] > shared["found_k0"] == 0.0
+
+
+def test_synth_browser(dirs, capsys, tmp_path):
+    from test_render import _why_skip
+    from test_synth_browser import FIXTURE, pack_fixture
+
+    if _why_skip() is not None:
+        pytest.skip(f"no browser to render with: {_why_skip()}")
+    pack_fixture(tmp_path / "cache")  # a few CSS rules per framework: offline, and one page rendered three ways
+    d = _run(synth_browser, ["--pages", "1", "--jobs", "1", "--width", "640", "--cache", str(tmp_path / "cache"),
+                             "--manifest", str(FIXTURE / "frameworks.toml")], dirs, capsys)
+    assert set(d["rows"]) == {"synth", "render_one_at_a_time", "end_to_end"}
+    assert d["rows"]["synth"]["pages"] == 1 and "met" in d["targets"]["synth_pages_per_s"]

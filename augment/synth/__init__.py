@@ -18,6 +18,10 @@ buttons and a signup its form), and always recorded: a class name of its group i
 `shards.tokens.TYPE_CLASSES`, or an id naming it.
 
 Every page is a pure function of the RNG it is given: same seed, same bytes.
+
+The subpackage `browser` is the other engine (`augment synth --engine browser`): pages written
+as HTML with real CSS frameworks and drawn by Chromium, with their regions and sections
+(`<id>.truth.json`); it is imported only when asked for.
 """
 from .page import MAX_HEIGHT, MIN_HEIGHT, WIDTH, synth_page, write_synth
 
