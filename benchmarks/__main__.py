@@ -4,7 +4,7 @@
 table and writes benchmarks/results/latest/<name>.json, which git ignores: running
 benchmarks never dirties the checkout. `python -m benchmarks --record` (`make bench-record`)
 is the deliberate step that makes those the recorded results (benchmarks/results/) and
-regenerates the tables of benchmarks/README.md from them.
+regenerates the tables of benchmarks/README.md and of docs/evaluation.md (benchmarks/docs_tables.py) from them.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from shards.views.cli_support import HelpFormatter
 
-from . import (augment_throughput, common, cost, label_ceiling, model_quality, record, rerender, role_confusion,
-               scaling, shard_io, train_input)
+from . import (augment_throughput, common, cost, docs_tables, label_ceiling, model_quality, record, rerender,
+               role_confusion, scaling, shard_io, train_input)
 
 BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, scaling, label_ceiling, role_confusion,
                                   cost)}
@@ -36,12 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=common.RESULTS_DIR, help="folder for the JSON results")
     p.add_argument("--record", action="store_true",
                    help="run nothing: copy --results/*.json into benchmarks/results/ (tracked) and regenerate the "
-                        "tables of benchmarks/README.md from them")
+                        "tables of benchmarks/README.md and docs/evaluation.md from them")
     args = p.parse_args(argv)
     if args.record:
         recorded = record.copy_latest(args.results)
         names = record.update_readme(RECORDED)
-        print(f"recorded {len(recorded)} result(s) in {common.RECORD_DIR}; README blocks updated: {', '.join(names)}")
+        tables = docs_tables.update_page()
+        print(f"recorded {len(recorded)} result(s) in {common.RECORD_DIR}; README blocks updated: {', '.join(names)}; "
+              f"{docs_tables.PAGE.name} tables updated: {', '.join(tables)}")
         return 0
     shared = ["--work", str(args.work), "--results", str(args.results)] + (["--quick"] if args.quick else [])
     for name in args.only or BENCHMARKS:
