@@ -21,7 +21,7 @@ BENCHMARKS = {m.NAME: m for m in (augment_throughput, shard_io, train_input, sca
                                   cost)}
 # the README blocks and the module whose report() writes each; model_quality (~20 CPU minutes) runs on its own:
 # python -m benchmarks.model_quality [--few-shot] [--real] [--full]; so does rerender (Chromium, ~0.2 pages/s per core):
-# python -m benchmarks.rerender [--html DIR ...]. The cost table is in README.md (from results/cost.json)
+# python -m benchmarks.rerender [--html DIR ...]. The cost table is in docs/evaluation.md (benchmarks/docs_tables.py)
 RECORDED = {**BENCHMARKS, "train_input_phase4": train_input, "train_input_memory": train_input,
             "model_quality": model_quality, "rerender": rerender, "model_quality_few_shot": model_quality,
             "model_quality_real": model_quality, "label_ceiling_few_shot": label_ceiling}
