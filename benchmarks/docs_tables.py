@@ -30,7 +30,7 @@ SCORES = {"count": "section count", "miou": "box mIoU", "type": "section type", 
 STARTS = {"dense": "`dense` (default)", "proposals": "`proposals` (dense boxes diffused to t = 20, 4 DDIM steps)",
           "noise": "`noise` (DiffusionDet)"}
 BACKBONES = {"pretrained": "EfficientNet-Lite0, ImageNet (default)", "random": "conv, from scratch"}
-ARMS = {"web_f1": "web, factor 1", "web_f10": "web, factor 10", "web_f20": "web, factor 20",
+ARMS = {"web_f1": "web, factor 1 (452 pages)", "web_f10": "web, factor 10", "web_f20": "web, factor 20",
         "seed_f10": "seed preset, factor 10"}
 REAL_ARMS = {"synthetic": "synthetic only", "real": "real only", "mixed": "mixed (synthetic, then the mix)"}
 REAL_SCORES = ("count", "miou", "type", "token", "bcubed_f1")
