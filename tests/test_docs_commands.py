@@ -98,7 +98,7 @@ def test_tiny_changes_only_how_much_work():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)  # ~3 minutes on 2 quiet cores; a shared machine can take 5x that
 def test_bring_your_own_pairs_from_pages_to_a_trained_model(tmp_path):
     ran = run_page(DOCS / "your-pairs.md", tmp_path)
     assert any("augment render" in c for c in ran) and any("train export" in c for c in ran)
