@@ -26,7 +26,7 @@ CORPUS ?= corpus_out
 CORPUS_CACHE ?= .corpus-cache
 SYNTH_CACHE ?= .synth-cache
 
-.PHONY: setup test test-fast lint demo demo-real corpus corpus-lock synth-assets bench bench-record lock clean
+.PHONY: setup test test-fast lint docs demo demo-real corpus corpus-lock synth-assets bench bench-record lock clean
 
 # an existing venv is kept (and brought to the pinned versions); a CPU-only torch of the pinned
 # version (2.14.1+cpu) satisfies the pin torch==2.14.1
@@ -57,6 +57,11 @@ lint: $(INSTALLED)
 # fonts, web fonts) into $(SYNTH_CACHE), the one step of `augment synth --engine browser` that downloads
 synth-assets: $(INSTALLED)
 	$(PY) -m augment synth-assets --cache $(SYNTH_CACHE)
+
+# the documentation site (mkdocs.yml over docs/), built offline into site/ (not tracked); --strict:
+# a broken link, a missing anchor or a page left out of the nav fails the build
+docs: $(INSTALLED)
+	$(PY) -m mkdocs build --strict --site-dir site
 
 demo: $(INSTALLED)
 	$(PY) -m augment synth --out $(OUT)/sources --count 200 --seed 0
@@ -132,4 +137,4 @@ lock:
 	@echo "$(CONSTRAINTS) now holds the versions the suite just passed with; review git diff $(CONSTRAINTS) and commit it"
 
 clean:
-	rm -rf $(OUT) $(REAL_OUT) .pytest_cache build *.egg-info
+	rm -rf $(OUT) $(REAL_OUT) .pytest_cache build site *.egg-info

@@ -15,7 +15,7 @@ beside it):
 - **real**: a run on the real shards alone, from the phase-1 start (ImageNet backbone);
 - **mixed**: the synthetic checkpoint fine-tuned on both (`train fit --shards SYN --shards REAL
   --mix MIX --init-from SYN_RUN/last.pt`), what a user with a synthetic model and a few real
-  pages does (why this start and not a run from scratch: README, Status).
+  pages does (why this start and not a run from scratch: docs/evaluation.md, Status).
 
 Both new runs take ``--real-steps`` steps with the phase-1 defaults, like the main arm. Each
 score is given for all held-out pages and per kind of page (the corpus's ``corpus.json``),

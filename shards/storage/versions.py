@@ -2,7 +2,7 @@
 compared when shards are checked or reused.
 
 The same sources, config and seed give byte-identical shards only under the same versions
-of these (the README's "Determinism"; `constraints.txt` pins them for `make setup`): OpenCV
+of these (docs/augmentation.md, "What byte-identical covers"; `constraints.txt` pins them for `make setup`): OpenCV
 resizes, warps and encodes every image; albumentations, albucore and albucore's simsimd and
 stringzilla run the photometric op; numpy draws every random number and moves every quad;
 lxml parses and writes the HTML; Python's json and tarfile write the rest. Which versions

@@ -66,7 +66,7 @@ class ModelConfig:
         return cls(**kw)
 
 
-# Parameter counts and step times per preset are in the README; "micro" is the phase-1 model.
+# Parameter counts and step times per preset are in docs/training.md; "micro" is the phase-1 model.
 PRESETS: dict[str, dict[str, Any]] = {
     "micro": dict(canvas_width=128, stem_channels=24, d_model=128, encoder_layers=2, denoiser_layers=2,
                   num_heads=4, ff_mult=2, proj_dim=64, dropout=0.3, proposals=32),
