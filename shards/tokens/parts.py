@@ -39,9 +39,9 @@ NESTED = 0.8  # share of a section's area inside another for it to be part of th
 STRIP_MAX = 32  # px: a part lower than two text lines is a strip, never a section of its own
 IMAGE_STRIP_MAX = 96  # px: an image-only part up to this high is a separator or a logo strip
 TEXT_TYPES = frozenset({"main", "other", "header", "table"})  # parts a strip may join
-# named sections that are no part of a text flow
+# named sections that are no part of a text flow (a post the markup names stays one section)
 VISUAL_TYPES = frozenset({"hero", "features", "cards", "pricing", "testimonials", "gallery", "cta", "contact",
-                          "signup", "stats", "team", "logos"})
+                          "signup", "stats", "team", "logos", "blog"})
 PICTURE_TAGS = ("img", "svg", "canvas", "video", "iframe", "picture", "object", "embed", "input", "button",
                 "select", "textarea")
 TEXT_TAGS = ("p", "li", "pre", "td", "th", "dd", "dt", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6")
@@ -54,7 +54,7 @@ GALLERY_SHARE = 0.4  # share of a part's area pictures fill for three or more to
 HERO_MIN = 300  # px: the first band of a main region at least this high, led by an h1 or h2, is a hero
 LEAD_GAP = 8  # px: a part this close to its region's top is its first
 # parts a text flow is made of: text, its breadcrumb or prev/next bars, a list of posts or questions
-FLOW_TYPES = TEXT_TYPES | {"navbar", "footer", "sidebar", "faq", "blog"}
+FLOW_TYPES = TEXT_TYPES | {"navbar", "footer", "sidebar", "faq"}
 DOC_PARTS = (2, 12)
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 INTRO_TAGS = ("p", "pre", "table", "blockquote", "dl", "figure", "img")

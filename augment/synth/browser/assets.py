@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ...config import ConfigError
 from ...corpus.fetch import fetch_and_unpack
+from ...corpus.lock import Pin
 from ...corpus.manifest import CorpusError
 
 MANIFEST = Path(__file__).with_name("frameworks.toml")
@@ -49,6 +50,7 @@ class Package:
     files: tuple[str, ...] = ()
     family: str = ""  # fonts: the CSS font-family name
     generic: str = "sans-serif"  # fonts: the fallback family
+    integrity: str = ""  # npm's dist.integrity; "" only in a manifest that says allow_unpinned = true
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ def load_manifest(path: str | Path = MANIFEST) -> tuple[Package, ...]:
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise SynthError(f"{path}: cannot read the synth asset manifest ({e})") from None
     out, seen = [], set()
+    unpinned_ok = data.get("allow_unpinned") is True  # a test fixture's hand-made archives have no registry pin
     for n, entry in enumerate(data.get("package", []), 1):
         where = f"{path}: [[package]] {n} ({entry.get('name', '?')})"
         missing = [k for k in ("role", "name", "package", "version", "license", "home") if not entry.get(k)]
@@ -84,10 +87,13 @@ def load_manifest(path: str | Path = MANIFEST) -> tuple[Package, ...]:
             raise SynthError(f"{where}: name {entry['name']!r} used twice")
         if entry["role"] == "font" and (not entry.get("family") or not entry.get("files")):
             raise SynthError(f"{where}: a font needs family and files (its .woff2 of weight 400 and 700)")
+        if not unpinned_ok and not str(entry.get("integrity", "")).startswith("sha512-"):
+            raise SynthError(f"{where}: no integrity pin; add integrity = \"sha512-...\" as the registry gives it "
+                             f"(npm view {entry['package']}@{entry['version']} dist.integrity)")
         seen.add(entry["name"])
         out.append(Package(entry["role"], entry["name"], entry["package"], entry["version"], entry["license"],
                            entry["home"], tuple(entry.get("css", ())), tuple(entry.get("files", ())),
-                           entry.get("family", ""), entry.get("generic", "sans-serif")))
+                           entry.get("family", ""), entry.get("generic", "sans-serif"), entry.get("integrity", "")))
     for role in ROLES:
         if not any(p.role == role for p in out):
             raise SynthError(f"{path}: no package of role {role!r}; the pages need at least one")
@@ -97,9 +103,12 @@ def load_manifest(path: str | Path = MANIFEST) -> tuple[Package, ...]:
 def _folder(pkg: Package, cache: Path, offline: bool) -> Path:
     """The unpacked package folder (``.../package``), fetched when not offline."""
     try:
-        root = fetch_and_unpack("npm", pkg.package, pkg.version, cache, offline)
+        pin = Pin(f"{pkg.package.lstrip('@').replace('/', '-')}-{pkg.version}.tgz", integrity=pkg.integrity) \
+            if pkg.integrity else None
+        root = fetch_and_unpack("npm", pkg.package, pkg.version, cache, offline, pin)
     except CorpusError as e:
-        why = f"is not in the cache {cache}" if offline else f"could not be fetched ({e})"
+        missing = offline and "not in the cache" in str(e)
+        why = f"is not in the cache {cache}" if missing else f"was not fetched or was refused ({e})"
         raise SynthError(f"{pkg.role} {pkg.name}: npm package {pkg.package} {pkg.version} {why}; fetch the pinned "
                          f"packages with `{FETCH_HINT}` (--cache {cache})") from None
     return root / "package"
