@@ -177,3 +177,20 @@ def test_a_part_no_markup_types_is_named_by_what_it_holds():
     labels = derive_labels(html, boxes, (1280, 1160))
     assert [r.type for r in labels.regions] == ["navbar", "main", "footer"]
     assert [s.type for s in labels.sections] == ["navbar", "hero", "form", "other", "footer"]
+
+
+def test_sections_of_one_region_type_that_touch_make_a_predicted_region():
+    import torch
+
+    from train.evaluation.levels import group_regions
+
+    boxes = torch.tensor([[0.5, 0.05, 1.0, 0.1],  # navbar
+                          [0.5, 0.3, 1.0, 0.4], [0.5, 0.7, 1.0, 0.4],  # two main sections, touching
+                          [0.5, 0.95, 1.0, 0.1]])  # footer
+    regions, types = group_regions(boxes, [0, 3, 3, 4])
+    assert types == [0, 3, 4]
+    assert regions[1].tolist() == pytest.approx([0.5, 0.5, 1.0, 0.8])
+    # two main sections far apart are two main regions; a section of another type between them is its own
+    _, types = group_regions(torch.tensor([[0.5, 0.1, 1.0, 0.1], [0.5, 0.5, 1.0, 0.1], [0.5, 0.9, 1.0, 0.1]]),
+                             [3, 2, 3])
+    assert types == [3, 2, 3]

@@ -51,7 +51,7 @@ from ..data.inputs import InputSpec, collate, to_device
 from ..data.stream import sample_stream
 from ..diffusion.sampling import page_generators, read_at, sample
 from ..model import unwrap
-from .levels import group_regions
+from .levels import REGION_METRICS, region_stats
 from .metrics import METRICS, add_stats, page_stats
 from .prior import LayoutPrior
 
@@ -60,7 +60,6 @@ GROUPS = ("pages", "variants")
 # train.model.dense_decode); the reader at the true boxes ("reading alone"); the layout prior
 WHO = ("model", "finding", "reading", "prior")
 REGION_WHO = ("model", "prior")  # the regions the model's sections make; the prior's
-REGION_METRICS = ("count", "miou", "type", "precision", "recall", "f1", "bcubed_f1")
 
 
 @dataclass
@@ -120,15 +119,6 @@ def _true(item: dict[str, Any], factors) -> tuple:
             [factors.decode_children(c) for c in item["children"][m].tolist()], item["raw"][m].tolist())
 
 
-def _region_stats(boxes: torch.Tensor, region_ids: list[int], item: dict[str, Any]) -> dict[str, tuple[float, int]]:
-    """The region-level metrics of one page: the regions `boxes`' sections make against its true ones."""
-    pred_boxes, pred_types = group_regions(boxes, region_ids)
-    m = item["region_mask"]
-    true_boxes, true_types = item["region_boxes"][m], item["region_types"][m].tolist()
-    return page_stats(pred_boxes, pred_types, [()] * len(pred_types), [0] * len(pred_types),
-                      true_boxes, true_types, [()] * len(true_types), [0] * len(true_types))
-
-
 def _interval(num: np.ndarray, den: np.ndarray, resamples: int, seed: int) -> list[float] | None:
     if len(num) < 2 or den.sum() == 0:
         return None
@@ -186,13 +176,13 @@ def score_items(model: nn.Module, items: list[dict[str, Any]], candidates: list[
                     p.boxes, p.types.tolist(), [factors.decode_children(c) for c in p.children.tolist()],
                     p.raw.tolist(), *true))
             add_stats(stats["model@regions"][group].setdefault(source, {}),
-                      _region_stats(pred.boxes, pred.regions.tolist(), it))
+                      region_stats(pred.boxes, pred.regions.tolist(), it))
             if prior is not None:
                 prior_stats = page_stats(prior.boxes, list(prior.types),
                                          [factors.decode_children(c) for c in prior.children], list(prior.raw), *true)
                 add_stats(stats["prior"][group].setdefault(source, {}), prior_stats)
                 add_stats(stats["prior@regions"][group].setdefault(source, {}),
-                          _region_stats(prior.boxes, prior.region_ids(factors), it))
+                          region_stats(prior.boxes, prior.region_ids(factors), it))
     return stats
 
 

@@ -9,9 +9,14 @@ most frequent region type of their slot, and make regions the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
+from .metrics import page_stats
+
+# what the region level reports (children and raw tokens mean nothing there)
+REGION_METRICS = ("count", "miou", "type", "precision", "recall", "f1", "bcubed_f1")
 TOUCH = 0.01  # share of the page's width (x) and height (y): a gap this small is no gap between sections
 
 
@@ -50,3 +55,12 @@ def group_regions(boxes: torch.Tensor, region_types: Sequence[int]) -> tuple[tor
                     int(region_types[members[0]])))
     out.sort(key=lambda t: (t[0], t[1]))
     return torch.stack([t[2] for t in out]), [t[3] for t in out]
+
+
+def region_stats(boxes: torch.Tensor, region_ids: list[int], item: dict[str, Any]) -> dict[str, tuple[float, int]]:
+    """The region-level metrics of one page: the regions `boxes`' sections make against its true ones."""
+    pred_boxes, pred_types = group_regions(boxes, region_ids)
+    m = item["region_mask"]
+    true_boxes, true_types = item["region_boxes"][m], item["region_types"][m].tolist()
+    return page_stats(pred_boxes, pred_types, [()] * len(pred_types), [0] * len(pred_types),
+                      true_boxes, true_types, [()] * len(true_types), [0] * len(true_types))
