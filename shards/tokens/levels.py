@@ -219,7 +219,7 @@ def split_levels(flat: list[Flat], body: Element, located: dict, page: tuple[flo
     for index, (kind, box, fs) in enumerate(placed):
         regions.append(Region(kind, box, largest(fs).section.xpath))
         parts = ([_furniture_section(kind, box, fs)] if kind != "main"
-                 else main_sections(box, fs, body, located.get, seen))
+                 else main_sections(box, fs, body, located.get, seen, page[0]))
         sections += [s.with_(region=index) for s in parts]
     sections.sort(key=lambda s: (s.box[1], s.box[0]))
     return Labels(regions, sections)

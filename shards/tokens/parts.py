@@ -5,16 +5,16 @@ A main region holds its one-level sections, made a tiling: cut to the region; on
 another (>= `NESTED` of its area) is part of it (its roles join the outer one's); partial
 overlaps cut the smaller; a **text flow** (`text_flow`: documentation, an article; a heading
 in it) is split by its headings instead (`heading_parts`); strips
-join a neighbour: a heading with at most text and links under it, at most `TITLE_MAX` px
-high, joins the section below it (a "SERVICES" title over its cards), and a part lower
+join a neighbour: a heading with at most text, links or a list (a breadcrumb) under it, at
+most `TITLE_MAX` px high, joins the section below it (a "SERVICES" title over its cards), and a part lower
 than `STRIP_MAX` px, or only an image at most `IMAGE_STRIP_MAX` px high, or drawing no
 roles at all joins the one above it (else below); finally each row of sections is
 stretched to the region's width (a row of one) and the rows to meet halfway between
 them, so the sections of a region cover it. A part typed ``other`` or ``main`` (typed by no
 markup) gets the type of what it holds where that tells (`held_type`): a form or an input
 makes it ``form``, a blockquote ``testimonials``, three or more pictures filling `GALLERY_SHARE` of
-it ``gallery``, and the region's first band, at least `HERO_MIN` px high under an h1 or h2 or with a
-button, ``hero``; a part typed ``other`` that holds a heading, text and a picture is a
+it ``gallery``, and the region's first band, at least `HERO_MIN` px high and `HERO_WIDTH` of the page wide,
+under an h1 or h2 or with a button, ``hero``; a part typed ``other`` that holds a heading, text and a picture is a
 feature band, ``features``. A part narrower than `records.WIDGET_MAX` px (a floating widget) is none.
 
 **Documentation by its headings** (`heading_parts`): the drawn h1-h6 inside the region; the
@@ -52,6 +52,7 @@ FLOW_PART_MIN = 0.1
 CONTROL_ROLES = frozenset({"btn", "form", "input"})
 GALLERY_SHARE = 0.4  # share of a part's area pictures fill for three or more to be a gallery
 HERO_MIN = 300  # px: the first band of a main region at least this high, led by an h1 or h2, is a hero
+HERO_WIDTH = 0.9  # share of the page width a hero spans (a dashboard's content column beside its sidebar is none)
 LEAD_GAP = 8  # px: a part this close to its region's top is its first
 # parts a text flow is made of: text, its breadcrumb or prev/next bars, a list of posts or questions
 FLOW_TYPES = TEXT_TYPES | {"navbar", "footer", "sidebar", "faq"}
@@ -93,7 +94,8 @@ def _join(keep: Flat, other: Flat, box: Box) -> Flat:
     return Flat(keep.section.with_(children=children, box=box), keep.elements + other.elements)
 
 
-def main_sections(region: Box, flats: list[Flat], body: Element, box_of: BoxOf, seen: Seen) -> list[Section]:
+def main_sections(region: Box, flats: list[Flat], body: Element, box_of: BoxOf, seen: Seen,
+                  page_w: float) -> list[Section]:
     """The sections of one main region, a tiling of it (module docstring)."""
     parts = _tidy(region, flats)
     if parts and text_flow(region, parts, body, box_of):
@@ -102,12 +104,12 @@ def main_sections(region: Box, flats: list[Flat], body: Element, box_of: BoxOf, 
             return split
     parts = _join_strips(parts)
     parts = _tidy(region, parts)  # a joined strip's union may reach over a neighbour
-    named = [f.section.with_(type=held_type(f, box_of, region)) if f.section.type in ("other", "main")
+    named = [f.section.with_(type=held_type(f, box_of, region, page_w)) if f.section.type in ("other", "main")
              else f.section for f in parts]
     return _cover(region, named)
 
 
-def held_type(f: Flat, box_of: BoxOf, region: Box) -> str:
+def held_type(f: Flat, box_of: BoxOf, region: Box, page_w: float) -> str:
     """The type of a part no markup names (typed ``other``, or ``main`` for heading-led text by
     `fill.block_type`), from what it holds (module docstring); its own type where nothing tells."""
     drawn = [d for el in f.elements for d in el.iter() if isinstance(d.tag, str)
@@ -122,7 +124,7 @@ def held_type(f: Flat, box_of: BoxOf, region: Box) -> str:
     if pictures >= GALLERY_SHARE * area(box) and sum(d.tag in ("img", "picture") for d in drawn) >= 3:
         return "gallery"
     lead = any(d.tag in ("h1", "h2") for d in drawn) or "btn" in f.section.children
-    if box[1] - region[1] <= LEAD_GAP and box[3] >= HERO_MIN and lead:
+    if box[1] - region[1] <= LEAD_GAP and box[3] >= HERO_MIN and box[2] >= HERO_WIDTH * page_w and lead:
         return "hero"  # the first band of the content, tall, under a large heading or with a call to act
     if f.section.type == "other" and {"heading", "text", "image"} <= set(f.section.children):
         return "features"  # a heading, its text and a picture: a landing page's feature band ("featurette")
@@ -150,8 +152,8 @@ def text_flow(region: Box, parts: list[Flat], body: Element, box_of: BoxOf) -> b
 
 
 def _heading_strip(s: Section) -> bool:
-    return (s.type in TEXT_TYPES and bool(s.children) and s.children[0] == "heading"
-            and set(s.children) <= {"heading", "text", "link"} and s.box[3] <= TITLE_MAX)
+    return (s.type in TEXT_TYPES | {"cards"} and bool(s.children) and s.children[0] == "heading"
+            and set(s.children) <= {"heading", "text", "link", "list"} and s.box[3] <= TITLE_MAX)
 
 
 def _strip(s: Section) -> bool:
