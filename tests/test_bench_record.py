@@ -47,5 +47,5 @@ def test_the_shipped_readme_is_what_the_recorded_results_give(tmp_path):
     names = record.update_readme(RECORDED, common.RECORD_DIR, readme)
     assert set(names) == {"augment_throughput", "shard_io", "train_input", "train_input_phase4", "train_input_memory",
                           "scaling", "model_quality", "rerender", "label_ceiling_few_shot", "model_quality_few_shot",
-                          "model_quality_real"}
+                          "model_quality_real", "synth_browser"}
     assert readme.read_text() == record.README.read_text()
