@@ -11,6 +11,7 @@ from PIL import Image
 import train
 from model_helpers import TINY_MODEL, striped_page
 from shards.storage import atomic
+from shards.tokens import REGION_TYPES
 from train.checkpoint import CheckpointError
 from train.config import resolve
 from train.inference import EXPORT_WEIGHTS, Section, export, load_model
@@ -39,7 +40,8 @@ def test_predict_takes_a_path_a_pil_image_or_an_array(checkpoint, tmp_path):
         assert isinstance(s, Section) and s.token.startswith(s.type)
         x, y, w, h = s.box
         assert -1 <= x and x + w <= img.shape[1] + 1 and 0 <= s.score <= 1  # page pixels
-        assert set(s.to_dict()) == {"type", "children", "token", "raw_token", "box", "score"}
+        assert set(s.to_dict()) == {"type", "children", "token", "raw_token", "box", "score", "region"}
+        assert s.region in REGION_TYPES  # the type of the region the section lies in (issue 35)
     with pytest.raises(ValueError, match="RGB uint8"):
         model.predict(np.zeros((10, 10, 3), dtype=np.float32))
 
