@@ -152,7 +152,7 @@ def text_flow(region: Box, parts: list[Flat], body: Element, box_of: BoxOf) -> b
 
 
 def _heading_strip(s: Section) -> bool:
-    return (s.type in TEXT_TYPES | {"cards"} and bool(s.children) and s.children[0] == "heading"
+    return (s.type in TEXT_TYPES and bool(s.children) and s.children[0] == "heading"
             and set(s.children) <= {"heading", "text", "link", "list"} and s.box[3] <= TITLE_MAX)
 
 
