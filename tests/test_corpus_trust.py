@@ -39,15 +39,20 @@ def _tgz(path: Path, members: list[tuple[str, bytes | None, str | None]]) -> Pat
     """A gzipped tarball of (name, data, link target): data None and a target: a symlink."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
-        for name, data, target in members:
-            info = tarfile.TarInfo(name)
-            if target is not None:
-                info.type, info.linkname = tarfile.SYMTYPE, target
-                tar.addfile(info)
-            else:
-                info.size = len(data or b"")
-                tar.addfile(info, io.BytesIO(data or b""))
+        _add(tar, members)
     return path
+
+
+def _add(tar: tarfile.TarFile, members: list[tuple[str, bytes | None, str | None]]) -> None:
+    """Write (name, data, link target) members: data None and a target: a symlink."""
+    for name, data, target in members:
+        info = tarfile.TarInfo(name)
+        if target is not None:
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+        else:
+            info.size = len(data or b"")
+            tar.addfile(info, io.BytesIO(data or b""))
 
 
 def _npm_pin(path: Path) -> Pin:
@@ -283,14 +288,7 @@ def _deb(path: Path, members: list[tuple[str, bytes | None, str | None]]) -> Pat
     def tar_xz(entries) -> bytes:
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:xz") as tar:
-            for name, data, target in entries:
-                info = tarfile.TarInfo(name)
-                if target is not None:
-                    info.type, info.linkname = tarfile.SYMTYPE, target
-                    tar.addfile(info)
-                else:
-                    info.size = len(data or b"")
-                    tar.addfile(info, io.BytesIO(data or b""))
+            _add(tar, entries)
         return buf.getvalue()
 
     out = bytearray(b"!<arch>\n")
